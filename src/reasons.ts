@@ -39,12 +39,14 @@ export const REASON_CODES = Object.keys(REASONS) as ReasonCode[];
 export class Denial extends Error {
   override readonly name = 'Denial';
   readonly status: number;
+  /** `status` overrides the table's only where HTTP itself names the problem better (413). */
   constructor(
     readonly code: ReasonCode,
     readonly detail?: string,
+    status?: number,
   ) {
     super(detail ? `${code}: ${detail}` : code);
-    this.status = REASONS[code].status;
+    this.status = status ?? REASONS[code].status;
   }
 }
 

@@ -1,0 +1,213 @@
+/**
+ * Certificate verification (SPEC §2), in the reason order of SPEC §4: shape, issuer, signature,
+ * audience, time. Everything that can be refused without a key is refused first (jose
+ * `lib/jws_verify.ts` checks `alg` before any key lookup), and the payload is decoded before the
+ * signature only to learn `iss`, through the same strict JSON parser the broker uses for bodies.
+ */
+import { compactVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { parseStrictJson } from '../lib/strict-json.js';
+import { Denial } from '../reasons.js';
+import { CERT_TYP, isCompactJws, typIs } from './carrier.js';
+import { parseOp } from './op-schema.js';
+import type { TrustStore, TrustedAlg } from './trust.js';
+import type { Certificate, Contract, Op } from './types.js';
+
+/** SPEC §2: a certificate is at most 16 KiB. */
+export const MAX_CERTIFICATE_BYTES = 16 * 1024;
+const MAX_OPS = 32;
+const JTI = /^[A-Za-z0-9._:-]{1,128}$/;
+const ALGS: ReadonlySet<string> = new Set<TrustedAlg>(['EdDSA', 'ES256']);
+/** Header parameters that would let the token choose its own key or processing rules (RFC 8725 §3.10). */
+const FORBIDDEN_HEADERS = ['jku', 'jwk', 'x5u', 'x5c', 'crit'] as const;
+const CLAIMS = [
+  'iss', 'sub', 'aud', 'jti', 'iat', 'nbf', 'exp', 'policy_epoch', 'revocation_epoch', 'execution_identity', 'contract',
+] as const;
+const CONTRACT_FIELDS = ['id', 'evidence', 'ops'] as const;
+/**
+ * Agents reuse one certificate for every use of its ops, so the signature of a given JWS string is
+ * checked once. Keyed by the exact JWS, so a hit is the very bytes that verified; 256 entries of at
+ * most 16 KiB bound the cache to 4 MiB. Time is still checked on every call.
+ */
+const CACHE_ENTRIES = 256;
+
+/** A JWS whose protected header passed the checks that need no key. */
+export interface DecodedJws {
+  readonly alg: TrustedAlg;
+  readonly kid: string;
+  readonly payload: Record<string, unknown>;
+}
+
+/**
+ * Decodes a compact JWS typed `typ` without verifying it: size, shape, header rules and a
+ * strictly parsed JSON object payload. Shared with the authority state (SPEC §6), which has the
+ * same header rules. Throws `malformed_certificate`.
+ */
+export function decodeJws(jws: string, typ: string, maxBytes: number): DecodedJws {
+  if (jws.length > maxBytes) throw malformed(`larger than ${maxBytes} bytes`);
+  if (!isCompactJws(jws)) throw malformed('not a compact JWS');
+  const [headerPart, payloadPart] = jws.split('.', 2) as [string, string];
+  const header = jsonObject(headerPart, 'protected header');
+  if (typeof header['alg'] !== 'string' || !ALGS.has(header['alg'])) throw malformed('alg must be EdDSA or ES256');
+  if (!typIs(header['typ'], typ)) throw malformed(`typ must be ${typ}`);
+  const kid = header['kid'];
+  if (typeof kid !== 'string' || kid === '') throw malformed('missing kid');
+  for (const name of FORBIDDEN_HEADERS) {
+    if (Object.hasOwn(header, name)) throw malformed(`header parameter ${name} is not allowed`);
+  }
+  return { alg: header['alg'] as TrustedAlg, kid, payload: jsonObject(payloadPart, 'payload') };
+}
+
+export interface VerifierOptions {
+  readonly trust: TrustStore;
+  readonly audience: string;
+  readonly principals: readonly string[] | null;
+  /** Seconds (SPEC §10 `trust.max_validity`). */
+  readonly maxValidity: number;
+  /** Seconds (SPEC §10 `trust.clock_skew`). */
+  readonly skew: number;
+  /** Seconds since the epoch. */
+  readonly now?: () => number;
+}
+
+export class CertificateVerifier {
+  readonly #trust: TrustStore;
+  readonly #audience: string;
+  readonly #principals: ReadonlySet<string> | null;
+  readonly #maxValidity: number;
+  readonly #skew: number;
+  readonly #now: () => number;
+  readonly #verified = new LRUCache<string, Certificate>({ max: CACHE_ENTRIES });
+
+  constructor(options: VerifierOptions) {
+    this.#trust = options.trust;
+    this.#audience = options.audience;
+    this.#principals = options.principals === null ? null : new Set(options.principals);
+    this.#maxValidity = options.maxValidity;
+    this.#skew = options.skew;
+    this.#now = options.now ?? (() => Date.now() / 1000);
+  }
+
+  async verify(jws: string): Promise<Certificate> {
+    let cert = this.#verified.get(jws);
+    if (cert === undefined) {
+      cert = await this.#verifyStatic(jws);
+      this.#verified.set(jws, cert);
+    }
+    this.#checkTime(cert);
+    return cert;
+  }
+
+  /** Everything that does not depend on the clock: shape, issuer, signature, audience. */
+  async #verifyStatic(jws: string): Promise<Certificate> {
+    const { alg, kid, payload } = decodeJws(jws, CERT_TYP, MAX_CERTIFICATE_BYTES);
+    const cert = parseClaims(payload, kid);
+    if (!this.#trust.has(cert.iss)) throw new Denial('untrusted_issuer', `unknown issuer ${cert.iss}`);
+    const trusted = this.#trust.key(cert.iss, kid);
+    if (trusted === undefined) throw new Denial('untrusted_issuer', `unknown kid ${kid} for issuer ${cert.iss}`);
+    if (alg !== trusted.alg) throw new Denial('bad_signature', `key ${kid} signs with ${trusted.alg}, not ${alg}`);
+    try {
+      // The allow-list holds only this key's algorithm, so no other (HS256 with the public key
+      // as a secret, `none`) can ever reach a key operation.
+      await compactVerify(jws, trusted.key, { algorithms: [trusted.alg] });
+    } catch {
+      throw new Denial('bad_signature');
+    }
+    if (!cert.aud.includes(this.#audience)) throw new Denial('wrong_audience', 'aud does not name this broker');
+    if (this.#principals !== null && !this.#principals.has(cert.sub)) {
+      throw new Denial('wrong_audience', `sub ${cert.sub} is not one of broker.principals`);
+    }
+    return cert;
+  }
+
+  /** SPEC §2: `iat <= now + skew`; valid iff `nbf - skew <= now < exp + skew`; `exp - iat <= max_validity`. */
+  #checkTime(cert: Certificate): void {
+    const now = this.#now();
+    if (cert.iat > now + this.#skew) throw new Denial('not_yet_valid', 'iat is in the future');
+    if (cert.nbf - this.#skew > now) throw new Denial('not_yet_valid', 'nbf is in the future');
+    if (now >= cert.exp + this.#skew) throw new Denial('expired');
+    if (cert.exp - cert.iat > this.#maxValidity) {
+      throw new Denial('validity_too_long', `exp - iat exceeds ${this.#maxValidity} s`);
+    }
+  }
+}
+
+function parseClaims(payload: Record<string, unknown>, kid: string): Certificate {
+  for (const claim of CLAIMS) if (!Object.hasOwn(payload, claim)) throw malformed(`missing claim ${claim}`);
+  for (const key of Object.keys(payload)) if (!(CLAIMS as readonly string[]).includes(key)) throw malformed(`unknown claim ${key}`);
+  const jti = payload['jti'];
+  if (typeof jti !== 'string' || !JTI.test(jti)) throw malformed('jti must be 1-128 characters of [A-Za-z0-9._:-]');
+  return Object.freeze({
+    kid,
+    iss: nonEmpty(payload['iss'], 'iss'),
+    sub: nonEmpty(payload['sub'], 'sub'),
+    aud: audience(payload['aud']),
+    jti,
+    iat: numericDate(payload['iat'], 'iat'),
+    nbf: numericDate(payload['nbf'], 'nbf'),
+    exp: numericDate(payload['exp'], 'exp'),
+    policy_epoch: epoch(payload['policy_epoch'], 'policy_epoch'),
+    revocation_epoch: epoch(payload['revocation_epoch'], 'revocation_epoch'),
+    execution_identity: nonEmpty(payload['execution_identity'], 'execution_identity'),
+    contract: contract(payload['contract']),
+  });
+}
+
+function contract(value: unknown): Contract {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('contract must be an object');
+  const obj = value as Record<string, unknown>;
+  for (const field of CONTRACT_FIELDS) if (!Object.hasOwn(obj, field)) throw malformed(`contract.${field}: missing`);
+  for (const key of Object.keys(obj)) {
+    if (!(CONTRACT_FIELDS as readonly string[]).includes(key)) throw malformed(`contract.${key}: unknown field`);
+  }
+  const id = nonEmpty(obj['id'], 'contract.id');
+  if (typeof obj['evidence'] !== 'string') throw malformed('contract.evidence: must be a string');
+  const ops = obj['ops'];
+  if (!Array.isArray(ops) || ops.length < 1 || ops.length > MAX_OPS) throw malformed(`contract.ops: must hold 1 to ${MAX_OPS} ops`);
+  const parsed: Op[] = ops.map((op: unknown, i) => parseOp(op, `contract.ops[${i}]`));
+  return Object.freeze({ id, evidence: obj['evidence'], ops: Object.freeze(parsed) });
+}
+
+function audience(value: unknown): readonly string[] {
+  if (typeof value === 'string' && value !== '') return Object.freeze([value]);
+  if (Array.isArray(value) && value.length > 0 && value.every((a) => typeof a === 'string' && a !== '')) {
+    return Object.freeze([...(value as string[])]);
+  }
+  throw malformed('aud must be a non-empty string or array of strings');
+}
+
+function nonEmpty(value: unknown, claim: string): string {
+  if (typeof value !== 'string' || value === '') throw malformed(`${claim} must be a non-empty string`);
+  return value;
+}
+
+/** RFC 7519 §2 NumericDate: seconds, non-integral allowed. */
+function numericDate(value: unknown, claim: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw malformed(`${claim} must be a NumericDate`);
+  return value;
+}
+
+function epoch(value: unknown, claim: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw malformed(`${claim} must be a non-negative integer`);
+  }
+  return value;
+}
+
+/** base64url segment -> strictly parsed JSON object (duplicate keys and bad UTF-8 are refused). */
+function jsonObject(segment: string, what: string): Record<string, unknown> {
+  // Length 1 mod 4 is not base64 at all; Buffer would silently drop the stray character.
+  if (segment.length % 4 === 1) throw malformed(`${what} is not base64url`);
+  let value: unknown;
+  try {
+    value = parseStrictJson(Buffer.from(segment, 'base64url'));
+  } catch (err) {
+    throw malformed(`${what} is not strict JSON${err instanceof Denial && err.detail ? `: ${err.detail}` : ''}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed(`${what} is not a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+function malformed(detail: string): Denial {
+  return new Denial('malformed_certificate', detail);
+}

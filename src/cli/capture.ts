@@ -1,0 +1,62 @@
+/**
+ * `seb op capture [--config FILE] -- COMMAND...` (SPEC §9): runs COMMAND against a capturing
+ * broker on free loopback ports. Reads go through; each mutation is refused and printed on stdout
+ * as the exact op a certificate would need. Everything else goes to stderr.
+ */
+import { spawn } from 'node:child_process';
+import type { Command } from './command.js';
+import { UsageError } from './command.js';
+import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { startBroker } from '../server/broker.js';
+import { accountOfRoleArn } from '../targets/aws/arn.js';
+import { configPathFrom } from './run.js';
+
+/** The capture broker listens on free loopback ports whatever the config says. */
+function forCapture(config: Config): Config {
+  return { ...config, listen: { aws: '127.0.0.1:0', kube: '127.0.0.1:0', admin: '127.0.0.1:0' }, records: { ...config.records, sink: 'stdout', state_file: null } };
+}
+
+function captureAccount(config: Config, identity: string | undefined): string | undefined {
+  const name = identity ?? config.read_executor ?? undefined;
+  if (identity !== undefined && !config.executors[identity]?.aws) throw new UsageError([`--identity: no aws executor named ${identity}`]);
+  const roleArn = name ? config.executors[name]?.aws?.role_arn : undefined;
+  return roleArn ? accountOfRoleArn(roleArn) : undefined;
+}
+
+export const command: Command = {
+  path: ['op', 'capture'],
+  summary: 'print the ops a certificate needs for what COMMAND does',
+  usage: '[--config FILE] [--identity NAME] -- COMMAND...',
+  flags: [
+    { name: 'config', type: 'string', value: 'FILE', help: 'config file (default: $SEB_CONFIG)' },
+    { name: 'identity', type: 'string', value: 'NAME', help: 'executor whose account goes into ARNs (default: read_executor)' },
+  ],
+  acceptsRest: true,
+  async run(args, io) {
+    if (args.rest.length === 0) throw new UsageError(['a COMMAND after -- is required']);
+    const config = forCapture(await loadConfigFile(configPathFrom(args.flags.config, io.env)));
+    const account = captureAccount(config, args.flags.identity as string | undefined);
+    const broker = await startBroker(config, {
+      log: (line) => void io.stderr.write(`${line}\n`),
+      recordsOut: io.stderr,
+      capture: (op) => void io.stdout.write(`${JSON.stringify(op)}\n`),
+      ...(account ? { captureAccount: account } : {}),
+    });
+    try {
+      const env: NodeJS.ProcessEnv = { ...io.env };
+      if (broker.aws) env.AWS_ENDPOINT_URL = `http://127.0.0.1:${broker.aws.port}`;
+      const [cmd, ...cmdArgs] = args.rest;
+      return await new Promise<number>((resolve, reject) => {
+        // COMMAND's stdout goes to our stderr: stdout carries only the ops.
+        const child = spawn(cmd!, cmdArgs, { env, stdio: ['inherit', 'pipe', 'pipe'] });
+        child.stdout.pipe(io.stderr, { end: false });
+        child.stderr.pipe(io.stderr, { end: false });
+        child.on('error', (err) => reject(new UsageError([`cannot run ${cmd}: ${err.message}`])));
+        child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+      });
+    } finally {
+      await broker.close();
+    }
+  },
+};

@@ -1,0 +1,63 @@
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { verifyRecords, type VerifyReport } from '../records/verify.js';
+import { UsageError, type Command } from './command.js';
+
+/** `seb records verify --key FILE [FILE|-]` (SPEC §9): exit 0 and a summary, or 1 naming the first broken record. */
+export const command: Command = {
+  path: ['records', 'verify'],
+  summary: 'check the signatures and hash chains of broker records',
+  usage: '--key FILE [FILE|-]',
+  flags: [{ name: 'key', type: 'string', required: true, value: 'FILE', help: "the broker's public record-signing JWKS (GET /keys, public.jwks.json)" }],
+  positionals: { min: 0, max: 1, help: 'records file (bare records or container-log lines); - or none for stdin' },
+  async run(args, io) {
+    const keyFile = args.flags.key;
+    if (typeof keyFile !== 'string' || keyFile === '') throw new UsageError(['--key: give the file holding the broker public JWKS']);
+    const jwks = await readKeys(keyFile);
+    const input = args.positionals[0] ?? '-';
+    const source = input === '-' ? io.stdin : createReadStream(input);
+    if (input !== '-') await waitOpen(source, input);
+    const lines = createInterface({ input: source, crlfDelay: Infinity });
+    let report: VerifyReport;
+    try {
+      report = await verifyRecords(lines, { keys: jwks });
+    } catch (err) {
+      if (err instanceof TypeError) throw new UsageError([`--key: ${err.message}`]);
+      throw err;
+    } finally {
+      lines.close();
+    }
+    if (report.ok) {
+      const ended = report.streams.filter((s) => s.ended).length;
+      io.stdout.write(
+        `ok: ${report.records} records in ${report.streams.length} streams (${ended} ended), ` +
+          `${report.uncovered} not yet covered by a signature\n`,
+      );
+      return 0;
+    }
+    const where = report.stream === null ? '' : ` stream ${report.stream}` + (report.seq === null ? '' : ` seq ${report.seq}`);
+    io.stdout.write(`broken: line ${report.line}${where}: ${report.problem}: ${report.message}\n`);
+    return 1;
+  },
+};
+
+async function readKeys(path: string): Promise<unknown[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError([`--key: cannot read ${path} as JSON (${(err as Error).message})`]);
+  }
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) throw new UsageError([`--key: ${path} is not a JWKS ({"keys": [...]})`]);
+  return keys;
+}
+
+/** A missing or unreadable input file is a usage problem (exit 2), not a broken record. */
+function waitOpen(stream: NodeJS.ReadableStream, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (err: Error) => reject(new UsageError([`cannot read ${path}: ${err.message}`])));
+  });
+}

@@ -1,0 +1,76 @@
+import { open, type FileHandle } from 'node:fs/promises';
+
+/**
+ * Where record lines go (SPEC §8). `write` resolves only once the line counts as written: the
+ * writer holds the request until then (write-ahead), so a sink must never resolve early.
+ * Lines are passed without their newline; the sink frames them.
+ */
+export interface RecordSink {
+  write(line: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * One record per line on stdout, for the platform's log collector. The write callback fires when
+ * the data has been handed to the OS (or failed: EPIPE when the reader is gone).
+ */
+export function stdoutSink(out: NodeJS.WritableStream = process.stdout): RecordSink {
+  return {
+    write(line) {
+      return new Promise<void>((resolve, reject) => {
+        out.write(line + '\n', (err?: Error | null) => (err ? reject(err) : resolve()));
+      });
+    },
+    // stdout belongs to the process; the sink does not end it, only waits for what it queued.
+    close() {
+      return new Promise<void>((resolve, reject) => {
+        out.write('', (err?: Error | null) => (err ? reject(err) : resolve()));
+      });
+    },
+  };
+}
+
+/** SPEC §8: fsync at most every 50 ms, and on close. */
+export const FSYNC_INTERVAL_MS = 50;
+
+/**
+ * Appends to a file. A write counts when it is in the file (the kernel has it), which survives a
+ * broker crash; fsync, which also survives a node crash, is batched because one fsync per record
+ * would cost milliseconds per request.
+ */
+export async function fileSink(path: string): Promise<RecordSink> {
+  const fh = await open(path, 'a', 0o600);
+  return new FileSink(fh);
+}
+
+class FileSink implements RecordSink {
+  private syncTimer: NodeJS.Timeout | null = null;
+  private syncing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly fh: FileHandle) {}
+
+  async write(line: string): Promise<void> {
+    if (this.closed) throw new Error('record file sink is closed');
+    // 'a' mode: each write lands at the end of the file whatever else appends to it.
+    await this.fh.write(line + '\n');
+    this.syncTimer ??= setTimeout(() => {
+      this.syncTimer = null;
+      // A failed fsync surfaces at the next close; the lines themselves are already in the file.
+      this.syncing = this.fh.datasync().catch(() => undefined);
+    }, FSYNC_INTERVAL_MS).unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = null;
+    await this.syncing;
+    try {
+      await this.fh.datasync();
+    } finally {
+      await this.fh.close();
+    }
+  }
+}

@@ -1,0 +1,288 @@
+import { sha256Base64url } from '../lib/digest.js';
+import { canonicalJson } from '../lib/jcs.js';
+import { LogLineReader } from './log-lines.js';
+import type { StreamPointer } from './types.js';
+import { importVerifyKeys, type SigCheck } from './verify-keys.js';
+
+/**
+ * `seb records verify` (SPEC §8, §9): checks signatures, per-stream seq and prev chains, the
+ * start/end framing, checkpoint coverage and the links between streams, and names the first
+ * broken record. Everything is checked on the JCS form of each parsed record, so records a log
+ * pipeline re-serialised (keys reordered, whitespace changed) still verify.
+ */
+
+export type Problem =
+  /** A record's content differs from what was signed or chained. */
+  | 'changed'
+  /** Records are missing: a seq gap, or a stream whose first record is not seq 0. */
+  | 'deleted'
+  /** A missing seq turns up later in the stream. */
+  | 'reordered'
+  /** A second record with a seq already seen. */
+  | 'inserted'
+  /** The input ends inside a record, or a stream lacks the tail the next stream's start names. */
+  | 'truncated'
+  /** A `sig` that no Ed25519 / ES256 signer could have produced (wrong length or alphabet). */
+  | 'bad-signature'
+  | 'unknown-key'
+  | 'not-a-record'
+  /** Seq 0 is not a start record, or a start record comes later in the stream. */
+  | 'misplaced-start'
+  | 'after-end';
+
+export interface StreamSummary {
+  readonly stream: string;
+  readonly records: number;
+  /** Whether the stream's end record was seen; false for a broker still running or one that crashed. */
+  readonly ended: boolean;
+  /** Records after the stream's last signed record. */
+  readonly uncovered: number;
+  readonly previous: StreamPointer | null;
+  /** Whether the link to the previous stream was checked: null without one, false when that stream is not in the input. */
+  readonly linked: boolean | null;
+}
+
+export type VerifyReport =
+  | { readonly ok: true; readonly records: number; readonly streams: readonly StreamSummary[]; readonly uncovered: number }
+  | {
+      readonly ok: false;
+      /** 1-based line of the input. */
+      readonly line: number;
+      readonly stream: string | null;
+      readonly seq: number | null;
+      readonly problem: Problem;
+      readonly message: string;
+    };
+
+type Failure = Extract<VerifyReport, { ok: false }>;
+
+const TYPES = new Set(['start', 'decision', 'outcome', 'checkpoint', 'end']);
+const HASH = /^[A-Za-z0-9_-]{43}$/;
+
+interface Rec {
+  readonly type: string;
+  readonly stream: string;
+  readonly seq: number;
+  readonly prev: string | null;
+  readonly kid?: string;
+  readonly sig?: string;
+  readonly [k: string]: unknown;
+}
+
+interface StreamState {
+  readonly id: string;
+  nextSeq: number;
+  lastHash: string | null;
+  lastSigned: boolean;
+  /** Hash and input line of each record by seq, to check links that name them. */
+  readonly hashes: string[];
+  readonly lines: number[];
+  ended: boolean;
+  uncovered: number;
+  previous: StreamPointer | null;
+  startLine: number;
+  failed: boolean;
+  /** A seq jump whose kind (deleted or reordered) the rest of the stream decides. */
+  gap: { readonly line: number; readonly seq: number; readonly expected: number } | null;
+}
+
+export async function verifyRecords(lines: AsyncIterable<string>, keys: { readonly keys: readonly unknown[] }): Promise<VerifyReport> {
+  const checks = importVerifyKeys(keys);
+  const streams = new Map<string, StreamState>();
+  const problems: Failure[] = [];
+  const reader = new LogLineReader();
+  let lineNo = 0;
+  let records = 0;
+  /** A line that did not parse: not-a-record if anything follows, truncated if it was the last. */
+  let unparsed: { line: number; detail: string; text: string } | null = null;
+
+  const fail = (line: number, stream: string | null, seq: number | null, problem: Problem, message: string): void => {
+    problems.push({ ok: false, line, stream, seq, problem, message });
+  };
+
+  for await (const raw of lines) {
+    lineNo++;
+    const got = reader.read(raw);
+    if (got.kind === 'blank') continue;
+    if (unparsed !== null) {
+      fail(unparsed.line, null, null, 'not-a-record', unparsed.detail);
+      unparsed = null;
+    }
+    if (got.kind === 'partial') continue;
+    if (got.kind === 'bad') {
+      unparsed = { line: lineNo, detail: got.detail, text: raw };
+      continue;
+    }
+    const rec = asRecord(got.value);
+    if (typeof rec === 'string') {
+      fail(lineNo, null, null, 'not-a-record', rec);
+      continue;
+    }
+    records++;
+    let st = streams.get(rec.stream);
+    if (st === undefined) {
+      st = newStream(rec.stream);
+      streams.set(rec.stream, st);
+    }
+    checkRecord(st, rec, lineNo, checks, fail);
+  }
+
+  if (unparsed !== null || reader.open) {
+    const cut = unparsed?.text ?? '';
+    // Name the cut record where its head survived (the writer puts stream and seq first).
+    const stream = /"stream":\s*"([0-9a-f-]{36})"/.exec(cut)?.[1] ?? null;
+    const seq = /"seq":\s*(\d{1,15})[,}\s]/.exec(cut)?.[1];
+    fail(unparsed?.line ?? lineNo, stream, seq === undefined ? null : Number(seq), 'truncated', 'the input ends inside a record');
+  }
+  for (const st of streams.values()) {
+    if (st.gap !== null) fail(st.gap.line, st.id, st.gap.seq, 'deleted', `records ${st.gap.expected}..${st.gap.seq - 1} are missing`);
+  }
+  const linked = checkLinks(streams, fail);
+
+  if (problems.length > 0) {
+    // The first broken record by input line; a later check may name an earlier line.
+    return problems.reduce((a, b) => (b.line < a.line ? b : a));
+  }
+  const summaries = [...streams.values()].map((st) => ({
+    stream: st.id,
+    records: st.nextSeq,
+    ended: st.ended,
+    uncovered: st.uncovered,
+    previous: st.previous,
+    linked: linked.get(st.id) ?? null,
+  }));
+  return { ok: true, records, streams: summaries, uncovered: summaries.reduce((n, s) => n + s.uncovered, 0) };
+}
+
+type Fail = (line: number, stream: string | null, seq: number | null, problem: Problem, message: string) => void;
+
+function checkRecord(st: StreamState, rec: Rec, line: number, checks: Map<string, SigCheck>, fail: Fail): void {
+  const { stream, seq } = rec;
+  if (st.failed) {
+    // Only a pending gap still needs this stream: a missing seq turning up later means the
+    // records were reordered; if none does by the end of the input, they were deleted.
+    const { gap } = st;
+    if (gap !== null && seq >= gap.expected && seq < gap.seq) {
+      st.gap = null;
+      fail(gap.line, stream, gap.seq, 'reordered', `seq ${gap.seq} comes before seq ${seq}`);
+    }
+    return;
+  }
+  if (seq < st.nextSeq) {
+    st.failed = true;
+    const copy = st.hashes[seq] === hashOf(rec);
+    return fail(line, stream, seq, 'inserted', copy ? `a second copy of seq ${seq}` : `a second record with seq ${seq}`);
+  }
+  if (st.ended) {
+    st.failed = true;
+    return fail(line, stream, seq, 'after-end', 'a record after the end of its stream');
+  }
+  if (seq > st.nextSeq) {
+    st.failed = true;
+    st.gap = { line, seq, expected: st.nextSeq };
+    return;
+  }
+
+  // seq is the expected one: check the signature, then the chain.
+  const signed = rec.sig !== undefined;
+  if (signed) {
+    const check = checks.get(rec.kid as string);
+    if (check === undefined) {
+      st.failed = true;
+      return fail(line, stream, seq, 'unknown-key', `no key with kid ${JSON.stringify(rec.kid)}`);
+    }
+    const { sig, ...unsigned } = rec;
+    const verdict = check(canonicalJson(unsigned), sig as string);
+    if (verdict !== 'ok') {
+      st.failed = true;
+      if (verdict === 'malformed') return fail(line, stream, seq, 'bad-signature', 'the signature is not a 64-byte base64url value');
+      return fail(line, stream, seq, 'changed', 'the signature does not match the record');
+    }
+  }
+  if (rec.prev !== st.lastHash) {
+    st.failed = true;
+    // A valid signature vouches for this record's prev, so the previous record is what changed;
+    // for an unsigned record next to a signed one, this record is the one that cannot be vouched for.
+    if (seq > 0 && (signed || !st.lastSigned)) {
+      return fail(st.lines[seq - 1] as number, stream, seq - 1, 'changed', `the record does not hash to seq ${seq}'s prev`);
+    }
+    return fail(line, stream, seq, 'changed', 'prev does not hash the previous record');
+  }
+  if ((seq === 0) !== (rec.type === 'start')) {
+    st.failed = true;
+    return fail(line, stream, seq, 'misplaced-start', seq === 0 ? 'the stream does not open with a start record' : 'a second start record');
+  }
+  if (rec.type === 'start') {
+    const previous = rec.previous === null ? null : asPointer(rec.previous);
+    if (previous === undefined) {
+      st.failed = true;
+      return fail(line, stream, seq, 'not-a-record', 'previous is not a {stream, seq, hash} pointer');
+    }
+    st.previous = previous;
+    st.startLine = line;
+  }
+  if (rec.type === 'checkpoint' && rec.head !== rec.prev) {
+    st.failed = true;
+    return fail(line, stream, seq, 'changed', 'the checkpoint head is not the previous record');
+  }
+  const hash = hashOf(rec);
+  st.nextSeq++;
+  st.lastHash = hash;
+  st.lastSigned = signed;
+  st.hashes.push(hash);
+  st.lines.push(line);
+  st.uncovered = signed ? 0 : st.uncovered + 1;
+  if (rec.type === 'end') st.ended = true;
+}
+
+/**
+ * SPEC §8: a start record names the previous stream's last record, so a cut tail of that stream
+ * shows. Checked when both streams are in the input. Returns, per stream with a previous
+ * pointer, whether the link was checked.
+ */
+function checkLinks(streams: Map<string, StreamState>, fail: Fail): Map<string, boolean> {
+  const linked = new Map<string, boolean>();
+  for (const st of streams.values()) {
+    const p = st.previous;
+    if (p === null) continue;
+    const prior = streams.get(p.stream);
+    linked.set(st.id, prior !== undefined);
+    if (prior === undefined || prior.failed) continue;
+    if (prior.nextSeq <= p.seq) {
+      const at = prior.lines[prior.nextSeq - 1] ?? st.startLine;
+      fail(at, p.stream, prior.nextSeq, 'truncated', `the stream ends at seq ${prior.nextSeq - 1}, but stream ${st.id} (line ${st.startLine}) names seq ${p.seq} as its last`);
+    } else if (prior.hashes[p.seq] !== p.hash) {
+      fail(prior.lines[p.seq] as number, p.stream, p.seq, 'changed', `the record differs from the one stream ${st.id} (line ${st.startLine}) names`);
+    }
+  }
+  return linked;
+}
+
+function hashOf(rec: Rec): string {
+  return sha256Base64url(canonicalJson(rec));
+}
+
+function newStream(id: string): StreamState {
+  return { id, nextSeq: 0, lastHash: null, lastSigned: false, hashes: [], lines: [], ended: false, uncovered: 0, previous: null, startLine: 0, failed: false, gap: null };
+}
+
+/** The common fields every record has (SPEC §8), or what is wrong with them. */
+function asRecord(v: unknown): Rec | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'the line does not hold a JSON object';
+  const r = v as Record<string, unknown>;
+  if (r.v !== 1) return 'not a version 1 record';
+  if (typeof r.type !== 'string' || !TYPES.has(r.type)) return 'unknown record type';
+  if (typeof r.stream !== 'string' || r.stream === '') return 'no stream';
+  if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 0) return 'no valid seq';
+  if (r.prev !== null && !(typeof r.prev === 'string' && HASH.test(r.prev))) return 'no valid prev';
+  if (typeof r.ts !== 'string' || typeof r.broker !== 'string') return 'no ts or broker';
+  if (r.sig !== undefined && (typeof r.sig !== 'string' || typeof r.kid !== 'string')) return 'sig without kid';
+  return r as Rec;
+}
+
+function asPointer(v: unknown): StreamPointer | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const p = v as Record<string, unknown>;
+  if (typeof p.stream !== 'string' || !Number.isSafeInteger(p.seq) || (p.seq as number) < 0 || typeof p.hash !== 'string') return undefined;
+  return { stream: p.stream, seq: p.seq as number, hash: p.hash };
+}

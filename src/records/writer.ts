@@ -1,0 +1,245 @@
+import { randomUUID, type KeyObject } from 'node:crypto';
+import { sha256Base64url } from '../lib/digest.js';
+import { fragment, join, LAYOUTS, signerFor } from './format.js';
+import type { RecordSink } from './sinks.js';
+import { readState, writeState } from './state-file.js';
+import type { DecisionBody, OutcomeBody, RecordRef, RecordType, StreamPointer } from './types.js';
+import { wellFormedString } from './well-formed.js';
+
+export interface RecordWriterOptions {
+  readonly brokerId: string;
+  readonly key: { readonly kid: string; readonly privateKey: KeyObject };
+  readonly sink: RecordSink;
+  readonly sign: 'every' | 'checkpoint';
+  readonly stateFile: string | null;
+  readonly now?: () => number;
+}
+
+/** SPEC §8: a checkpoint follows any unsigned record within 100 ms. */
+export const CHECKPOINT_DELAY_MS = 100;
+/** The state file trails the stream by at most this much (see scheduleState for why that is safe). */
+export const STATE_INTERVAL_MS = 1000;
+/** While the sink is down, a failed line is retried this often so healthy() can recover without traffic. */
+export const RETRY_MS = 1000;
+/** Lines held for a sink that is down; beyond this new records are refused before taking a seq. */
+export const MAX_BACKLOG = 10_000;
+
+interface Entry {
+  readonly line: string;
+  readonly seq: number;
+  readonly hash: string;
+  settled: boolean;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Writes signed, hash-chained records (SPEC §8). seq, prev and the signature are fixed
+ * synchronously when a record is asked for, so concurrent callers get one consistent chain;
+ * the lines then reach the sink one at a time, in seq order.
+ */
+export class RecordWriter {
+  readonly stream: string = randomUUID();
+  private readonly sink: RecordSink;
+  private readonly everyRecordSigned: boolean;
+  private readonly signer: (data: string) => string;
+  private readonly now: () => number;
+  private readonly stateFile: string | null;
+  /** Fragments that never change within a stream, serialised once. */
+  private readonly fixed: Readonly<Record<string, string>>;
+  private seq = 0;
+  private lastHash: string | null = null;
+  private readonly queue: Entry[] = [];
+  private draining = false;
+  private ok = true;
+  private closing: Promise<void> | null = null;
+  private accepted: StreamPointer | null = null;
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stateTimer: NodeJS.Timeout | null = null;
+  private stateWrite: Promise<void> = Promise.resolve();
+
+  private constructor(opts: RecordWriterOptions) {
+    this.sink = opts.sink;
+    this.everyRecordSigned = opts.sign === 'every';
+    this.signer = signerFor(opts.key.privateKey);
+    this.now = opts.now ?? Date.now;
+    this.stateFile = opts.stateFile;
+    this.fixed = {
+      v: '1',
+      stream: JSON.stringify(this.stream),
+      broker: fragment(wellFormedString(opts.brokerId)),
+      kid: fragment(wellFormedString(opts.key.kid)),
+    };
+  }
+
+  /** Reads the state file, then writes the start record; rejects if the sink refuses it. */
+  static async open(opts: RecordWriterOptions): Promise<RecordWriter> {
+    const previous = opts.stateFile === null ? null : await readState(opts.stateFile);
+    const writer = new RecordWriter(opts);
+    await writer.append('start', { previous: fragment(previous) });
+    return writer;
+  }
+
+  /** Resolves once the sink has accepted the line: only then may the request be forwarded (SPEC §8). */
+  async decision(body: DecisionBody): Promise<RecordRef> {
+    const seq = this.seq;
+    await this.append('decision', {
+      request: fragment(body.request),
+      certificate: fragment(body.certificate),
+      decision: fragment(body.decision),
+      reason: fragment(body.reason),
+      detail: fragment(body.detail),
+      identity: fragment(body.identity),
+    });
+    return { stream: this.stream, seq };
+  }
+
+  async outcome(body: OutcomeBody): Promise<RecordRef> {
+    const seq = this.seq;
+    await this.append('outcome', {
+      decision_seq: fragment(body.decision_seq),
+      status: fragment(body.status),
+      upstream_request_id: fragment(body.upstream_request_id),
+      bytes_in: fragment(body.bytes_in),
+      bytes_out: fragment(body.bytes_out),
+      duration_ms: fragment(body.duration_ms),
+      error: fragment(body.error),
+    });
+    return { stream: this.stream, seq };
+  }
+
+  /** False after a sink failure, until a write succeeds again (feeds /readyz, SPEC §1). */
+  healthy(): boolean {
+    return this.ok;
+  }
+
+  /** Writes the signed end record, flushes the sink and records the stream's last record in the state file. */
+  close(): Promise<void> {
+    this.closing ??= this.finish();
+    return this.closing;
+  }
+
+  private async finish(): Promise<void> {
+    for (const t of [this.checkpointTimer, this.retryTimer, this.stateTimer]) if (t) clearTimeout(t);
+    this.checkpointTimer = this.retryTimer = this.stateTimer = null;
+    const end = this.append('end', {});
+    try {
+      await end;
+    } finally {
+      try {
+        await this.sink.close();
+      } finally {
+        await this.stateWrite;
+        if (this.stateFile !== null && this.accepted !== null) await writeState(this.stateFile, this.accepted);
+      }
+    }
+  }
+
+  /**
+   * Fixes seq, prev and sig now (synchronously) and queues the line. Body fragments come in
+   * already serialised so that a value JCS cannot hold throws before a seq is taken.
+   */
+  private append(type: RecordType, body: Record<string, string>): Promise<void> {
+    if (this.closing !== null && type !== 'end') return Promise.reject(new Error('the record writer is closed'));
+    if (this.queue.length >= MAX_BACKLOG) return Promise.reject(new Error('the record sink is down and the backlog is full'));
+    // end closes the stream and checkpoint is the signature unsigned records wait for: both always signed.
+    const signed = this.everyRecordSigned || type === 'checkpoint' || type === 'end';
+    const layout = signed ? LAYOUTS[type].signed : LAYOUTS[type].unsigned;
+    const seq = this.seq++;
+    const frags: Record<string, string> = {
+      ...this.fixed,
+      ...body,
+      type: `"${type}"`,
+      seq: String(seq),
+      ts: `"${new Date(this.now()).toISOString()}"`,
+      prev: this.lastHash === null ? 'null' : `"${this.lastHash}"`,
+    };
+    if (layout.signed !== null) frags.sig = `"${this.signer(join(layout.signed, frags))}"`;
+    const hash = sha256Base64url(join(layout.hashed, frags));
+    this.lastHash = hash;
+    const line = join(layout.line, frags);
+
+    if (signed) {
+      if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+      this.checkpointTimer = null;
+    } else {
+      this.checkpointTimer ??= setTimeout(() => this.checkpoint(), CHECKPOINT_DELAY_MS).unref();
+    }
+
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ line, seq, hash, settled: false, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  private checkpoint(): void {
+    this.checkpointTimer = null;
+    if (this.closing !== null) return;
+    // Nobody awaits a checkpoint; a sink failure already shows in healthy().
+    this.append('checkpoint', { head: JSON.stringify(this.lastHash) }).catch(() => undefined);
+  }
+
+  /**
+   * Writes queued lines in order, one at a time. When the sink fails, every waiting caller is
+   * failed at once (their requests are denied audit_unavailable rather than held), but the lines
+   * stay queued and are retried first: later records already chain to them, so dropping them
+   * would leave a hole that verify reports as deleted.
+   */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const entry = this.queue[0] as Entry;
+        try {
+          await this.sink.write(entry.line);
+        } catch (err) {
+          this.ok = false;
+          for (const e of this.queue) {
+            if (!e.settled) {
+              e.settled = true;
+              e.reject(err);
+            }
+          }
+          if (this.closing === null) this.retryTimer ??= setTimeout(() => this.retry(), RETRY_MS).unref();
+          return;
+        }
+        this.queue.shift();
+        this.ok = true;
+        this.accepted = { stream: this.stream, seq: entry.seq, hash: entry.hash };
+        this.scheduleState();
+        if (!entry.settled) {
+          entry.settled = true;
+          entry.resolve();
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private retry(): void {
+    this.retryTimer = null;
+    void this.drain();
+  }
+
+  /**
+   * The state file is written at most once a second and on close, off the hot path: a write per
+   * record would put file I/O into every request. After a crash it may name a record up to a
+   * second older than the stream's last; a tail cut after that record still shows, because a
+   * stream that was not closed has no end record (verify reports it as not ended), and a closed
+   * stream's state names its end record, so any cut of it breaks the link from the next start.
+   */
+  private scheduleState(): void {
+    if (this.stateFile === null || this.stateTimer !== null || this.closing !== null) return;
+    const path = this.stateFile;
+    this.stateTimer = setTimeout(() => {
+      this.stateTimer = null;
+      const pointer = this.accepted;
+      if (pointer === null) return;
+      // A failed state write is retried by the next one; close writes it once more.
+      this.stateWrite = this.stateWrite.then(() => writeState(path, pointer)).catch(() => undefined);
+    }, STATE_INTERVAL_MS).unref();
+  }
+}

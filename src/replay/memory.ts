@@ -1,0 +1,60 @@
+import { Denial } from '../reasons.js';
+import type { ReplayLedger, Reservation, UseKey } from './types.js';
+
+interface Uses {
+  taken: number;
+  keepUntil: number;
+}
+
+/**
+ * The in-process ledger. It forgets everything on restart, so (SPEC §4) a certificate issued
+ * before the second this process started is refused as `replay`: it may have been used already.
+ */
+export class MemoryLedger implements ReplayLedger {
+  readonly #uses = new Map<string, Uses>();
+  readonly #startedAt: number;
+  readonly #now: () => number;
+  readonly #sweep: NodeJS.Timeout;
+
+  constructor(opts: { now?: () => number; sweepMs?: number } = {}) {
+    this.#now = opts.now ?? (() => Date.now() / 1000);
+    this.#startedAt = Math.floor(this.#now());
+    this.#sweep = setInterval(() => this.#forgetExpired(), opts.sweepMs ?? 10_000).unref();
+  }
+
+  reserve(key: UseKey, maxUses: number, iat: number, keepUntil: number): Promise<Reservation> {
+    if (iat < this.#startedAt) {
+      return Promise.reject(new Denial('replay', 'the certificate was issued before this broker started (memory replay store)'));
+    }
+    const id = `${key.iss}\u0000${key.jti}\u0000${key.op}`;
+    let uses = this.#uses.get(id);
+    if (!uses) {
+      uses = { taken: 0, keepUntil };
+      this.#uses.set(id, uses);
+    }
+    if (uses.taken >= maxUses) return Promise.reject(new Denial('replay', `operation ${key.op} has no uses left`));
+    uses.taken++;
+    const entry = uses;
+    let settled = false;
+    return Promise.resolve({
+      commit() {
+        settled = true;
+      },
+      release() {
+        if (settled) return;
+        settled = true;
+        entry.taken--;
+      },
+    });
+  }
+
+  #forgetExpired(): void {
+    const now = this.#now();
+    for (const [id, uses] of this.#uses) if (uses.keepUntil < now) this.#uses.delete(id);
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.#sweep);
+    return Promise.resolve();
+  }
+}

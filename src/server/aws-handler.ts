@@ -1,0 +1,401 @@
+/**
+ * The AWS listener's request lifecycle (SPEC §4). One ordered pipeline:
+ *   hygiene -> understand (head) -> carrier -> certificate -> authority -> executor -> vending
+ *   -> match -> [100 Continue] -> body -> understand (full) -> match + body -> replay reserve
+ *   -> drift -> mint -> sign -> decision record (write-ahead) -> commit -> forward -> outcome record.
+ * Reads on the allow-list (SPEC §7) skip the certificate stages under `reads: allow`.
+ * Stages throw Denial; only this file writes responses.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Dispatcher } from 'undici';
+import { Denial, REASONS } from '../reasons.js';
+import type { AwsOp, Certificate } from '../certificate/types.js';
+import type { AwsExecutor, Config } from '../config/types.js';
+import { awsCarrier } from '../certificate/carrier.js';
+import type { CertificateVerifier } from '../certificate/verify.js';
+import type { Authority } from '../authority/state.js';
+import { matchAwsOp, type Matched } from '../contract/match.js';
+import { awsOpFor } from '../contract/capture.js';
+import type { ReplayLedger, Reservation } from '../replay/types.js';
+import { understandAws } from '../targets/aws/understand.js';
+import { decodeAwsBody } from '../targets/aws/aws-chunked.js';
+import { accountOfRoleArn, resolveArn } from '../targets/aws/arn.js';
+import { resolveEndpoint } from '../targets/aws/endpoints.js';
+import { parseQuery } from '../targets/aws/query-string.js';
+import { signUpstream } from '../targets/aws/sign.js';
+import { errorStyle, renderAwsError } from '../targets/aws/errors.js';
+import type { AwsBody, AwsOperation } from '../targets/aws/types.js';
+import type { AwsMinter } from '../identity/aws-minter.js';
+import { policyDigest, sessionPolicy } from '../identity/session-policy.js';
+import type { RecordWriter } from '../records/writer.js';
+import type { RecordRef } from '../records/types.js';
+import { sha256Hex } from '../lib/digest.js';
+import { canonicalJson } from '../lib/jcs.js';
+import { cleanHead, type CleanHead } from './hygiene.js';
+import { readBody } from './body.js';
+import { type Metrics, StageClock } from './metrics.js';
+import { certificateSummary, safeText } from './record-fields.js';
+
+export interface AwsHandlerDeps {
+  readonly config: Config;
+  readonly verifier: CertificateVerifier;
+  readonly authority: Authority;
+  readonly ledger: ReplayLedger;
+  readonly minter: AwsMinter;
+  readonly records: RecordWriter;
+  readonly metrics: Metrics;
+  readonly dispatcher: Dispatcher;
+  /** `seb op capture`: mutations are printed as ops instead of executed. */
+  readonly capture?: (op: AwsOp) => void;
+  /** The account written into captured ARNs: the capture executor's (SPEC §2.1). */
+  readonly captureAccount?: string;
+}
+
+/** Response headers that belong to one hop only (RFC 9110 §7.6.1), never relayed. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection']);
+
+/** Everything one request accumulates on its way through the pipeline. */
+class Exchange {
+  head: CleanHead | null = null;
+  operation: AwsOperation | null = null;
+  certificate: Certificate | null = null;
+  matched: Matched<AwsOp> | null = null;
+  account = '';
+  reservation: Reservation | null = null;
+  identity: Record<string, unknown> | null = null;
+  requestDigest: string | null = null;
+  record: RecordRef | null = null;
+  bodyRead = false;
+  readonly clock = new StageClock();
+  readonly started = performance.now();
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {}
+}
+
+export class AwsHandler {
+  readonly #d: AwsHandlerDeps;
+  readonly #readExecutor: AwsExecutor | null;
+  readonly #vendingAllowed: ReadonlySet<string>;
+  readonly #endpoints: Readonly<Record<string, string>>;
+  readonly #timeoutMs: number;
+  readonly #captureAccount: string;
+
+  constructor(deps: AwsHandlerDeps) {
+    this.#d = deps;
+    const { config } = deps;
+    this.#readExecutor = (config.read_executor && config.executors[config.read_executor]?.aws) || null;
+    this.#vendingAllowed = new Set(config.aws?.allow_credential_vending ?? []);
+    this.#endpoints = config.aws?.endpoints ?? {};
+    this.#timeoutMs = config.limits.request_timeout * 1000;
+    this.#captureAccount = deps.captureAccount ?? '{account}';
+  }
+
+  /** Node's 'request' and 'checkContinue' events both land here. */
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const x = new Exchange(req, res);
+    this.#run(x).catch((err: unknown) => this.#fail(x, err));
+  };
+
+  async #run(x: Exchange): Promise<void> {
+    const { config } = this.#d;
+    const head = (x.head = cleanHead(x.req));
+    // What the head alone tells: enough for S3 and Lambda, not for query/json bodies.
+    const early = understandAws(head, null);
+    const readAllowed = config.reads === 'allow';
+    if (early && !(early.read && readAllowed) && !this.#d.capture) {
+      x.operation = early;
+      await this.#certify(x, early, null);
+    }
+    if (head.expectContinue) x.res.writeContinue();
+
+    const raw = await readBody(x.req, head.contentLength, config.limits.max_body_bytes);
+    x.bodyRead = true;
+    const body = decodeAwsBody(head.headers, raw);
+    const operation = (x.operation = understandAws(head, body.payload)!);
+    x.clock.reset();
+
+    if (operation.read && readAllowed) return this.#read(x, operation, body);
+    if (this.#d.capture) return this.#capture(operation, body);
+    if (operation.read && config.reads === 'deny') throw new Denial('contract_mismatch', 'reads are denied by this broker (reads: deny)');
+    const matched = await this.#certify(x, operation, body.payload);
+    return this.#execute(x, operation, body, matched!);
+  }
+
+  /**
+   * The certificate stages, in SPEC §4 order, down to body_mismatch. With `payload` null (body not
+   * read yet) the body binding is not checked and nothing is returned.
+   */
+  async #certify(x: Exchange, operation: AwsOperation, payload: Buffer | null): Promise<Matched<AwsOp> | null> {
+    const { verifier, authority, config } = this.#d;
+    x.clock.reset();
+    let cert = x.certificate;
+    if (!cert) {
+      const jws = awsCarrier(x.head!.headers);
+      if (jws === null) throw new Denial('no_certificate', 'send the certificate as AWS_SESSION_TOKEN or an X-SEB-Certificate header');
+      cert = await verifier.verify(jws);
+      x.certificate = cert;
+      authority.check(cert);
+      const executor = config.executors[cert.execution_identity]?.aws;
+      if (!executor) throw new Denial('unknown_execution_identity', `no aws executor named ${safeText(cert.execution_identity)}`);
+      x.account = accountOfRoleArn(executor.role_arn);
+      x.clock.lap('certificate');
+    }
+    if (operation.credentialVending && !this.#vendingAllowed.has(operation.operation)) {
+      throw new Denial('credential_vending', `${operation.service}:${operation.operation} hands credentials or secrets to the caller`);
+    }
+    const matched = matchAwsOp(cert.contract.ops, operation, x.account, payload, x.head!.headers['content-type']);
+    x.clock.lap('match');
+    return matched;
+  }
+
+  async #execute(x: Exchange, operation: AwsOperation, body: AwsBody, matched: Matched<AwsOp>): Promise<void> {
+    const { config, ledger } = this.#d;
+    const cert = x.certificate!;
+    x.matched = matched;
+    x.reservation = await ledger.reserve(
+      { iss: cert.iss, jti: cert.jti, op: matched.index },
+      matched.op.max_uses,
+      cert.iat,
+      cert.exp + config.trust.clock_skew,
+    );
+    x.clock.lap('replay');
+    if (matched.op.pre_state !== null) {
+      // AWS drift probes arrive with issue 4; until then an op with a pre_state is never passed (SPEC §2.1).
+      throw new Denial('drift', `the broker cannot probe pre_state for ${operation.service}:${operation.operation}`);
+    }
+    const executor = config.executors[cert.execution_identity]!.aws!;
+    await this.#forward(x, operation, body, executor, cert.sub, cert.jti, 'admit');
+  }
+
+  async #read(x: Exchange, operation: AwsOperation, body: AwsBody): Promise<void> {
+    const executor = this.#readExecutor;
+    if (!executor) throw new Denial('unknown_execution_identity', 'no aws read_executor is configured');
+    x.account = accountOfRoleArn(executor.role_arn);
+    await this.#forward(x, operation, body, executor, 'seb-reader', 'read', 'read');
+  }
+
+  /** Mint, sign, record (write-ahead), commit the use, forward and stream the answer back. */
+  async #forward(
+    x: Exchange,
+    operation: AwsOperation,
+    body: AwsBody,
+    executor: AwsExecutor,
+    sub: string,
+    jti: string,
+    decision: 'admit' | 'read',
+  ): Promise<void> {
+    const { minter, dispatcher, metrics } = this.#d;
+    const head = x.head!;
+    const permissions = operation.permissions.map((p) => ({ action: p.action, resource: resolveArn(p.resource, x.account) }));
+    const policy = sessionPolicy(permissions);
+    const minted = await minter.mint({
+      roleArn: executor.role_arn,
+      ...(executor.external_id ? { externalId: executor.external_id } : {}),
+      policy,
+      sub,
+      jti,
+    });
+    metrics.mintCache.inc({ result: minted.cached ? 'hit' : 'miss' });
+    x.identity = {
+      type: 'aws',
+      role_arn: executor.role_arn,
+      access_key_id: minted.credentials.accessKeyId,
+      policy_sha256: policyDigest(policy),
+      cached: minted.cached,
+    };
+    x.clock.lap('mint');
+
+    const endpoint = resolveEndpoint(operation.service, operation.region, this.#endpoints);
+    const payloadHash = sha256Hex(body.payload);
+    const upstream = await signUpstream({
+      service: operation.service,
+      method: head.method,
+      path: head.path,
+      query: parseQuery(head.query),
+      rawQuery: head.query,
+      headers: { ...operation.headers, ...body.integrityHeaders },
+      payload: body.payload,
+      payloadHash,
+      endpoint,
+      credentials: minted.credentials,
+    });
+    x.requestDigest = forwardedDigest(head.method, upstream.url, upstream.headers, payloadHash);
+    x.clock.lap('sign');
+
+    x.record = await this.#decision(x, decision, null);
+    x.clock.lap('record');
+    x.reservation?.commit();
+    await this.#relay(x, upstream.url, head.method, upstream.headers, body.payload, decision, dispatcher);
+  }
+
+  async #relay(
+    x: Exchange,
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    payload: Buffer,
+    decision: 'admit' | 'read',
+    dispatcher: Dispatcher,
+  ): Promise<void> {
+    const { res } = x;
+    const u = new URL(url);
+    const abort = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.on('close', onClose);
+    let status: number | null = null;
+    let bytesOut = 0;
+    let upstreamRequestId: string | null = null;
+    let error: string | null = null;
+    try {
+      const answer = await dispatcher.request({
+        origin: u.origin,
+        path: u.pathname + u.search,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body: payload.length ? payload : null,
+        signal: abort.signal,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      });
+      x.clock.lap('upstream');
+      status = answer.statusCode;
+      const h = answer.headers;
+      upstreamRequestId = firstHeader(h['x-amz-request-id']) ?? firstHeader(h['x-amzn-requestid']) ?? null;
+      for (const [name, value] of Object.entries(h)) {
+        if (value === undefined || HOP_BY_HOP.has(name)) continue;
+        res.setHeader(name, value);
+      }
+      this.#sebHeaders(x, decision, null);
+      res.writeHead(status);
+      answer.body.on('data', (chunk: Buffer) => {
+        bytesOut += chunk.length;
+      });
+      await pipeline(answer.body, res);
+    } catch (err) {
+      error = upstreamError(err);
+      if (!res.headersSent) {
+        const timeout = /timeout/i.test(error);
+        const style = errorStyle(x.head!.headers, x.operation?.protocol);
+        const rendered = renderAwsError(style, timeout ? 504 : 502, `seb: upstream ${timeout ? 'timed out' : 'unreachable'}: ${error}`);
+        status = rendered.status;
+        this.#sebHeaders(x, decision, null);
+        res.writeHead(rendered.status, rendered.headers);
+        res.end(rendered.body);
+      } else {
+        res.destroy();
+      }
+    } finally {
+      res.off('close', onClose);
+      this.#d.metrics.requests.inc({ target: 'aws', decision, reason: '' });
+      x.clock.observe(this.#d.metrics, 'aws');
+      this.#outcome(x, status, upstreamRequestId, payload.length, bytesOut, error);
+    }
+  }
+
+  /** `seb op capture`: print the op this mutation needs, then refuse it (nothing is executed). */
+  #capture(operation: AwsOperation, body: AwsBody): never {
+    this.#d.capture!(awsOpFor(operation, this.#captureAccount, body.payload));
+    throw new Denial('contract_mismatch', 'seb op capture: the mutation was printed as an op, not executed');
+  }
+
+  async #decision(x: Exchange, decision: 'admit' | 'deny' | 'read', reason: Denial | null): Promise<RecordRef> {
+    const op = x.operation;
+    const head = x.head;
+    return this.#d.records.decision({
+      request: {
+        target: 'aws',
+        method: safeText(head?.method ?? x.req.method ?? ''),
+        path: safeText(head?.path ?? ''),
+        service: op?.service ?? null,
+        region: op?.region ?? null,
+        operation: op?.operation ?? null,
+        resource: op ? resolveArn(op.resource, x.account || '{account}') : null,
+        digest: x.requestDigest,
+      },
+      certificate: x.certificate ? certificateSummary(x.certificate, x.matched?.index ?? null) : null,
+      decision,
+      reason: reason?.code ?? null,
+      detail: reason?.detail ? safeText(reason.detail) : null,
+      identity: x.identity,
+    });
+  }
+
+  #outcome(x: Exchange, status: number | null, upstreamRequestId: string | null, bytesIn: number, bytesOut: number, error: string | null): void {
+    if (!x.record) return;
+    this.#d.records
+      .outcome({
+        decision_seq: x.record.seq,
+        status,
+        upstream_request_id: upstreamRequestId,
+        bytes_in: bytesIn,
+        bytes_out: bytesOut,
+        duration_ms: Math.round((performance.now() - x.started) * 1000) / 1000,
+        error,
+      })
+      .catch((err: unknown) => console.error(`seb: outcome record lost: ${String(err)}`));
+  }
+
+  #sebHeaders(x: Exchange, decision: 'admit' | 'deny' | 'read', reason: Denial | null): void {
+    const { res } = x;
+    res.setHeader('x-seb-decision', decision);
+    if (reason) res.setHeader('x-seb-reason', reason.code);
+    if (x.record) res.setHeader('x-seb-record', `${x.record.stream}:${x.record.seq}`);
+    const timing = x.clock.header();
+    if (timing) res.setHeader('server-timing', timing);
+  }
+
+  /** Every failure before forwarding: release the use, record the denial, answer natively. */
+  async #fail(x: Exchange, err: unknown): Promise<void> {
+    x.reservation?.release();
+    const denial =
+      err instanceof Denial ? err : (console.error(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
+    const status = denial ? denial.status : 500;
+    if (denial) {
+      try {
+        x.record = await this.#decision(x, 'deny', denial);
+      } catch {
+        // The denial stands either way; the missing record shows as audit_unavailable in the metrics.
+        this.#d.metrics.requests.inc({ target: 'aws', decision: 'deny', reason: 'audit_unavailable' });
+      }
+    }
+    this.#d.metrics.requests.inc({ target: 'aws', decision: 'deny', reason: denial?.code ?? 'internal' });
+    const { res } = x;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const certId = x.certificate?.jti ?? 'none';
+    const message = denial
+      ? `seb denied the request: ${denial.code} (certificate ${certId}): ${denial.detail ?? REASONS[denial.code].message}`
+      : 'seb: internal error';
+    const style = errorStyle(x.head?.headers ?? x.req.headers, x.operation?.protocol);
+    const rendered = renderAwsError(style, status, message);
+    this.#sebHeaders(x, 'deny', denial);
+    // A denial before the body was read closes the connection instead of draining an upload (SPEC §3).
+    if (!x.bodyRead) res.setHeader('connection', 'close');
+    res.writeHead(rendered.status, rendered.headers);
+    res.end(x.req.method === 'HEAD' ? undefined : rendered.body);
+  }
+}
+
+function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function upstreamError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as Error & { code?: unknown }).code;
+  return code === undefined ? err.message : `${String(code)}: ${err.message}`;
+}
+
+/** The digest of the request as forwarded (SPEC §8), without the signature and token. */
+function forwardedDigest(method: string, url: string, headers: Record<string, string>, payloadHash: string): string {
+  const kept: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (k !== 'authorization' && k !== 'x-amz-security-token') kept[k] = v;
+  return sha256Hex(canonicalJson({ method, url, headers: kept, payload_sha256: payloadHash }));
+}

@@ -1,0 +1,157 @@
+/**
+ * Assembles a broker from a validated config: everything that can be prepared once (trust keys,
+ * signing key, endpoint table, minter, dispatcher) is prepared here, before any listener opens.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import type { Config } from '../config/types.js';
+import type { AwsOp } from '../certificate/types.js';
+import { TrustStore } from '../certificate/trust.js';
+import { CertificateVerifier } from '../certificate/verify.js';
+import { loadPrivateJwk } from '../certificate/keys.js';
+import { Authority } from '../authority/state.js';
+import { watchAuthorityFile } from '../authority/file-source.js';
+import { MemoryLedger } from '../replay/memory.js';
+import { AwsMinter } from '../identity/aws-minter.js';
+import { resolveEndpoint } from '../targets/aws/endpoints.js';
+import { RecordWriter } from '../records/writer.js';
+import { fileSink, stdoutSink, type RecordSink } from '../records/sinks.js';
+import { AwsHandler } from './aws-handler.js';
+import { adminHandler } from './admin.js';
+import { Metrics } from './metrics.js';
+
+/** SPEC §1: request heads up to 64 KiB (a certificate alone may be 16 KiB). */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+export interface BrokerOptions {
+  /** Operational log lines (stderr by default; records never go here). */
+  readonly log?: (line: string) => void;
+  /** Where records go when the config says `stdout` (tests and `seb op capture` redirect it). */
+  readonly recordsOut?: NodeJS.WritableStream;
+  /** `seb op capture`: print each certified-op-to-be instead of executing the mutation. */
+  readonly capture?: (op: AwsOp) => void;
+  /** `seb op capture`: the account for captured ARNs. */
+  readonly captureAccount?: string;
+  /** Region whose STS endpoint the broker uses for its own AssumeRole calls. */
+  readonly stsRegion?: string;
+}
+
+export interface RunningBroker {
+  readonly aws: AddressInfo | null;
+  readonly admin: AddressInfo;
+  readonly records: RecordWriter;
+  close(): Promise<void>;
+}
+
+export async function startBroker(config: Config, opts: BrokerOptions = {}): Promise<RunningBroker> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (!config.broker.signing_key) throw new Error('broker.signing_key is required');
+  if (!('file' in config.authority.source)) throw new Error('authority: only a file source is served by this version');
+  if (config.replay.store !== 'memory') throw new Error('replay: only the memory store is served by this version');
+  if (config.kube) log('seb: the kube target is not served by this version; only aws is');
+
+  const signingKey = await loadPrivateJwk(config.broker.signing_key);
+  const trust = await TrustStore.load(config.trust.issuers);
+  const metrics = new Metrics();
+  const verifier = new CertificateVerifier({
+    trust,
+    audience: config.broker.audience,
+    principals: config.broker.principals,
+    maxValidity: config.trust.max_validity,
+    skew: config.trust.clock_skew,
+  });
+  const authority = new Authority({
+    trust,
+    iss: config.authority.iss,
+    maxAgeCap: config.authority.max_age_cap,
+    skew: config.trust.clock_skew,
+    maxValidity: config.trust.max_validity,
+    log,
+  });
+  const authoritySource = await watchAuthorityFile(config.authority.source.file, authority, log);
+  const sink: RecordSink =
+    config.records.sink === 'stdout'
+      ? stdoutSink(opts.recordsOut ?? process.stdout)
+      : 'file' in config.records.sink
+        ? await fileSink(config.records.sink.file)
+        : failUnsupported('records.sink: fluent is not served by this version');
+  const records = await RecordWriter.open({
+    brokerId: config.broker.id,
+    key: { kid: signingKey.kid, privateKey: signingKey.key },
+    sink,
+    sign: config.records.sign,
+    stateFile: config.records.state_file,
+  });
+  const ledger = new MemoryLedger();
+  // One pooled dispatcher for every upstream: keep-alive connections are reused across requests.
+  const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
+
+  const servers: Server[] = [];
+  let awsAddress: AddressInfo | null = null;
+  if (config.aws) {
+    const minter = new AwsMinter({
+      credentials: config.aws.credentials,
+      endpoint: resolveEndpoint('sts', opts.stsRegion ?? process.env.AWS_REGION ?? 'us-east-1', config.aws.endpoints),
+      brokerId: config.broker.id,
+      mode: config.aws.mint,
+    });
+    const handler = new AwsHandler({ config, verifier, authority, ledger, minter, records, metrics, dispatcher, ...(opts.capture ? { capture: opts.capture } : {}), ...(opts.captureAccount ? { captureAccount: opts.captureAccount } : {}) });
+    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.limits.request_timeout * 1000 }, handler.handle);
+    server.on('checkContinue', handler.handle);
+    server.on('clientError', (err, socket) => {
+      // Requests Node's parser refuses (oversized heads, smuggling shapes) never reach the pipeline.
+      const status = (err as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} Bad Request\r\nconnection: close\r\nx-seb-decision: deny\r\nx-seb-reason: unparseable_request\r\ncontent-length: 0\r\n\r\n`);
+      else socket.destroy();
+    });
+    awsAddress = await listen(server, config.listen.aws);
+    servers.push(server);
+  }
+
+  const admin = createServer(
+    adminHandler({
+      metrics,
+      jwks: { keys: [signingKey.publicJwk] },
+      readiness: () => ({ trust: true, authority: authority.fresh(), records: records.healthy() }),
+    }),
+  );
+  const adminAddress = await listen(admin, config.listen.admin);
+  servers.push(admin);
+
+  return {
+    aws: awsAddress,
+    admin: adminAddress,
+    records,
+    async close() {
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      for (const s of servers) s.closeAllConnections();
+      authoritySource.close();
+      await ledger.close();
+      await dispatcher.close();
+      await records.close();
+    },
+  };
+}
+
+function failUnsupported(message: string): never {
+  throw new Error(message);
+}
+
+/** `host:port`, `[v6]:port`; port 0 picks a free one (tests, `seb op capture`). */
+export function parseListen(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
+  if (!m) throw new Error(`bad listen address ${address}`);
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+}
+
+function listen(server: Server, address: string): Promise<AddressInfo> {
+  const { host, port } = parseListen(address);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * HTTP hygiene (SPEC §3): turns the raw Node request into the one reading every later stage uses,
+ * refusing what an upstream could read another way. Pure apart from reading `req`'s head.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Denial, unparseable } from '../reasons.js';
+import type { AwsHttpRequest } from '../targets/aws/types.js';
+
+/** Never forwarded and never part of a request's meaning: hop-by-hop and proxy-chain headers. */
+const DROPPED = new Set(['te', 'trailer', 'upgrade', 'forwarded', 'via', 'proxy-authorization', 'proxy-connection']);
+const DROPPED_PREFIXES = ['x-forwarded-', 'x-remote-', 'proxy-'];
+const BROKER_CARRIER = 'x-seb-certificate';
+
+export interface CleanHead extends AwsHttpRequest {
+  /** The client asked for `Expect: 100-continue`. */
+  readonly expectContinue: boolean;
+  /** Declared body length, or null for a chunked body. */
+  readonly contentLength: number | null;
+}
+
+export function cleanHead(req: IncomingMessage): CleanHead {
+  const target = req.url ?? '';
+  // Absolute-form (`http://host/...`) and asterisk-form targets name a host the broker would ignore.
+  if (!target.startsWith('/')) throw unparseable('the request target must be a path (origin-form)');
+  if (target.includes('#')) throw unparseable('the request target holds a fragment');
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? '' : target.slice(q + 1);
+
+  const headers: Record<string, string> = Object.create(null);
+  const raw = req.rawHeaders;
+  let impersonation = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name in headers) throw unparseable(`header ${name} is sent more than once`);
+    if (name.startsWith('impersonate-')) impersonation = true;
+    if (name.startsWith('x-seb-') && name !== BROKER_CARRIER) throw unparseable(`header ${name} is the broker's own`);
+    headers[name] = raw[i + 1]!;
+  }
+  // Checked after the header walk so that every unparseable head is refused as such first (SPEC §4 order).
+  const te = headers['transfer-encoding'];
+  const cl = headers['content-length'];
+  if (te !== undefined && cl !== undefined) throw unparseable('both Content-Length and Transfer-Encoding');
+  if (te !== undefined && te.toLowerCase() !== 'chunked') throw unparseable(`transfer-encoding ${te} is not supported`);
+  if (cl !== undefined && !/^\d{1,15}$/.test(cl)) throw unparseable('content-length is not a decimal number');
+  if (impersonation) throw new Denial('client_impersonation', 'Impersonate-* headers are never accepted from the client');
+
+  for (const name of Object.keys(headers)) {
+    if (DROPPED.has(name) || DROPPED_PREFIXES.some((p) => name.startsWith(p))) delete headers[name];
+  }
+  const expect = headers['expect'];
+  if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw unparseable(`expect ${expect} is not supported`);
+  return {
+    method: req.method ?? '',
+    path,
+    query,
+    headers,
+    expectContinue: expect !== undefined,
+    contentLength: cl === undefined ? (te === undefined ? 0 : null) : Number(cl),
+  };
+}

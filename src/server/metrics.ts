@@ -1,0 +1,64 @@
+/** Prometheus metrics for the admin listener (SPEC §1). One registry per broker. */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export const STAGES = ['certificate', 'match', 'replay', 'drift', 'mint', 'sign', 'record', 'upstream'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'seb_requests_total',
+    help: 'Requests by target, decision and reason',
+    labelNames: ['target', 'decision', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly stageSeconds = new Histogram({
+    name: 'seb_stage_seconds',
+    help: 'Time spent in each admission stage',
+    labelNames: ['target', 'stage'] as const,
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+  readonly mintCache = new Counter({
+    name: 'seb_mint_cache_total',
+    help: 'Scoped identity lookups by result (hit or miss)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly authoritySeq = new Gauge({ name: 'seb_authority_seq', help: 'Sequence number of the current authority state', registers: [this.registry] });
+  readonly authorityAge = new Gauge({ name: 'seb_authority_age_seconds', help: 'Age of the current authority state', registers: [this.registry] });
+}
+
+/** Stage timings of one request, for `Server-Timing` and the stage histogram. */
+export class StageClock {
+  readonly #spent: Partial<Record<Stage, number>> = {};
+  #mark = performance.now();
+
+  /** Starts timing from now (the stage before was not one we measure). */
+  reset(): void {
+    this.#mark = performance.now();
+  }
+
+  /** Charges the time since the last mark to `stage`. */
+  lap(stage: Stage): void {
+    const now = performance.now();
+    this.#spent[stage] = (this.#spent[stage] ?? 0) + (now - this.#mark);
+    this.#mark = now;
+  }
+
+  header(): string {
+    let out = '';
+    for (const stage of STAGES) {
+      const ms = this.#spent[stage];
+      if (ms !== undefined) out += `${out ? ', ' : ''}${stage};dur=${ms.toFixed(3)}`;
+    }
+    return out;
+  }
+
+  observe(metrics: Metrics, target: string): void {
+    for (const stage of STAGES) {
+      const ms = this.#spent[stage];
+      if (ms !== undefined) metrics.stageSeconds.observe({ target, stage }, ms / 1000);
+    }
+  }
+}

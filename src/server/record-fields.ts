@@ -1,0 +1,26 @@
+/** Pieces of records built from untrusted input (SPEC §8: agent strings recorded escaped). */
+import type { Certificate } from '../certificate/types.js';
+
+const MAX_TEXT = 1024;
+
+/**
+ * Bounds an agent-supplied string and makes control characters visible, so a record line stays
+ * short and a log viewer cannot be fooled by embedded escapes. JSON escaping does the rest.
+ */
+export function safeText(s: string): string {
+  const bounded = s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` : s;
+  return bounded.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** What a record says of the certificate: identifiers only, never the token or its signature. */
+export function certificateSummary(cert: Certificate, op: number | null): Record<string, unknown> {
+  return {
+    jti: cert.jti,
+    iss: cert.iss,
+    sub: cert.sub,
+    execution_identity: cert.execution_identity,
+    contract_id: cert.contract.id,
+    evidence: cert.contract.evidence,
+    op,
+  };
+}

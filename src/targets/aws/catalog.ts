@@ -1,0 +1,130 @@
+/**
+ * What each AWS operation the broker reads needs from IAM (SPEC §2.1: "the IAM actions the
+ * session policy allows are derived from [the operation] by the broker's own table, together with
+ * the extra resources the pinned request names"), whether it is a read (SPEC §7), and whether it
+ * would hand credentials or secrets to the agent (SPEC §4 `credential_vending`).
+ *
+ * Resources in `permissions` use `*` only as a deliberate whole-segment wildcard (`instance/*`):
+ * every name taken from a request is checked against the service's own name pattern first, and
+ * none of those patterns admits `*` or `?`.
+ */
+import { unparseable } from '../../reasons.js';
+import reads from './data/reads.json' with { type: 'json' };
+import { describeDynamodb } from './catalog-dynamodb.js';
+import { describeEc2 } from './catalog-ec2.js';
+import { describeIam, describeSts } from './catalog-iam.js';
+import type { ArnTemplate, Permission } from './types.js';
+
+/** The primary resource and the session-policy statements of one request. */
+export interface Scope {
+  readonly resource: ArnTemplate;
+  readonly permissions: readonly Permission[];
+}
+
+/**
+ * A service's precise model: the scope of `operation` given the request's input (the form fields
+ * of a query request, the body of a json request), or `undefined` to fall back to the generic
+ * action-on-`*` rule. Throws `unparseable` when the input cannot be scoped exactly.
+ */
+export type Describer = (
+  operation: string,
+  region: string | null,
+  input: Readonly<Record<string, unknown>>,
+) => Scope | undefined;
+
+const DESCRIBERS: Readonly<Record<string, Describer>> = {
+  ec2: describeEc2,
+  iam: describeIam,
+  sts: describeSts,
+  dynamodb: describeDynamodb,
+};
+
+// Signing names whose IAM action prefix differs (reference/aws.md §1: `monitoring` signs CloudWatch).
+const IAM_PREFIX: Readonly<Record<string, string>> = { monitoring: 'cloudwatch', email: 'ses' };
+
+/** The IAM action named like the operation: `<iam prefix>:<Operation>`. */
+export function iamAction(service: string, operation: string): string {
+  return `${IAM_PREFIX[service] ?? service}:${operation}`;
+}
+
+/** The scope of a query or json request: the service's model, else the action on `*`. */
+export function scopeOf(
+  service: string,
+  region: string | null,
+  operation: string,
+  input: Readonly<Record<string, unknown>>,
+): Scope {
+  const described = DESCRIBERS[service]?.(operation, region, input);
+  return described ?? { resource: '*', permissions: [{ action: iamAction(service, operation), resource: '*' }] };
+}
+
+const READS: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  Object.entries(reads.reads as Record<string, string[]>).map(([service, ops]) => [service, new Set(ops)]),
+);
+
+/** On the shipped read allow-list (SPEC §7); everything else is a mutation. */
+export function isRead(service: string, operation: string): boolean {
+  return READS.get(service)?.has(operation) === true;
+}
+
+/** The shipped read allow-list, per signing name (for the README). */
+export function readAllowList(): Readonly<Record<string, readonly string[]>> {
+  return reads.reads;
+}
+
+/**
+ * Operations that hand credentials or secrets to the caller (SPEC §4): denied
+ * `credential_vending` unless `aws.allow_credential_vending` names them, and never reads.
+ */
+export const CREDENTIAL_VENDING: readonly { service: string; operation: string; why: string }[] = [
+  { service: 'sts', operation: 'AssumeRole', why: 'returns temporary credentials' },
+  { service: 'sts', operation: 'AssumeRoleWithSAML', why: 'returns temporary credentials' },
+  { service: 'sts', operation: 'AssumeRoleWithWebIdentity', why: 'returns temporary credentials' },
+  { service: 'sts', operation: 'AssumeRoot', why: 'returns temporary root credentials' },
+  { service: 'sts', operation: 'GetSessionToken', why: 'returns temporary credentials' },
+  { service: 'sts', operation: 'GetFederationToken', why: 'returns temporary credentials' },
+  { service: 'sts', operation: 'GetDelegatedAccessToken', why: 'returns an access token' },
+  { service: 'sts', operation: 'GetWebIdentityToken', why: 'returns a web identity token usable to assume roles' },
+  { service: 'iam', operation: 'CreateAccessKey', why: 'returns a long-term secret access key' },
+  { service: 'iam', operation: 'CreateLoginProfile', why: 'sets a console password the caller chose' },
+  { service: 'iam', operation: 'UpdateLoginProfile', why: 'sets a console password the caller chose' },
+  { service: 'iam', operation: 'CreateServiceSpecificCredential', why: 'returns a service password' },
+  { service: 'iam', operation: 'ResetServiceSpecificCredential', why: 'returns a new service password' },
+  { service: 'iam', operation: 'UploadSSHPublicKey', why: 'registers a key the caller holds (CodeCommit access)' },
+  { service: 'ecr', operation: 'GetAuthorizationToken', why: 'returns a registry password' },
+  { service: 'ecr-public', operation: 'GetAuthorizationToken', why: 'returns a registry password' },
+  { service: 'secretsmanager', operation: 'GetSecretValue', why: 'returns a secret' },
+  { service: 'secretsmanager', operation: 'BatchGetSecretValue', why: 'returns secrets' },
+  { service: 'ssm', operation: 'GetParameter', why: 'may return a decrypted SecureString' },
+  { service: 'ssm', operation: 'GetParameters', why: 'may return decrypted SecureStrings' },
+  { service: 'ssm', operation: 'GetParametersByPath', why: 'may return decrypted SecureStrings' },
+  { service: 'ssm', operation: 'GetParameterHistory', why: 'may return decrypted SecureStrings' },
+  { service: 'ssm', operation: 'GetAccessToken', why: 'returns an access token' },
+  { service: 'kms', operation: 'Decrypt', why: 'returns plaintext' },
+  { service: 'kms', operation: 'GenerateDataKey', why: 'returns a plaintext data key' },
+  { service: 'kms', operation: 'GenerateDataKeyPair', why: 'returns a plaintext private key' },
+  { service: 'kms', operation: 'GenerateDataKeyWithoutPlaintext', why: 'a data key (GenerateDataKey*: the safer reading)' },
+  { service: 'kms', operation: 'GenerateDataKeyPairWithoutPlaintext', why: 'a key pair (GenerateDataKey*: the safer reading)' },
+  { service: 'kms', operation: 'DeriveSharedSecret', why: 'returns a shared secret' },
+  { service: 'ec2', operation: 'CreateKeyPair', why: 'returns an SSH private key' },
+  { service: 'ec2', operation: 'GetPasswordData', why: 'returns an instance administrator password' },
+  { service: 'cognito-identity', operation: 'GetCredentialsForIdentity', why: 'returns temporary credentials' },
+  { service: 'cognito-identity', operation: 'GetOpenIdTokenForDeveloperIdentity', why: 'returns a token usable to assume roles' },
+  { service: 'awsssoportal', operation: 'GetRoleCredentials', why: 'returns temporary credentials (sso; rest-json, not served)' },
+  { service: 'redshift', operation: 'GetClusterCredentials', why: 'returns a database password' },
+  { service: 'redshift', operation: 'GetClusterCredentialsWithIAM', why: 'returns a database password' },
+];
+
+const VENDING = new Set(CREDENTIAL_VENDING.map((v) => `${v.service}:${v.operation}`));
+
+export function isCredentialVending(service: string, operation: string): boolean {
+  return VENDING.has(`${service}:${operation}`);
+}
+
+/** The string field `name` of a request's input, if it is one; other types are refused. */
+export function stringField(input: Readonly<Record<string, unknown>>, name: string): string | undefined {
+  const value = Object.hasOwn(input, name) ? input[name] : undefined;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw unparseable(`${name} must be a string`);
+  return value;
+}

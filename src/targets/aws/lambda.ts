@@ -1,0 +1,187 @@
+/**
+ * Lambda (rest-json, API 2015-03-31): the routes the broker models (SPEC §2.1: rest protocols are
+ * supported only for the services the broker models), from the botocore model's `requestUri`s.
+ * Path segments are decoded strictly, once; anything a router could read another way is refused.
+ */
+import { parseStrictJson } from '../../lib/strict-json.js';
+import { unparseable } from '../../reasons.js';
+import { ACCOUNT, arnPartition } from './arn.js';
+import { isCredentialVending, isRead } from './catalog.js';
+import { decodeComponent, parseQuery } from './query-string.js';
+import { semanticHeaders } from './semantic-headers.js';
+import type { AwsHttpRequest, AwsOperation, Permission } from './types.js';
+
+interface Route {
+  readonly method: string;
+  /** Literal segments, or `{Var}` for a path parameter. */
+  readonly segments: readonly string[];
+  readonly operation: string;
+  /** The IAM action, when not `lambda:<operation>` (reference/aws.md §1: Invoke). */
+  readonly action?: string;
+  /** The body holds fields that decide the scope (FunctionName, Role, Layers). */
+  readonly readsBody?: true;
+  /** Takes a `Qualifier` query parameter (a version or alias) in the model. */
+  readonly qualifier?: true;
+}
+
+const F = ['2015-03-31', 'functions', '{FunctionName}'];
+const ROUTES: readonly Route[] = [
+  { method: 'GET', segments: ['2015-03-31', 'functions'], operation: 'ListFunctions' },
+  { method: 'POST', segments: ['2015-03-31', 'functions'], operation: 'CreateFunction', readsBody: true },
+  { method: 'GET', segments: F, operation: 'GetFunction', qualifier: true },
+  { method: 'DELETE', segments: F, operation: 'DeleteFunction', qualifier: true },
+  { method: 'GET', segments: [...F, 'configuration'], operation: 'GetFunctionConfiguration', qualifier: true },
+  { method: 'PUT', segments: [...F, 'configuration'], operation: 'UpdateFunctionConfiguration', readsBody: true },
+  { method: 'PUT', segments: [...F, 'code'], operation: 'UpdateFunctionCode' },
+  { method: 'POST', segments: [...F, 'invocations'], operation: 'Invoke', action: 'lambda:InvokeFunction', qualifier: true },
+  { method: 'POST', segments: [...F, 'versions'], operation: 'PublishVersion' },
+  { method: 'GET', segments: [...F, 'versions'], operation: 'ListVersionsByFunction' },
+  { method: 'POST', segments: [...F, 'aliases'], operation: 'CreateAlias' },
+  { method: 'GET', segments: [...F, 'aliases'], operation: 'ListAliases' },
+  { method: 'GET', segments: [...F, 'aliases', '{Name}'], operation: 'GetAlias' },
+  { method: 'PUT', segments: [...F, 'aliases', '{Name}'], operation: 'UpdateAlias' },
+  { method: 'DELETE', segments: [...F, 'aliases', '{Name}'], operation: 'DeleteAlias' },
+  { method: 'POST', segments: [...F, 'policy'], operation: 'AddPermission', qualifier: true },
+  { method: 'GET', segments: [...F, 'policy'], operation: 'GetPolicy', qualifier: true },
+  { method: 'DELETE', segments: [...F, 'policy', '{StatementId}'], operation: 'RemovePermission', qualifier: true },
+  { method: 'POST', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'TagResource' },
+  { method: 'DELETE', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'UntagResource' },
+  { method: 'GET', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'ListTags' },
+];
+
+const NAME = '[a-zA-Z0-9_-]{1,64}';
+const QUALIFIER = '\\$LATEST|[a-zA-Z0-9_-]{1,128}';
+const FULL_ARN = new RegExp(`^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\\d{12}):function:(${NAME})(?::(${QUALIFIER}))?$`);
+const PARTIAL_ARN = new RegExp(`^(\\d{12}):function:(${NAME})(?::(${QUALIFIER}))?$`);
+const BARE = new RegExp(`^(${NAME})(?::(${QUALIFIER}))?$`);
+const QUALIFIER_ONLY = new RegExp(`^(?:${QUALIFIER})$`);
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\x21-\x29\x2b-\x3e\x40-\x7e]*\/)?[\w+=,.@-]{1,64}$/;
+const LAYER_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]{1,140}:\d{1,9}$/;
+
+/** Reads a Lambda request; `null` when its scope is in a body that has not arrived yet. */
+export function understandLambda(req: AwsHttpRequest, region: string, payload: Buffer | null): AwsOperation | null {
+  const { route, vars } = matchRoute(req);
+  const params = parseQuery(req.query);
+  for (const [name, value] of Object.entries(vars)) {
+    if (name === 'FunctionName' || name === 'Resource') continue;
+    if (name in params) throw unparseable(`${name} is both a path and a query parameter`);
+    params[name] = value;
+  }
+  let body: Record<string, unknown> | undefined;
+  if (route.readsBody) {
+    if (payload === null) return null;
+    body = jsonObject(payload);
+  }
+  const action = route.action ?? `lambda:${route.operation}`;
+  let resource = '*';
+  const permissions: Permission[] = [];
+  if (route.operation === 'ListFunctions') {
+    permissions.push({ action, resource });
+  } else if (vars['Resource'] !== undefined) {
+    // Tags address a function by its full, unqualified ARN.
+    const arn = vars['Resource'];
+    if (!FULL_ARN.test(arn) || arn.split(':').length !== 7) {
+      throw unparseable('a Lambda tag resource must be a full, unqualified function ARN');
+    }
+    resource = functionArn(arn, region);
+    permissions.push({ action, resource });
+  } else {
+    const name = vars['FunctionName'] ?? bodyString(body!, 'FunctionName', true)!;
+    resource = functionArn(name, region);
+    permissions.push({ action, resource });
+    const qualifier = route.qualifier ? params['Qualifier'] : undefined;
+    if (qualifier !== undefined) {
+      if (!QUALIFIER_ONLY.test(qualifier)) throw unparseable('Qualifier is not a version or alias name');
+      if (resource.split(':').length !== 7) throw unparseable('a qualifier is given both in FunctionName and as Qualifier');
+      // IAM checks a qualified call against the qualified ARN.
+      permissions.push({ action, resource: `${resource}:${qualifier}` });
+    }
+  }
+  if (body) permissions.push(...bodyPermissions(route.operation, body));
+  return {
+    service: 'lambda',
+    region,
+    protocol: 'rest-json',
+    operation: route.operation,
+    resource,
+    params,
+    headers: semanticHeaders(req.headers),
+    permissions,
+    read: isRead('lambda', route.operation),
+    credentialVending: isCredentialVending('lambda', route.operation),
+  };
+}
+
+function matchRoute(req: AwsHttpRequest): { route: Route; vars: Record<string, string> } {
+  if (!req.path.startsWith('/')) throw unparseable('the path does not start with /');
+  const raw = req.path.slice(1).split('/');
+  for (const route of ROUTES) {
+    if (route.method !== req.method || route.segments.length !== raw.length) continue;
+    // Literal segments must arrive literally: an encoded literal could route differently upstream.
+    if (!route.segments.every((s, i) => s.startsWith('{') || s === raw[i])) continue;
+    const vars: Record<string, string> = Object.create(null);
+    route.segments.forEach((s, i) => {
+      if (s.startsWith('{')) vars[s.slice(1, -1)] = decodeSegment(raw[i]!);
+    });
+    return { route, vars };
+  }
+  throw unparseable(`${req.method} ${req.path.split('?')[0]} is not a Lambda operation the broker models`);
+}
+
+function decodeSegment(raw: string): string {
+  if (raw === '' || raw === '.' || raw === '..') throw unparseable('the path holds an empty or dot segment');
+  const value = decodeComponent(raw);
+  if (value.includes('/')) throw unparseable('a path segment holds an encoded /');
+  if (value === '.' || value === '..') throw unparseable('the path holds an encoded dot segment');
+  return value;
+}
+
+/**
+ * The function ARN a FunctionName means: a bare name, a partial ARN (`ACCOUNT:function:NAME`) or
+ * a full ARN of the request's region, each optionally with `:QUALIFIER` (kept in the ARN).
+ */
+export function functionArn(functionName: string, region: string): string {
+  const partition = arnPartition(region);
+  let m = FULL_ARN.exec(functionName);
+  if (m) {
+    if (m[1] !== partition || m[2] !== region) throw unparseable('a function ARN must be in the request\'s region');
+    return functionName;
+  }
+  m = PARTIAL_ARN.exec(functionName);
+  if (m) return `arn:${partition}:lambda:${region}:${m[1]}:function:${m[2]}${m[3] ? `:${m[3]}` : ''}`;
+  m = BARE.exec(functionName);
+  if (m) return `arn:${partition}:lambda:${region}:${ACCOUNT}:function:${m[1]}${m[2] ? `:${m[2]}` : ''}`;
+  throw unparseable('FunctionName is not a function name or ARN');
+}
+
+// CreateFunction and UpdateFunctionConfiguration pass a role to Lambda and may attach layers.
+function bodyPermissions(operation: string, body: Record<string, unknown>): Permission[] {
+  const permissions: Permission[] = [];
+  const role = bodyString(body, 'Role', operation === 'CreateFunction');
+  if (role !== undefined) {
+    if (!ROLE_ARN.test(role)) throw unparseable('Role is not an IAM role ARN');
+    permissions.push({ action: 'iam:PassRole', resource: role });
+  }
+  const layers = body['Layers'];
+  if (layers !== undefined) {
+    if (!Array.isArray(layers)) throw unparseable('Layers must be a list');
+    for (const layer of layers) {
+      if (typeof layer !== 'string' || !LAYER_ARN.test(layer)) throw unparseable('a layer is not a layer version ARN');
+      permissions.push({ action: 'lambda:GetLayerVersion', resource: layer });
+    }
+  }
+  return permissions;
+}
+
+function jsonObject(payload: Buffer): Record<string, unknown> {
+  const body = parseStrictJson(payload);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw unparseable('the body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function bodyString(body: Record<string, unknown>, name: string, required: boolean): string | undefined {
+  const value = Object.hasOwn(body, name) ? body[name] : undefined;
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string') throw unparseable(`${name} must be a string in the body`);
+  return value;
+}

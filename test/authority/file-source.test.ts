@@ -1,0 +1,92 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { CompactSign } from 'jose';
+import { watchAuthorityFile } from '../../src/authority/file-source.js';
+import { Authority } from '../../src/authority/state.js';
+import { TrustStore } from '../../src/certificate/trust.js';
+
+const sab = generateKeyPairSync('ed25519');
+const dir = mkdtempSync(join(tmpdir(), 'seb-authority-file-'));
+const jwksPath = join(dir, 'jwks.json');
+writeFileSync(jwksPath, JSON.stringify({ keys: [{ ...sab.publicKey.export({ format: 'jwk' }), kid: 'sab-1' }] }));
+const trust = await TrustStore.load([{ iss: 'sab.test', jwks: jwksPath }]);
+
+function state(seq: number): Promise<string> {
+  const claims = {
+    iss: 'sab.test', seq, iat: Math.floor(Date.now() / 1000), max_age: 60, policy_epoch: seq, revocation_epoch: 0,
+    revoked: { jti: [], sub: [] },
+  };
+  return new CompactSign(Buffer.from(JSON.stringify(claims)))
+    .setProtectedHeader({ alg: 'EdDSA', typ: 'seb-authority+jwt', kid: 'sab-1' })
+    .sign(sab.privateKey);
+}
+
+function newAuthority() {
+  return new Authority({ trust, iss: 'sab.test', maxAgeCap: 300, skew: 30, maxValidity: 900 });
+}
+
+async function until(cond: () => boolean, ms = 4000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await sleep(25);
+  }
+  return cond();
+}
+
+t.test('reads the file before resolving, then follows changes', async (t) => {
+  const path = join(dir, 'a.jws');
+  writeFileSync(path, `${await state(1)}\n`);
+  const authority = newAuthority();
+  const logs: string[] = [];
+  const source = await watchAuthorityFile(path, authority, (m) => logs.push(m));
+  t.teardown(() => source.close());
+  t.equal(authority.snapshot()?.seq, 1, 'offered before resolving (trailing newline ignored)');
+
+  writeFileSync(path, await state(2));
+  t.ok(await until(() => authority.snapshot()?.seq === 2), 'in-place write picked up');
+
+  const tmp = join(dir, 'a.jws.tmp');
+  writeFileSync(tmp, await state(3));
+  renameSync(tmp, path);
+  t.ok(await until(() => authority.snapshot()?.seq === 3), 'atomic rename picked up');
+
+  writeFileSync(path, 'garbage');
+  t.ok(await until(() => logs.some((l) => l.includes('refused'))), 'a bad file is logged');
+  t.equal(authority.snapshot()?.seq, 3, 'and does not replace the good state');
+  t.ok(authority.fresh());
+});
+
+t.test('a missing file at start is logged, not fatal; it is read when it appears', async (t) => {
+  const path = join(dir, 'later.jws');
+  const authority = newAuthority();
+  const logs: string[] = [];
+  const source = await watchAuthorityFile(path, authority, (m) => logs.push(m));
+  t.teardown(() => source.close());
+  t.equal(authority.fresh(), false);
+  t.match(logs.join('\n'), /cannot read: ENOENT/);
+  writeFileSync(path, await state(7));
+  t.ok(await until(() => authority.snapshot()?.seq === 7));
+});
+
+t.test('a missing directory still resolves (poll only) and close stops watching', async (t) => {
+  const path = join(dir, 'nodir', 'x.jws');
+  const authority = newAuthority();
+  const logs: string[] = [];
+  const source = await watchAuthorityFile(path, authority, (m) => logs.push(m));
+  t.match(logs.join('\n'), /polling only/);
+  source.close();
+
+  const path2 = join(dir, 'closed.jws');
+  writeFileSync(path2, await state(1));
+  const authority2 = newAuthority();
+  const source2 = await watchAuthorityFile(path2, authority2, () => {});
+  source2.close();
+  writeFileSync(path2, await state(2));
+  await sleep(1300);
+  t.equal(authority2.snapshot()?.seq, 1, 'no reads after close');
+});

@@ -1,0 +1,27 @@
+/**
+ * Real local peers (moto, the aws CLI, kubectl) are required, never optional: a test that needs one
+ * fails with a message saying how to install it, instead of skipping and passing silently.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+
+/** Absolute path of `cmd` on PATH, or throws `<cmd> is not installed: <installHint>`. */
+export function requirePeer(cmd: string, installHint: string): string {
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(isAbsolute(dir) ? dir : resolve(dir), cmd);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // Not in this directory; keep looking.
+    }
+  }
+  throw new Error(`${cmd} is not installed: ${installHint}`);
+}
+
+export const INSTALL_HINTS = {
+  moto_server: "pip install 'moto[server]'",
+  aws: 'pip install awscli',
+  kubectl: 'apt-get install kubectl',
+} as const;

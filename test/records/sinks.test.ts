@@ -1,0 +1,43 @@
+import t from 'tap';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { fileSink, stdoutSink } from '../../src/records/sinks.js';
+
+t.test('stdoutSink writes one line per record and resolves on the write callback', async (t) => {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString()));
+  const sink = stdoutSink(out);
+  await sink.write('{"a":1}');
+  await sink.write('{"b":"\\n"}');
+  await sink.close();
+  t.equal(text, '{"a":1}\n{"b":"\\n"}\n');
+  t.notOk(out.writableEnded, 'stdout itself is not ended');
+});
+
+t.test('stdoutSink rejects when the stream fails', async (t) => {
+  const broken = new Writable({ write: (_c, _e, cb) => cb(Object.assign(new Error('EPIPE'), { code: 'EPIPE' })) });
+  broken.on('error', () => undefined);
+  await t.rejects(stdoutSink(broken).write('{}'), { code: 'EPIPE' });
+});
+
+t.test('fileSink appends lines that are in the file when write resolves', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'seb-sink-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'records.log');
+  const a = await fileSink(path);
+  await a.write('{"n":1}');
+  t.equal(await readFile(path, 'utf8'), '{"n":1}\n', 'visible before close');
+  await a.close();
+  const b = await fileSink(path);
+  await b.write('{"n":2}');
+  await new Promise((r) => setTimeout(r, 80)); // lets the batched fsync run
+  await b.close();
+  await b.close(); // idempotent
+  t.equal(await readFile(path, 'utf8'), '{"n":1}\n{"n":2}\n', 'appends, never truncates');
+  t.equal((await stat(path)).mode & 0o777, 0o600, 'records are private to the broker');
+  await t.rejects(b.write('{"n":3}'), 'a closed sink refuses writes');
+  await t.rejects(fileSink(join(dir, 'missing-dir', 'x.log')));
+});

@@ -1,0 +1,119 @@
+import t from 'tap';
+import { Denial } from '../../../src/reasons.js';
+import { functionArn, understandLambda } from '../../../src/targets/aws/lambda.js';
+import type { AwsHttpRequest } from '../../../src/targets/aws/types.js';
+
+const req = (method: string, path: string, query = '', extra: Record<string, string> = {}): AwsHttpRequest => ({
+  method,
+  path,
+  query,
+  headers: Object.assign(Object.create(null), { host: '127.0.0.1:15001', authorization: 'x', ...extra }),
+});
+const body = (value: unknown) => Buffer.from(JSON.stringify(value));
+function code(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (err) {
+    return err instanceof Denial ? err.code : `threw ${String(err)}`;
+  }
+}
+const FN = 'arn:aws:lambda:us-east-1:{account}:function:fn';
+
+t.test('routes, resources, params and IAM actions', async (t) => {
+  const cases: [AwsHttpRequest, Buffer | null, string, string, Record<string, string>, [string, string][]][] = [
+    [req('GET', '/2015-03-31/functions'), null, 'ListFunctions', '*', {}, [['lambda:ListFunctions', '*']]],
+    [req('GET', '/2015-03-31/functions', 'MaxItems=10'), null, 'ListFunctions', '*', { MaxItems: '10' }, [['lambda:ListFunctions', '*']]],
+    [req('GET', '/2015-03-31/functions/fn'), null, 'GetFunction', FN, {}, [['lambda:GetFunction', FN]]],
+    [req('DELETE', '/2015-03-31/functions/fn', 'Qualifier=3'), null, 'DeleteFunction', FN, { Qualifier: '3' }, [['lambda:DeleteFunction', FN], ['lambda:DeleteFunction', `${FN}:3`]]],
+    [req('GET', '/2015-03-31/functions/fn/configuration'), null, 'GetFunctionConfiguration', FN, {}, [['lambda:GetFunctionConfiguration', FN]]],
+    [req('PUT', '/2015-03-31/functions/fn/code'), body({ ZipFile: 'AA==' }), 'UpdateFunctionCode', FN, {}, [['lambda:UpdateFunctionCode', FN]]],
+    [req('POST', '/2015-03-31/functions/fn/invocations'), Buffer.from('not json'), 'Invoke', FN, {}, [['lambda:InvokeFunction', FN]]],
+    [req('POST', '/2015-03-31/functions/fn%3Aprod/invocations'), null, 'Invoke', `${FN}:prod`, {}, [['lambda:InvokeFunction', `${FN}:prod`]]],
+    [req('POST', '/2015-03-31/functions/123456789012%3Afunction%3Afn/invocations'), null, 'Invoke', 'arn:aws:lambda:us-east-1:123456789012:function:fn', {}, [['lambda:InvokeFunction', 'arn:aws:lambda:us-east-1:123456789012:function:fn']]],
+    [req('POST', '/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST/invocations'), null, 'Invoke', 'arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST', {}, [['lambda:InvokeFunction', 'arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST']]],
+    [req('POST', '/2015-03-31/functions/fn/versions'), null, 'PublishVersion', FN, {}, [['lambda:PublishVersion', FN]]],
+    [req('GET', '/2015-03-31/functions/fn/versions'), null, 'ListVersionsByFunction', FN, {}, [['lambda:ListVersionsByFunction', FN]]],
+    [req('POST', '/2015-03-31/functions/fn/aliases'), null, 'CreateAlias', FN, {}, [['lambda:CreateAlias', FN]]],
+    [req('GET', '/2015-03-31/functions/fn/aliases'), null, 'ListAliases', FN, {}, [['lambda:ListAliases', FN]]],
+    [req('GET', '/2015-03-31/functions/fn/aliases/live'), null, 'GetAlias', FN, { Name: 'live' }, [['lambda:GetAlias', FN]]],
+    [req('PUT', '/2015-03-31/functions/fn/aliases/live'), null, 'UpdateAlias', FN, { Name: 'live' }, [['lambda:UpdateAlias', FN]]],
+    [req('DELETE', '/2015-03-31/functions/fn/aliases/live'), null, 'DeleteAlias', FN, { Name: 'live' }, [['lambda:DeleteAlias', FN]]],
+    [req('POST', '/2015-03-31/functions/fn/policy'), null, 'AddPermission', FN, {}, [['lambda:AddPermission', FN]]],
+    [req('GET', '/2015-03-31/functions/fn/policy'), null, 'GetPolicy', FN, {}, [['lambda:GetPolicy', FN]]],
+    [req('DELETE', '/2015-03-31/functions/fn/policy/s1', 'RevisionId=r'), null, 'RemovePermission', FN, { RevisionId: 'r', StatementId: 's1' }, [['lambda:RemovePermission', FN]]],
+    [req('POST', '/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn'), null, 'TagResource', 'arn:aws:lambda:us-east-1:123456789012:function:fn', {}, [['lambda:TagResource', 'arn:aws:lambda:us-east-1:123456789012:function:fn']]],
+    [req('DELETE', '/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn', 'tagKeys=a'), null, 'UntagResource', 'arn:aws:lambda:us-east-1:123456789012:function:fn', { tagKeys: 'a' }, [['lambda:UntagResource', 'arn:aws:lambda:us-east-1:123456789012:function:fn']]],
+    [req('GET', '/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn'), null, 'ListTags', 'arn:aws:lambda:us-east-1:123456789012:function:fn', {}, [['lambda:ListTags', 'arn:aws:lambda:us-east-1:123456789012:function:fn']]],
+    [req('POST', '/2015-03-31/functions'), body({ FunctionName: 'fn', Role: 'arn:aws:iam::123456789012:role/exec', Layers: ['arn:aws:lambda:us-east-1:123456789012:layer:l1:3'] }), 'CreateFunction', FN, {}, [
+      ['lambda:CreateFunction', FN], ['iam:PassRole', 'arn:aws:iam::123456789012:role/exec'], ['lambda:GetLayerVersion', 'arn:aws:lambda:us-east-1:123456789012:layer:l1:3'],
+    ]],
+    [req('PUT', '/2015-03-31/functions/fn/configuration'), body({ Timeout: 3 }), 'UpdateFunctionConfiguration', FN, {}, [['lambda:UpdateFunctionConfiguration', FN]]],
+    [req('PUT', '/2015-03-31/functions/fn/configuration'), body({ Role: 'arn:aws:iam::123456789012:role/r2' }), 'UpdateFunctionConfiguration', FN, {}, [['lambda:UpdateFunctionConfiguration', FN], ['iam:PassRole', 'arn:aws:iam::123456789012:role/r2']]],
+  ];
+  for (const [r, payload, operation, resource, params, permissions] of cases) {
+    const op = understandLambda(r, 'us-east-1', payload)!;
+    const name = `${r.method} ${r.path}`;
+    t.equal(op.operation, operation, name);
+    t.equal(op.resource, resource, name);
+    t.same(op.params, params, name);
+    t.same(op.permissions.map((p) => [p.action, p.resource]), permissions, name);
+    t.equal(op.protocol, 'rest-json');
+    t.equal(op.region, 'us-east-1');
+  }
+});
+
+t.test('semantic headers and read flags', async (t) => {
+  const op = understandLambda(req('POST', '/2015-03-31/functions/fn/invocations', '', { 'x-amz-invocation-type': 'Event', 'content-type': 'application/json' }), 'us-east-1', null)!;
+  t.same(op.headers, { 'x-amz-invocation-type': 'Event', 'content-type': 'application/json' });
+  t.equal(op.read, false);
+  t.equal(understandLambda(req('GET', '/2015-03-31/functions/fn'), 'us-east-1', null)!.read, true);
+});
+
+t.test('operations whose scope is in the body wait for it', async (t) => {
+  t.equal(understandLambda(req('POST', '/2015-03-31/functions'), 'us-east-1', null), null);
+  t.equal(understandLambda(req('PUT', '/2015-03-31/functions/fn/configuration'), 'us-east-1', null), null);
+});
+
+t.test('functionArn', async (t) => {
+  t.equal(functionArn('fn', 'cn-north-1'), 'arn:aws-cn:lambda:cn-north-1:{account}:function:fn');
+  t.equal(functionArn('arn:aws-cn:lambda:cn-north-1:123456789012:function:fn', 'cn-north-1'), 'arn:aws-cn:lambda:cn-north-1:123456789012:function:fn');
+});
+
+t.test('refusals', async (t) => {
+  const cases: [string, AwsHttpRequest, Buffer | null][] = [
+    ['an encoded / in a segment', req('GET', '/2015-03-31/functions/a%2Fb'), null],
+    ['an encoded / in an alias', req('GET', '/2015-03-31/functions/fn/aliases/a%2fb'), null],
+    ['an empty segment', req('GET', '/2015-03-31/functions//configuration'), null],
+    ['a trailing slash', req('GET', '/2015-03-31/functions/fn/'), null],
+    ['a dot segment', req('GET', '/2015-03-31/functions/fn/aliases/..'), null],
+    ['an encoded dot segment', req('GET', '/2015-03-31/functions/fn/aliases/%2E%2E'), null],
+    ['an encoded literal', req('GET', '/2015-03-31/%66unctions/fn'), null],
+    ['an unknown route', req('GET', '/2015-03-31/layers'), null],
+    ['a wrong method', req('PATCH', '/2015-03-31/functions/fn'), null],
+    ['a bad escape', req('GET', '/2015-03-31/functions/f%zz'), null],
+    ['a function name with a wildcard', req('GET', '/2015-03-31/functions/f*'), null],
+    ['a full ARN in another region', req('GET', '/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction%3Afn'), null],
+    ['a full ARN in another partition', req('GET', '/2015-03-31/functions/arn%3Aaws-cn%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn'), null],
+    ['a region-prefixed partial ARN', req('GET', '/2015-03-31/functions/us-east-1%3A123456789012%3Afunction%3Afn'), null],
+    ['a qualifier twice', req('GET', '/2015-03-31/functions/fn%3A1', 'Qualifier=2'), null],
+    ['a bad Qualifier', req('GET', '/2015-03-31/functions/fn', 'Qualifier=a*'), null],
+    ['a duplicate query parameter', req('GET', '/2015-03-31/functions', 'Marker=a&Marker=b'), null],
+    ['a raw + in the query', req('GET', '/2015-03-31/functions', 'Marker=a+b'), null],
+    ['a path parameter also in the query', req('GET', '/2015-03-31/functions/fn/aliases/live', 'Name=other'), null],
+    ['a tag resource that is not a function ARN', req('GET', '/2017-03-31/tags/fn'), null],
+    ['a qualified tag resource', req('GET', '/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn%3A1'), null],
+    ['CreateFunction without FunctionName', req('POST', '/2015-03-31/functions'), body({ Role: 'arn:aws:iam::123456789012:role/exec' })],
+    ['CreateFunction without Role', req('POST', '/2015-03-31/functions'), body({ FunctionName: 'fn' })],
+    ['CreateFunction with a bad Role', req('POST', '/2015-03-31/functions'), body({ FunctionName: 'fn', Role: '*' })],
+    ['CreateFunction with a bad layer', req('POST', '/2015-03-31/functions'), body({ FunctionName: 'fn', Role: 'arn:aws:iam::123456789012:role/exec', Layers: ['*'] })],
+    ['CreateFunction with duplicate keys', req('POST', '/2015-03-31/functions'), Buffer.from('{"FunctionName":"a","FunctionName":"b","Role":"arn:aws:iam::123456789012:role/exec"}')],
+  ];
+  for (const [name, r, payload] of cases) t.equal(code(() => understandLambda(r, 'us-east-1', payload)), 'unparseable_request', name);
+});
+
+t.test('Qualifier widens the scope only where the model takes it', async (t) => {
+  const code = understandLambda(req('PUT', '/2015-03-31/functions/fn/code', 'Qualifier=3'), 'us-east-1', null)!;
+  t.same(code.params, { Qualifier: '3' }, 'still pinned as a parameter');
+  t.same(code.permissions, [{ action: 'lambda:UpdateFunctionCode', resource: FN }]);
+});
