@@ -77,3 +77,19 @@ function peekTyp(jws: string): unknown {
     return undefined;
   }
 }
+
+const JTI = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The `jti` a carrier claims, read without verifying anything: only for naming the certificate in
+ * a denial of it (SPEC §4: the client's message names the certificate id), never for a decision.
+ */
+export function claimedJti(jws: string): string | null {
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    const jti = (claims as { jti?: unknown } | null)?.jti;
+    return typeof jti === 'string' && JTI.test(jti) ? jti : null;
+  } catch {
+    return null;
+  }
+}

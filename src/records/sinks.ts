@@ -15,6 +15,9 @@ export interface RecordSink {
  * the data has been handed to the OS (or failed: EPIPE when the reader is gone).
  */
 export function stdoutSink(out: NodeJS.WritableStream = process.stdout): RecordSink {
+  // Failures reach the writer through each write's callback; an unheard 'error' event (EPIPE)
+  // would instead crash the broker.
+  out.on('error', () => {});
   return {
     write(line) {
       return new Promise<void>((resolve, reject) => {

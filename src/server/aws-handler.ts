@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
 import { Denial, REASONS } from '../reasons.js';
 import type { AwsOp, Certificate } from '../certificate/types.js';
 import type { AwsExecutor, Config } from '../config/types.js';
-import { awsCarrier } from '../certificate/carrier.js';
+import { awsCarrier, claimedJti } from '../certificate/carrier.js';
 import type { CertificateVerifier } from '../certificate/verify.js';
 import type { Authority } from '../authority/state.js';
 import { matchAwsOp, type Matched } from '../contract/match.js';
@@ -60,6 +60,8 @@ class Exchange {
   head: CleanHead | null = null;
   operation: AwsOperation | null = null;
   certificate: Certificate | null = null;
+  /** The id a refused certificate claims, unverified: named in the denial, never trusted. */
+  claimedJti: string | null = null;
   matched: Matched<AwsOp> | null = null;
   account = '';
   reservation: Reservation | null = null;
@@ -135,6 +137,7 @@ export class AwsHandler {
     if (!cert) {
       const jws = awsCarrier(x.head!.headers);
       if (jws === null) throw new Denial('no_certificate', 'send the certificate as AWS_SESSION_TOKEN or an X-SEB-Certificate header');
+      x.claimedJti = claimedJti(jws);
       cert = await verifier.verify(jws);
       x.certificate = cert;
       authority.check(cert);
@@ -225,7 +228,10 @@ export class AwsHandler {
     x.requestDigest = forwardedDigest(head.method, upstream.url, upstream.headers, payloadHash);
     x.clock.lap('sign');
 
-    x.record = await this.#decision(x, decision, null);
+    // Write-ahead (SPEC §8): nothing goes upstream unless its decision record was accepted.
+    x.record = await this.#decision(x, decision, null).catch((err: unknown) => {
+      throw new Denial('audit_unavailable', `the record sink refused the decision: ${err instanceof Error ? err.message : String(err)}`);
+    });
     x.clock.lap('record');
     x.reservation?.commit();
     await this.#relay(x, upstream.url, head.method, upstream.headers, body.payload, decision, dispatcher);
@@ -317,7 +323,11 @@ export class AwsHandler {
         resource: op ? resolveArn(op.resource, x.account || '{account}') : null,
         digest: x.requestDigest,
       },
-      certificate: x.certificate ? certificateSummary(x.certificate, x.matched?.index ?? null) : null,
+      certificate: x.certificate
+        ? certificateSummary(x.certificate, x.matched?.index ?? null)
+        : x.claimedJti
+          ? { jti: x.claimedJti, verified: false }
+          : null,
       decision,
       reason: reason?.code ?? null,
       detail: reason?.detail ? safeText(reason.detail) : null,
@@ -369,7 +379,7 @@ export class AwsHandler {
       res.destroy();
       return;
     }
-    const certId = x.certificate?.jti ?? 'none';
+    const certId = x.certificate?.jti ?? x.claimedJti ?? 'none';
     const message = denial
       ? `seb denied the request: ${denial.code} (certificate ${certId}): ${denial.detail ?? REASONS[denial.code].message}`
       : 'seb: internal error';

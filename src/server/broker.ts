@@ -129,7 +129,8 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       authoritySource.close();
       await ledger.close();
       await dispatcher.close();
-      await records.close();
+      // A sink that is already failing cannot take the closing record; say so, still stop.
+      await records.close().catch((err: unknown) => log(`seb: the record stream could not be closed: ${String(err)}`));
     },
   };
 }

@@ -40,6 +40,8 @@ export interface TestBrokerOptions {
   /** Merged over the generated config (top-level keys replace). */
   readonly config?: Record<string, unknown>;
   readonly authority?: AuthorityOptions;
+  /** Where the broker writes records instead of the collecting stream (sink-failure tests). */
+  readonly recordsOut?: NodeJS.WritableStream;
 }
 
 export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = {}): Promise<TestBroker> {
@@ -80,7 +82,7 @@ export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = 
     partial = lines.pop()!;
     records.push(...lines.filter(Boolean));
   });
-  const broker = await startBroker(await loadConfigFile(configPath), { recordsOut: out, log: () => {} });
+  const broker = await startBroker(await loadConfigFile(configPath), { recordsOut: o.recordsOut ?? out, log: () => {} });
   let seq = o.authority?.seq ?? 1;
   return {
     url: `http://127.0.0.1:${broker.aws!.port}`,
