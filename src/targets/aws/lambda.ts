@@ -11,7 +11,7 @@ import { decodeComponent, parseQuery } from './query-string.js';
 import { semanticHeaders } from './semantic-headers.js';
 import type { AwsHttpRequest, AwsOperation, Permission } from './types.js';
 
-interface Route {
+export interface Route {
   readonly method: string;
   /** Literal segments, or `{Var}` for a path parameter. */
   readonly segments: readonly string[];
@@ -25,7 +25,7 @@ interface Route {
 }
 
 const F = ['2015-03-31', 'functions', '{FunctionName}'];
-const ROUTES: readonly Route[] = [
+export const LAMBDA_ROUTES: readonly Route[] = [
   { method: 'GET', segments: ['2015-03-31', 'functions'], operation: 'ListFunctions' },
   { method: 'POST', segments: ['2015-03-31', 'functions'], operation: 'CreateFunction', readsBody: true },
   { method: 'GET', segments: F, operation: 'GetFunction', qualifier: true },
@@ -115,7 +115,7 @@ export function understandLambda(req: AwsHttpRequest, region: string, payload: B
 function matchRoute(req: AwsHttpRequest): { route: Route; vars: Record<string, string> } {
   if (!req.path.startsWith('/')) throw unparseable('the path does not start with /');
   const raw = req.path.slice(1).split('/');
-  for (const route of ROUTES) {
+  for (const route of LAMBDA_ROUTES) {
     if (route.method !== req.method || route.segments.length !== raw.length) continue;
     // Literal segments must arrive literally: an encoded literal could route differently upstream.
     if (!route.segments.every((s, i) => s.startsWith('{') || s === raw[i])) continue;
