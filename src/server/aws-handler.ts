@@ -368,9 +368,9 @@ export class AwsHandler {
     if (denial) {
       try {
         x.record = await this.#decision(x, 'deny', denial);
-      } catch {
-        // The denial stands either way; the missing record shows as audit_unavailable in the metrics.
-        this.#d.metrics.requests.inc({ target: 'aws', decision: 'deny', reason: 'audit_unavailable' });
+      } catch (err) {
+        // The denial stands either way; only the record of it is missing, and /readyz shows the sink down.
+        console.error(`seb: deny record lost (${denial.code}): ${String(err)}`);
       }
     }
     this.#d.metrics.requests.inc({ target: 'aws', decision: 'deny', reason: denial?.code ?? 'internal' });

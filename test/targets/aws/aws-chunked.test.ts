@@ -1,7 +1,7 @@
 import t from 'tap';
+import { code } from '../../helpers/reason.js';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { Denial } from '../../../src/reasons.js';
 import { decodeAwsBody } from '../../../src/targets/aws/aws-chunked.js';
 
 const h = (o: Record<string, string>): Record<string, string> => Object.assign(Object.create(null), o);
@@ -11,15 +11,6 @@ const crc32b64 = (b: Buffer): string => {
   out.writeUInt32BE(crc32(b));
   return out.toString('base64');
 };
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    return err instanceof Denial ? err.code : `threw ${String(err)}`;
-  }
-}
 
 // Captured from @aws-sdk/client-s3 3.1174 PutObject with a Readable body over http (forcePathStyle).
 const JS_SDK_HEADERS = h({

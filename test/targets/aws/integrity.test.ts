@@ -1,20 +1,11 @@
 import t from 'tap';
+import { code } from '../../helpers/reason.js';
 import { createHash } from 'node:crypto';
-import { Denial } from '../../../src/reasons.js';
 import { checkIntegrity, crc32c, crc64nvme } from '../../../src/targets/aws/integrity.js';
 
 const h = (o: Record<string, string>): Record<string, string> => Object.assign(Object.create(null), o);
 const NONE = h({});
 const body = Buffer.from('hello\n');
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    return err instanceof Denial ? err.code : `threw ${String(err)}`;
-  }
-}
 
 t.test('crc32c and crc64nvme match the published check values', async (t) => {
   const check = Buffer.from('123456789');

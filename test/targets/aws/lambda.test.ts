@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Denial } from '../../../src/reasons.js';
+import { code } from '../../helpers/reason.js';
 import { functionArn, understandLambda } from '../../../src/targets/aws/lambda.js';
 import type { AwsHttpRequest } from '../../../src/targets/aws/types.js';
 
@@ -10,14 +10,6 @@ const req = (method: string, path: string, query = '', extra: Record<string, str
   headers: Object.assign(Object.create(null), { host: '127.0.0.1:15001', authorization: 'x', ...extra }),
 });
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    return err instanceof Denial ? err.code : `threw ${String(err)}`;
-  }
-}
 const FN = 'arn:aws:lambda:us-east-1:{account}:function:fn';
 
 t.test('routes, resources, params and IAM actions', async (t) => {

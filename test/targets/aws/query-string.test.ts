@@ -1,15 +1,6 @@
 import t from 'tap';
-import { Denial } from '../../../src/reasons.js';
+import { code } from '../../helpers/reason.js';
 import { decodeComponent, parseQuery } from '../../../src/targets/aws/query-string.js';
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    return err instanceof Denial ? err.code : `threw ${String(err)}`;
-  }
-}
 
 t.test('decodeComponent decodes exactly once', async (t) => {
   const cases: [string, string][] = [

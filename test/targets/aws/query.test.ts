@@ -1,15 +1,6 @@
 import t from 'tap';
-import { Denial } from '../../../src/reasons.js';
+import { code } from '../../helpers/reason.js';
 import { parseForm } from '../../../src/targets/aws/query.js';
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    return err instanceof Denial ? err.code : `threw ${String(err)}`;
-  }
-}
 
 t.test('parseForm decodes application/x-www-form-urlencoded exactly once', async (t) => {
   const cases: [string, Record<string, string>][] = [

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Denial } from '../../../src/reasons.js';
+import { code } from '../../helpers/reason.js';
 import { S3_OPERATIONS, understandS3 } from '../../../src/targets/aws/s3.js';
 import type { AwsOperation } from '../../../src/targets/aws/types.js';
 
@@ -12,15 +12,6 @@ function read(method: string, target: string, headers: Record<string, string> = 
     'us-east-1',
     payload,
   );
-}
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    return err instanceof Denial ? err.code : `threw ${String(err)}`;
-  }
 }
 
 t.test('operations are told apart by method, path, query and headers', async (t) => {

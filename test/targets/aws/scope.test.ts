@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Denial } from '../../../src/reasons.js';
+import { code } from '../../helpers/reason.js';
 import { credentialScope } from '../../../src/targets/aws/scope.js';
 
 const SIG = 'ab'.repeat(32);
@@ -10,15 +10,6 @@ const scope = (authorization: string | undefined, query = '') => {
   if (authorization !== undefined) headers['authorization'] = authorization;
   return credentialScope({ method: 'POST', path: '/', query, headers });
 };
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    return err instanceof Denial ? err.code : `threw ${String(err)}`;
-  }
-}
-
 t.test('reads service and region from the credential scope', async (t) => {
   t.same(scope(auth('AKIDEXAMPLE/20261126/us-east-1/dynamodb/aws4_request')), { service: 'dynamodb', region: 'us-east-1' });
   t.same(scope(auth('AKID/20261126/us-gov-west-1/iam/aws4_request')), { service: 'iam', region: 'us-gov-west-1' });

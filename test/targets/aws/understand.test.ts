@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { Denial } from '../../../src/reasons.js';
+import { code } from '../../helpers/reason.js';
 import type { AwsHttpRequest, AwsOperation } from '../../../src/targets/aws/types.js';
 import { understandAws } from '../../../src/targets/aws/understand.js';
 
@@ -33,15 +33,6 @@ function viaQuery(service: string, body: string): AwsOperation | null {
 function viaJson(...args: Parameters<typeof json>): AwsOperation | null {
   const { r, body } = json(...args);
   return understandAws(r, body);
-}
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    return err instanceof Denial ? err.code : `threw ${String(err)}`;
-  }
 }
 
 t.test('query protocol: operation, global region, params {}, semantic headers', async (t) => {

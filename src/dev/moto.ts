@@ -1,0 +1,229 @@
+/**
+ * A real moto_server on a free loopback port, with signature checking on, holding the broker's IAM
+ * user and the executor roles of the deployment model (SPEC §11): roles trust only the broker user,
+ * the broker user may only assume them. `seb dev` serves it as the local AWS upstream; the
+ * end-to-end tests start one each (test/helpers/moto.ts). Callers must call `stop`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import {
+  CreateAccessKeyCommand,
+  CreateRoleCommand,
+  CreateUserCommand,
+  IAMClient,
+  PutRolePolicyCommand,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
+
+/** How to get moto_server, for `seb dev` and for the tests that need it. */
+export const MOTO_INSTALL_HINT = "pip install 'moto[server]'";
+
+export interface AccessKey {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface Moto {
+  /** `http://127.0.0.1:PORT` */
+  readonly endpoint: string;
+  /** moto's default account. */
+  readonly account: string;
+  /** The broker's IAM user `seb-broker`: may only assume the executor roles. */
+  readonly broker: AccessKey;
+  /** Executor role ARNs. */
+  readonly roles: { readonly all: string; readonly s3: string; readonly reader: string };
+  /** An administrator's keys, for tests to set up and inspect state. */
+  readonly admin: AccessKey;
+  /** The moto_server process, so a caller can check that `stop` left nothing behind. */
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 20_000;
+const ACCOUNT = '123456789012';
+const OUTPUT_TAIL_CHARS = 2_000;
+
+const ALL_ACTIONS = ['s3:*', 'ec2:*', 'iam:*', 'dynamodb:*', 'lambda:*', 'sts:GetCallerIdentity'];
+const S3_ACTIONS = ['s3:*'];
+const READ_ACTIONS = [
+  's3:Get*', 's3:List*',
+  'ec2:Describe*',
+  'iam:Get*', 'iam:List*',
+  'dynamodb:Describe*', 'dynamodb:Get*', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:List*',
+  'lambda:Get*', 'lambda:List*',
+];
+
+function allow(actions: readonly string[], resources: string | readonly string[]): string {
+  return JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: resources }] });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits until moto answers any HTTP request, or fails with what the process printed. */
+async function waitUntilAnswering(child: ChildProcess, endpoint: string, tail: () => string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`moto_server exited (${child.exitCode ?? child.signalCode}) before answering: ${tail()}`);
+    }
+    try {
+      // GET on reset-auth changes nothing (moto answers 400 "Need to POST"): a pure liveness probe.
+      await fetch(`${endpoint}/moto-api/reset-auth`, { signal: AbortSignal.timeout(1_000) });
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`moto_server did not answer at ${endpoint} within ${START_TIMEOUT_MS / 1000} s: ${tail()}`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  // A crashed test process must not leave moto behind.
+  const onExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', onExit);
+  let stopping: Promise<void> | null = null;
+  return () => {
+    stopping ??= new Promise<void>((resolve) => {
+      process.removeListener('exit', onExit);
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const force = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+    return stopping;
+  };
+}
+
+async function createKey(iam: IAMClient, userName: string): Promise<AccessKey> {
+  const out = await iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+  const key = out.AccessKey;
+  if (!key?.AccessKeyId || !key.SecretAccessKey) throw new Error(`moto returned no access key for ${userName}`);
+  return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+}
+
+async function setUp(endpoint: string): Promise<Omit<Moto, 'endpoint' | 'account' | 'pid' | 'stop'>> {
+  const iam = new IAMClient({
+    endpoint,
+    region: 'us-east-1',
+    // Auth is still off during setup; moto ignores these.
+    credentials: { accessKeyId: 'setup', secretAccessKey: 'setup' },
+    maxAttempts: 1,
+  });
+  try {
+    const brokerUser = (await iam.send(new CreateUserCommand({ UserName: 'seb-broker' }))).User?.Arn;
+    if (!brokerUser) throw new Error('moto returned no user ARN for seb-broker');
+    const trust = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: brokerUser },
+          Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+        },
+      ],
+    });
+    const roles = { all: '', s3: '', reader: '' };
+    const roleSpecs = [
+      ['all', 'seb-exec-all', ALL_ACTIONS],
+      ['s3', 'seb-exec-s3', S3_ACTIONS],
+      ['reader', 'seb-reader', READ_ACTIONS],
+    ] as const;
+    for (const [slot, name, actions] of roleSpecs) {
+      const arn = (await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }))).Role?.Arn;
+      if (!arn) throw new Error(`moto returned no role ARN for ${name}`);
+      await iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: 'permissions', PolicyDocument: allow(actions, '*') }));
+      roles[slot] = arn;
+    }
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: 'seb-broker',
+        PolicyName: 'assume-executors',
+        PolicyDocument: allow(['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'], [roles.all, roles.s3, roles.reader]),
+      }),
+    );
+    const broker = await createKey(iam, 'seb-broker');
+    await iam.send(new CreateUserCommand({ UserName: 'seb-admin' }));
+    await iam.send(new PutUserPolicyCommand({ UserName: 'seb-admin', PolicyName: 'admin', PolicyDocument: allow(['*'], '*') }));
+    const admin = await createKey(iam, 'seb-admin');
+    return { broker, roles, admin };
+  } finally {
+    iam.destroy();
+  }
+}
+
+/**
+ * Authentication is switched on after setup with `POST /moto-api/reset-auth` and body `0`, rather
+ * than by counting setup calls into INITIAL_NO_AUTH_ACTION_COUNT: moto counts only calls that pass
+ * its auth hook, so an exact count silently breaks when setup changes. moto then checks the
+ * SigV4 signature of every later call (asserted in test/targets/aws/sign-moto.test.ts).
+ */
+async function enableAuth(endpoint: string): Promise<void> {
+  const res = await fetch(`${endpoint}/moto-api/reset-auth`, { method: 'POST', body: '0' });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`moto reset-auth answered ${res.status}: ${text}`);
+}
+
+/** Absolute path of `cmd` on PATH, or null. */
+export function findOnPath(cmd: string, path = process.env['PATH'] ?? ''): string | null {
+  for (const dir of path.split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(isAbsolute(dir) ? dir : resolve(dir), cmd);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // Not in this directory; keep looking.
+    }
+  }
+  return null;
+}
+
+/** Starts `bin` (the moto_server executable) and sets up IAM; at most START_TIMEOUT_MS to answer. */
+export async function startMoto(bin: string): Promise<Moto> {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+    // inf: no authentication until enableAuth(), however many calls setup makes.
+    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: 'inf' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const stop = stopper(child);
+  const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
+  // Handled by the race below; a late 'error' after start-up must not become an unhandled rejection.
+  spawnFailed.catch(() => undefined);
+  try {
+    await Promise.race([waitUntilAnswering(child, endpoint, () => output.trim()), spawnFailed]);
+    const state = await setUp(endpoint);
+    await enableAuth(endpoint);
+    // A spawn that failed has no pid; spawnFailed has already thrown then.
+    return { endpoint, account: ACCOUNT, ...state, pid: child.pid ?? 0, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
