@@ -35,10 +35,10 @@ async function exists(key: string): Promise<boolean> {
 
 const putArgs = (key: string, extra: string[] = []) => ['s3api', 'put-object', '--bucket', 'vault', '--key', key, '--body', '/etc/hostname', ...extra];
 
-/** The op the CLI's put-object needs, captured through the broker. */
-async function putOp(key: string, extra: string[] = []): Promise<AwsOp> {
-  const ops = await tb.capture((url) => awsCli(putArgs(key, extra), url, 'placeholder'));
-  return ops[0]!;
+/** The op the CLI's put-object needs, captured through the broker once; other keys differ only in the resource. */
+const template = (await tb.capture((url) => awsCli(putArgs('template'), url, 'placeholder')))[0]!;
+async function putOp(key: string): Promise<AwsOp> {
+  return { ...template, resource: `arn:aws:s3:::vault/${key}` };
 }
 
 async function expectDenied(t: Tap.Test, broker: TestBroker, args: string[], token: string | null, reason: string, certId: string, key?: string) {

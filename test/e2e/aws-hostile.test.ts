@@ -3,7 +3,7 @@
 // everything below is refused before anything could go upstream. Each refusal must be clear (the
 // status, X-SEB-Decision / X-SEB-Reason, an AWS-format error naming the reason, a deny record),
 // and the broker must survive all of it: /healthz still answers and nothing was ever admitted.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect } from 'node:net';
 import { createHmac, createPublicKey } from 'node:crypto';
 import { startTestBroker } from '../helpers/broker.js';
@@ -218,7 +218,7 @@ async function recordAt(ref: string): Promise<Record<string, unknown> | undefine
   return undefined;
 }
 
-async function expectDeny(t: Tap.Test, r: RawResult, e: Expected): Promise<void> {
+async function expectDeny(t: Test, r: RawResult, e: Expected): Promise<void> {
   t.notOk(r.timedOut, 'the broker answered (no hang)');
   t.equal(r.responses.length, 1, 'one answer');
   const res = r.responses[0];
@@ -245,7 +245,7 @@ async function expectDeny(t: Tap.Test, r: RawResult, e: Expected): Promise<void>
 }
 
 /** Checks the body is the AWS error format `style` and returns its message. */
-function errorMessage(t: Tap.Test, res: RawResponse, style: Style, status: number): string {
+function errorMessage(t: Test, res: RawResponse, style: Style, status: number): string {
   const denied = status === 401 || status === 403;
   if (style === 'json') {
     let doc: { __type?: string; message?: string } = {};
