@@ -51,88 +51,110 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
   if (config.replay.store !== 'memory') throw new Error('replay: only the memory store is served by this version');
   if (config.kube) log('seb: the kube target is not served by this version; only aws is');
 
-  const signingKey = await loadPrivateJwk(config.broker.signing_key);
-  const trust = await TrustStore.load(config.trust.issuers);
-  const metrics = new Metrics();
-  const verifier = new CertificateVerifier({
-    trust,
-    audience: config.broker.audience,
-    principals: config.broker.principals,
-    maxValidity: config.trust.max_validity,
-    skew: config.trust.clock_skew,
-  });
-  const authority = new Authority({
-    trust,
-    iss: config.authority.iss,
-    maxAgeCap: config.authority.max_age_cap,
-    skew: config.trust.clock_skew,
-    maxValidity: config.trust.max_validity,
-    log,
-  });
-  const authoritySource = await watchAuthorityFile(config.authority.source.file, authority, log);
-  const sink: RecordSink =
-    config.records.sink === 'stdout'
-      ? stdoutSink(opts.recordsOut ?? process.stdout)
-      : 'file' in config.records.sink
-        ? await fileSink(config.records.sink.file)
-        : failUnsupported('records.sink: fluent is not served by this version');
-  const records = await RecordWriter.open({
-    brokerId: config.broker.id,
-    key: { kid: signingKey.kid, privateKey: signingKey.key },
-    sink,
-    sign: config.records.sign,
-    stateFile: config.records.state_file,
-  });
-  const ledger = new MemoryLedger();
-  // One pooled dispatcher for every upstream: keep-alive connections are reused across requests.
-  const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
-
-  const servers: Server[] = [];
-  let awsAddress: AddressInfo | null = null;
-  if (config.aws) {
-    const minter = new AwsMinter({
-      credentials: config.aws.credentials,
-      endpoint: resolveEndpoint('sts', opts.stsRegion ?? process.env.AWS_REGION ?? 'us-east-1', config.aws.endpoints),
-      brokerId: config.broker.id,
-      mode: config.aws.mint,
-    });
-    const handler = new AwsHandler({ config, verifier, authority, ledger, minter, records, metrics, dispatcher, ...(opts.capture ? { capture: opts.capture } : {}), ...(opts.captureAccount ? { captureAccount: opts.captureAccount } : {}) });
-    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.limits.request_timeout * 1000 }, handler.handle);
-    server.on('checkContinue', handler.handle);
-    server.on('clientError', (err, socket) => {
-      // Requests Node's parser refuses (oversized heads, smuggling shapes) never reach the pipeline.
-      const status = (err as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      if (socket.writable) socket.end(`HTTP/1.1 ${status} Bad Request\r\nconnection: close\r\nx-seb-decision: deny\r\nx-seb-reason: unparseable_request\r\ncontent-length: 0\r\n\r\n`);
-      else socket.destroy();
-    });
-    awsAddress = await listen(server, config.listen.aws);
-    servers.push(server);
-  }
-
-  const admin = createServer(
-    adminHandler({
-      metrics,
-      jwks: { keys: [signingKey.publicJwk] },
-      readiness: () => ({ trust: true, authority: authority.fresh(), records: records.healthy() }),
-    }),
-  );
-  const adminAddress = await listen(admin, config.listen.admin);
-  servers.push(admin);
-
-  return {
-    aws: awsAddress,
-    admin: adminAddress,
-    records,
-    async close() {
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      for (const s of servers) s.closeAllConnections();
-      authoritySource.close();
-      await ledger.close();
-      await dispatcher.close();
-      // A sink that is already failing cannot take the closing record; say so, still stop.
-      await records.close().catch((err: unknown) => log(`seb: the record stream could not be closed: ${String(err)}`));
-    },
+  // Everything started is stopped in reverse order, on close() and when start-up fails halfway.
+  const stops: (() => unknown)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) await stop();
   };
+  try {
+    const signingKey = await loadPrivateJwk(config.broker.signing_key);
+    const trust = await TrustStore.load(config.trust.issuers);
+    const metrics = new Metrics();
+    const verifier = new CertificateVerifier({
+      trust,
+      audience: config.broker.audience,
+      principals: config.broker.principals,
+      maxValidity: config.trust.max_validity,
+      skew: config.trust.clock_skew,
+    });
+    const authority = new Authority({
+      trust,
+      iss: config.authority.iss,
+      maxAgeCap: config.authority.max_age_cap,
+      skew: config.trust.clock_skew,
+      maxValidity: config.trust.max_validity,
+      log,
+    });
+    const authoritySource = await watchAuthorityFile(config.authority.source.file, authority, log);
+    stops.push(() => authoritySource.close());
+    const sink: RecordSink =
+      config.records.sink === 'stdout'
+        ? stdoutSink(opts.recordsOut ?? process.stdout)
+        : 'file' in config.records.sink
+          ? await fileSink(config.records.sink.file)
+          : failUnsupported('records.sink: fluent is not served by this version');
+    const records = await RecordWriter.open({
+      brokerId: config.broker.id,
+      key: { kid: signingKey.kid, privateKey: signingKey.key },
+      sink,
+      sign: config.records.sign,
+      stateFile: config.records.state_file,
+    });
+    // A sink that is already failing cannot take the closing record; say so, still stop.
+    stops.push(() => records.close().catch((err: unknown) => log(`seb: the record stream could not be closed: ${String(err)}`)));
+    const ledger = new MemoryLedger();
+    stops.push(() => ledger.close());
+    // One pooled dispatcher for every upstream: keep-alive connections are reused across requests.
+    const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
+    stops.push(() => dispatcher.close());
+
+    let awsAddress: AddressInfo | null = null;
+    if (config.aws) {
+      const minter = new AwsMinter({
+        credentials: config.aws.credentials,
+        endpoint: resolveEndpoint('sts', opts.stsRegion ?? process.env.AWS_REGION ?? 'us-east-1', config.aws.endpoints),
+        brokerId: config.broker.id,
+        mode: config.aws.mint,
+      });
+      stops.push(() => minter.close());
+      const handler = new AwsHandler({
+        config,
+        verifier,
+        authority,
+        ledger,
+        minter,
+        records,
+        metrics,
+        dispatcher,
+        ...(opts.capture ? { capture: opts.capture } : {}),
+        ...(opts.captureAccount ? { captureAccount: opts.captureAccount } : {}),
+      });
+      const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.limits.request_timeout * 1000 }, handler.handle);
+      server.on('checkContinue', handler.handle);
+      server.on('clientError', refuseUnreadable);
+      awsAddress = await listen(server, config.listen.aws);
+      stops.push(() => closeServer(server));
+    }
+
+    const admin = createServer(
+      adminHandler({
+        metrics,
+        jwks: { keys: [signingKey.publicJwk] },
+        readiness: () => ({ trust: true, authority: authority.fresh(), records: records.healthy() }),
+      }),
+    );
+    const adminAddress = await listen(admin, config.listen.admin);
+    stops.push(() => closeServer(admin));
+
+    return { aws: awsAddress, admin: adminAddress, records, close: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** Requests Node's parser refuses (oversized heads, smuggling shapes) never reach the pipeline. */
+function refuseUnreadable(err: Error & { code?: string }, socket: import('node:stream').Duplex): void {
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  if (socket.writable) {
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\nx-seb-decision: deny\r\nx-seb-reason: unparseable_request\r\ncontent-length: 0\r\n\r\n`);
+  } else socket.destroy();
+}
+
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
 }
 
 function failUnsupported(message: string): never {
