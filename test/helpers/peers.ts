@@ -7,7 +7,16 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 
 /** Absolute path of `cmd` on PATH, or throws `<cmd> is not installed: <installHint>`. */
 export function requirePeer(cmd: string, installHint: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+  const dirs = isAbsolute(cmd) ? [''] : (process.env['PATH'] ?? '').split(delimiter);
+  for (const dir of dirs) {
+    if (isAbsolute(cmd)) {
+      try {
+        accessSync(cmd, constants.X_OK);
+        return cmd;
+      } catch {
+        break;
+      }
+    }
     if (dir === '') continue;
     const candidate = join(isAbsolute(dir) ? dir : resolve(dir), cmd);
     try {

@@ -1,0 +1,55 @@
+/** Contract matching for Kubernetes ops (SPEC §2.1): every pinned field equal, params as a multiset. */
+import { Denial } from '../reasons.js';
+import type { K8sOp, Op } from '../certificate/types.js';
+import type { KubeFacts } from '../targets/kube/facts.js';
+import { bodyMatches } from './body.js';
+import type { Matched } from './match.js';
+
+function sameMultiset(a: Readonly<Record<string, readonly string[]>>, b: Readonly<Record<string, readonly string[]>>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.prototype.hasOwnProperty.call(b, key)) return false;
+    const x = [...a[key]!].sort();
+    const y = [...b[key]!].sort();
+    if (x.length !== y.length || x.some((v, i) => v !== y[i])) return false;
+  }
+  return true;
+}
+
+function sameRequest(op: K8sOp, f: KubeFacts): boolean {
+  return (
+    op.verb === f.verb &&
+    op.group === f.group &&
+    op.version === f.version &&
+    op.resource === f.resource &&
+    op.subresource === f.subresource &&
+    op.path_suffix === f.path_suffix &&
+    op.namespace === f.namespace &&
+    op.name === f.name &&
+    op.generate_name === f.generate_name &&
+    op.content_type === f.content_type &&
+    sameMultiset(op.params, f.params)
+  );
+}
+
+export function describeKube(f: KubeFacts): string {
+  const resource = f.subresource ? `${f.resource}/${f.subresource}` : f.resource;
+  const group = f.group ? `${f.group}/${f.version}` : f.version;
+  const where = f.namespace ? ` in namespace ${f.namespace}` : '';
+  const params = Object.keys(f.params);
+  return `${f.verb} ${resource}.${group}${f.name ? ` ${f.name}` : ''}${where}${params.length ? ` params [${params.join(', ')}]` : ''}`;
+}
+
+/** Throws contract_mismatch when no op pins the request, body_mismatch when none binds its body. */
+export function matchKubeOp(ops: readonly Op[], facts: KubeFacts, payload: Buffer): Matched<K8sOp> {
+  let pinned = false;
+  for (let index = 0; index < ops.length; index++) {
+    const op = ops[index]!;
+    if (op.target !== 'k8s' || !sameRequest(op, facts)) continue;
+    pinned = true;
+    if (bodyMatches(op.body, payload, facts.content_type ?? undefined)) return { index, op };
+  }
+  if (!pinned) throw new Denial('contract_mismatch', describeKube(facts));
+  throw new Denial('body_mismatch', `the body of ${facts.verb} ${facts.resource} is not the certified one`);
+}

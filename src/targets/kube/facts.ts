@@ -1,0 +1,82 @@
+/**
+ * What a Kubernetes request does, in the fields of a certificate's k8s op (SPEC §2.1). Built from
+ * the resolved RequestInfo and the body, once; the matcher compares these and nothing else.
+ */
+import { unparseable } from '../../reasons.js';
+import { parseStrictJson } from '../../lib/strict-json.js';
+import type { KubeRequestInfo } from './request-info.js';
+
+export interface KubeFacts {
+  readonly verb: string;
+  readonly group: string;
+  readonly version: string;
+  readonly resource: string;
+  readonly subresource: string | null;
+  readonly path_suffix: string | null;
+  readonly namespace: string;
+  readonly name: string | null;
+  readonly generate_name: string | null;
+  /** Query parameters as the apiserver reads them, minus `pretty` and `timeout` (SPEC §2.1). */
+  readonly params: Readonly<Record<string, readonly string[]>>;
+  /** The body's media type (lower-cased, without parameters); null without a body. */
+  readonly content_type: string | null;
+}
+
+/** Exec-like subresources: one op covers kubectl's WebSocket GET and its SPDY POST (SPEC §2.1). */
+const STREAM_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
+const UNPINNED_PARAMS: ReadonlySet<string> = new Set(['pretty', 'timeout']);
+
+/**
+ * The body's media type. Protobuf is refused (the broker cannot read it, SPEC §2.1); the only
+ * parameter accepted is `charset=utf-8`, so two spellings of one type cannot mean two things.
+ */
+export function bodyMediaType(contentType: string | undefined, hasBody: boolean): string | null {
+  if (!hasBody) return null;
+  if (contentType === undefined) throw unparseable('a body without a content-type');
+  const [type, ...parameters] = contentType.split(';').map((p) => p.trim().toLowerCase());
+  if (!type || !/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(type)) throw unparseable(`content-type ${contentType} is not a media type`);
+  if (type.includes('protobuf')) throw unparseable('protobuf bodies are refused: the broker reads JSON and YAML only');
+  for (const p of parameters) if (p !== 'charset=utf-8') throw unparseable(`content-type parameter ${p} is not accepted`);
+  return type;
+}
+
+function bodyNames(payload: Buffer, mediaType: string | null): { name: string | null; generateName: string | null } {
+  if (mediaType === null || !mediaType.endsWith('json')) return { name: null, generateName: null };
+  const body = parseStrictJson(payload);
+  const metadata = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)['metadata'] : undefined;
+  if (metadata === undefined) return { name: null, generateName: null };
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw unparseable('metadata is not an object');
+  const m = metadata as Record<string, unknown>;
+  const text = (v: unknown, what: string): string | null => {
+    if (v === undefined || v === '') return null;
+    if (typeof v !== 'string') throw unparseable(`metadata.${what} is not a string`);
+    return v;
+  };
+  return { name: text(m['name'], 'name'), generateName: text(m['generateName'], 'generateName') };
+}
+
+export function kubeFacts(info: KubeRequestInfo, contentType: string | undefined, payload: Buffer): KubeFacts {
+  if (!info.isResource) throw unparseable(`${info.path} is not a resource request`);
+  const mediaType = bodyMediaType(contentType, payload.length > 0);
+  const streams = STREAM_SUBRESOURCES.has(info.subresource);
+  const verb = streams ? 'create' : info.verb;
+  let name: string | null = info.name === '' ? null : info.name;
+  let generateName: string | null = null;
+  // SPEC §2.1: a create's name is the URL's where it has one (subresource creates), else the body's.
+  if (verb === 'create' && !streams && name === null) ({ name, generateName } = bodyNames(payload, mediaType));
+  const params: Record<string, string[]> = {};
+  for (const [key, values] of info.query) if (!UNPINNED_PARAMS.has(key)) params[key] = [...values];
+  return {
+    verb,
+    group: info.group,
+    version: info.version,
+    resource: info.resource,
+    subresource: info.subresource === '' ? null : info.subresource,
+    path_suffix: info.pathSuffix,
+    namespace: info.namespace,
+    name,
+    generate_name: generateName,
+    params,
+    content_type: mediaType,
+  };
+}
