@@ -4,7 +4,10 @@
  * as the exact op a certificate would need. Everything else goes to stderr.
  */
 import { spawn } from 'node:child_process';
-import type { Command } from './command.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CliIO, Command } from './command.js';
 import { UsageError } from './command.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
@@ -12,9 +15,17 @@ import { startBroker } from '../server/broker.js';
 import { accountOfRoleArn } from '../targets/aws/arn.js';
 import { configPathFrom } from './run.js';
 
-/** The capture broker listens on free loopback ports whatever the config says. */
-function forCapture(config: Config): Config {
-  return { ...config, listen: { aws: '127.0.0.1:0', kube: '127.0.0.1:0', admin: '127.0.0.1:0' }, records: { ...config.records, sink: 'stdout', state_file: null } };
+/**
+ * The capture broker listens on free loopback ports whatever the config says, and writes the
+ * kubeconfig for COMMAND into its own directory, never over a running broker's.
+ */
+function forCapture(config: Config, clientDir: string): Config {
+  return {
+    ...config,
+    listen: { aws: '127.0.0.1:0', kube: '127.0.0.1:0', admin: '127.0.0.1:0' },
+    records: { ...config.records, sink: 'stdout', state_file: null },
+    kube: config.kube ? { ...config.kube, client_dir: clientDir } : null,
+  };
 }
 
 function captureAccount(config: Config, identity: string | undefined): string | undefined {
@@ -35,28 +46,39 @@ export const command: Command = {
   acceptsRest: true,
   async run(args, io) {
     if (args.rest.length === 0) throw new UsageError(['a COMMAND after -- is required']);
-    const config = forCapture(await loadConfigFile(configPathFrom(args.flags.config, io.env)));
-    const account = captureAccount(config, args.flags.identity as string | undefined);
-    const broker = await startBroker(config, {
-      log: (line) => void io.stderr.write(`${line}\n`),
-      recordsOut: io.stderr,
-      capture: (op) => void io.stdout.write(`${JSON.stringify(op)}\n`),
-      ...(account ? { captureAccount: account } : {}),
-    });
+    const clientDir = await mkdtemp(join(tmpdir(), 'seb-capture-'));
     try {
-      const env: NodeJS.ProcessEnv = { ...io.env };
-      if (broker.aws) env.AWS_ENDPOINT_URL = `http://127.0.0.1:${broker.aws.port}`;
-      const [cmd, ...cmdArgs] = args.rest;
-      return await new Promise<number>((resolve, reject) => {
-        // COMMAND's stdout goes to our stderr: stdout carries only the ops.
-        const child = spawn(cmd!, cmdArgs, { env, stdio: ['inherit', 'pipe', 'pipe'] });
-        child.stdout.pipe(io.stderr, { end: false });
-        child.stderr.pipe(io.stderr, { end: false });
-        child.on('error', (err) => reject(new UsageError([`cannot run ${cmd}: ${err.message}`])));
-        child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+      const config = forCapture(await loadConfigFile(configPathFrom(args.flags.config, io.env)), clientDir);
+      const account = captureAccount(config, args.flags.identity as string | undefined);
+      const broker = await startBroker(config, {
+        log: (line) => void io.stderr.write(`${line}\n`),
+        recordsOut: io.stderr,
+        capture: (op) => void io.stdout.write(`${JSON.stringify(op)}\n`),
+        ...(account ? { captureAccount: account } : {}),
       });
+      try {
+        const env: NodeJS.ProcessEnv = { ...io.env };
+        if (broker.aws) env.AWS_ENDPOINT_URL = `http://127.0.0.1:${broker.aws.port}`;
+        // The kubeconfig's placeholder token is enough: the capture broker reads no certificate.
+        if (broker.kube) env.KUBECONFIG = join(clientDir, 'kubeconfig');
+        return await runCommand(args.rest, env, io);
+      } finally {
+        await broker.close();
+      }
     } finally {
-      await broker.close();
+      await rm(clientDir, { recursive: true, force: true });
     }
   },
 };
+
+function runCommand(command: readonly string[], env: NodeJS.ProcessEnv, io: CliIO): Promise<number> {
+  const [cmd, ...cmdArgs] = command;
+  return new Promise<number>((resolve, reject) => {
+    // COMMAND's stdout goes to our stderr: stdout carries only the ops.
+    const child = spawn(cmd!, cmdArgs, { env, stdio: ['inherit', 'pipe', 'pipe'] });
+    child.stdout.pipe(io.stderr, { end: false });
+    child.stderr.pipe(io.stderr, { end: false });
+    child.on('error', (err) => reject(new UsageError([`cannot run ${cmd}: ${err.message}`])));
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}

@@ -3,10 +3,12 @@
  * signing key, endpoint table, minter, dispatcher) is prepared here, before any listener opens.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import type { Config } from '../config/types.js';
-import type { AwsOp } from '../certificate/types.js';
+import type { Op } from '../certificate/types.js';
 import { TrustStore } from '../certificate/trust.js';
 import { CertificateVerifier } from '../certificate/verify.js';
 import { loadPrivateJwk } from '../certificate/keys.js';
@@ -18,6 +20,10 @@ import { resolveEndpoint } from '../targets/aws/endpoints.js';
 import { RecordWriter } from '../records/writer.js';
 import { fileSink, stdoutSink, type RecordSink } from '../records/sinks.js';
 import { AwsHandler } from './aws-handler.js';
+import { KubeHandler } from './kube-handler.js';
+import { kubeUpstream } from '../targets/kube/upstream.js';
+import { makeLocalCa, issueServingCert } from '../targets/kube/local-pki.js';
+import { writeClientDir } from '../targets/kube/client-dir.js';
 import { adminHandler } from './admin.js';
 import { Metrics } from './metrics.js';
 
@@ -30,7 +36,7 @@ export interface BrokerOptions {
   /** Where records go when the config says `stdout` (tests and `seb op capture` redirect it). */
   readonly recordsOut?: NodeJS.WritableStream;
   /** `seb op capture`: print each certified-op-to-be instead of executing the mutation. */
-  readonly capture?: (op: AwsOp) => void;
+  readonly capture?: (op: Op) => void;
   /** `seb op capture`: the account for captured ARNs. */
   readonly captureAccount?: string;
   /** Region whose STS endpoint the broker uses for its own AssumeRole calls. */
@@ -39,6 +45,7 @@ export interface BrokerOptions {
 
 export interface RunningBroker {
   readonly aws: AddressInfo | null;
+  readonly kube: AddressInfo | null;
   readonly admin: AddressInfo;
   readonly records: RecordWriter;
   close(): Promise<void>;
@@ -49,7 +56,6 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
   if (!config.broker.signing_key) throw new Error('broker.signing_key is required');
   if (!('file' in config.authority.source)) throw new Error('authority: only a file source is served by this version');
   if (config.replay.store !== 'memory') throw new Error('replay: only the memory store is served by this version');
-  if (config.kube) log('seb: the kube target is not served by this version; only aws is');
 
   // Everything started is stopped in reverse order, on close() and when start-up fails halfway.
   const stops: (() => unknown)[] = [];
@@ -133,10 +139,34 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
         readiness: () => ({ trust: true, authority: authority.fresh(), records: records.healthy() }),
       }),
     );
+    let kubeAddress: AddressInfo | null = null;
+    if (config.kube) {
+      const upstream = await kubeUpstream(config.kube, log);
+      stops.push(() => upstream.close());
+      const handler = new KubeHandler({ config, verifier, authority, ledger, records, metrics, upstream, ...(opts.capture ? { capture: opts.capture } : {}) });
+      const { host } = parseListen(config.listen.kube);
+      const local = config.kube.tls ? null : await localServingCert(host);
+      const tls = config.kube.tls
+        ? { cert: await readFile(config.kube.tls.cert), key: await readFile(config.kube.tls.key) }
+        : { cert: local!.serving.certPem, key: local!.serving.keyPem };
+      const server = createHttpsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES }, handler.handle);
+      server.on('upgrade', handler.upgrade);
+      server.on('clientError', refuseUnreadable);
+      kubeAddress = await listen(server, config.listen.kube);
+      stops.push(() => closeServer(server));
+      if (local) {
+        // SPEC §1: the agent gets the CA bundle and a ready kubeconfig (its token: the certificate).
+        const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+        const server = `https://${reachable.includes(':') ? `[${reachable}]` : reachable}:${kubeAddress.port}`;
+        await writeClientDir(config.kube.client_dir, { server, caPem: local.caPem });
+        log(`seb: kube client files in ${config.kube.client_dir} (kubeconfig, ca.crt)`);
+      }
+    }
+
     const adminAddress = await listen(admin, config.listen.admin);
     stops.push(() => closeServer(admin));
 
-    return { aws: awsAddress, admin: adminAddress, records, close: stopAll };
+    return { aws: awsAddress, kube: kubeAddress, admin: adminAddress, records, close: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
@@ -151,7 +181,14 @@ function refuseUnreadable(err: Error & { code?: string }, socket: import('node:s
   } else socket.destroy();
 }
 
-async function closeServer(server: Server): Promise<void> {
+/** A CA made at start and a serving certificate for the kube listener (SPEC §1). */
+async function localServingCert(host: string): Promise<{ caPem: string; serving: { certPem: string; keyPem: string } }> {
+  const ca = await makeLocalCa('seb local CA');
+  const hosts = [...new Set([host, '127.0.0.1', '::1', 'localhost'].filter((h) => h !== '0.0.0.0' && h !== '::'))];
+  return { caPem: ca.certPem, serving: await issueServingCert(ca, hosts) };
+}
+
+async function closeServer(server: Server | HttpsServer): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
   await closed;
@@ -168,7 +205,7 @@ export function parseListen(address: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port: Number(m[3]) };
 }
 
-function listen(server: Server, address: string): Promise<AddressInfo> {
+function listen(server: Server | HttpsServer, address: string): Promise<AddressInfo> {
   const { host, port } = parseListen(address);
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -10,6 +10,11 @@ import type { AwsHttpRequest } from '../targets/aws/types.js';
 const DROPPED = new Set(['te', 'trailer', 'upgrade', 'forwarded', 'via', 'proxy-authorization', 'proxy-connection']);
 const DROPPED_PREFIXES = ['x-forwarded-', 'x-remote-', 'proxy-'];
 const BROKER_CARRIER = 'x-seb-certificate';
+/**
+ * List-valued headers clients legitimately repeat (kubectl's SPDY exec sends one
+ * X-Stream-Protocol-Version per protocol). Every other repeated header is ambiguous and refused.
+ */
+const LIST_HEADERS = new Set(['x-stream-protocol-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'accept', 'accept-encoding']);
 
 export interface CleanHead extends AwsHttpRequest {
   /** The client asked for `Expect: 100-continue`. */
@@ -32,7 +37,12 @@ export function cleanHead(req: IncomingMessage): CleanHead {
   let impersonation = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (name in headers) throw unparseable(`header ${name} is sent more than once`);
+    if (name in headers) {
+      if (!LIST_HEADERS.has(name)) throw unparseable(`header ${name} is sent more than once`);
+      // RFC 9110 §5.3: a list-valued field sent twice means the same as one joined with ", ".
+      headers[name] = `${headers[name]}, ${raw[i + 1]!}`;
+      continue;
+    }
     if (name.startsWith('impersonate-')) impersonation = true;
     if (name.startsWith('x-seb-') && name !== BROKER_CARRIER) throw unparseable(`header ${name} is the broker's own`);
     headers[name] = raw[i + 1]!;

@@ -28,7 +28,7 @@ export interface TestBroker {
    * Runs `call` against a capturing broker built from the same config (`seb op capture` in
    * process) and returns the ops its mutations would need.
    */
-  capture(call: (url: string) => Promise<unknown>): Promise<AwsOp[]>;
+  capture(call: (url: string, kubeconfig: string) => Promise<unknown>): Promise<AwsOp[]>;
   /** Captures the ops `call` needs, certifies exactly those, then runs `call` with the certificate. */
   certified<T>(call: (url: string, token: string) => Promise<T>, o?: CertOptions): Promise<{ result: T; ops: AwsOp[]; jti: string }>;
   /** Publishes a new authority state through the file source and waits until it is in force. */
@@ -98,14 +98,17 @@ export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = 
       const ops: AwsOp[] = [];
       const sink = new PassThrough();
       sink.resume();
-      const capturing = await startBroker(await loadConfigFile(configPath), {
+      const config = await loadConfigFile(configPath);
+      // The capturing broker writes its own kubeconfig, never over the real broker's.
+      const captureDir = mkdtempSync(join(dir, 'capture-'));
+      const capturing = await startBroker(config.kube ? { ...config, kube: { ...config.kube, client_dir: captureDir } } : config, {
         recordsOut: sink,
         log: () => {},
         capture: (op) => ops.push(op),
         captureAccount: moto?.account ?? '123456789012',
       });
       try {
-        await call(`http://127.0.0.1:${capturing.aws!.port}`).catch(() => undefined);
+        await call(`http://127.0.0.1:${capturing.aws!.port}`, join(captureDir, 'kubeconfig')).catch(() => undefined);
       } finally {
         await capturing.close();
       }

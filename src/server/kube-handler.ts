@@ -1,0 +1,424 @@
+/**
+ * The kube listener's request lifecycle (SPEC §4, §5, §7), the Kubernetes twin of aws-handler.ts:
+ *   hygiene -> RequestInfo -> [read: read executor] | carrier -> certificate -> authority ->
+ *   executor -> vending -> body -> facts -> match + body -> reserve -> drift probe + upstream
+ *   precondition -> decision record -> commit -> forward with impersonation -> stream back.
+ * Exec, attach and port-forward arrive as HTTP upgrades (`upgrade()`): the same admission, then a
+ * tunnel, with the use committed only on the apiserver's 101 (SPEC §2.1).
+ */
+import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Dispatcher } from 'undici';
+import { Denial, REASONS } from '../reasons.js';
+import type { Certificate, K8sOp } from '../certificate/types.js';
+import type { Config, K8sExecutor } from '../config/types.js';
+import { claimedJti, kubeCarrier } from '../certificate/carrier.js';
+import type { CertificateVerifier } from '../certificate/verify.js';
+import type { Authority } from '../authority/state.js';
+import type { Matched } from '../contract/match.js';
+import { matchKubeOp } from '../contract/match-kube.js';
+import { kubeOpFor } from '../contract/capture.js';
+import type { ReplayLedger, Reservation } from '../replay/types.js';
+import type { RecordWriter } from '../records/writer.js';
+import type { RecordRef } from '../records/types.js';
+import { isLongRunning, isReadRequest, resolveRequestInfo, type KubeRequestInfo } from '../targets/kube/request-info.js';
+import { kubeFacts, type KubeFacts } from '../targets/kube/facts.js';
+import { kubeStatus } from '../targets/kube/status.js';
+import { probeDrift } from '../targets/kube/drift.js';
+import type { KubeUpstream } from '../targets/kube/upstream.js';
+import { cleanHead, type CleanHead } from './hygiene.js';
+import { readBody } from './body.js';
+import { type Metrics, StageClock } from './metrics.js';
+import { certificateSummary, safeText } from './record-fields.js';
+
+export interface KubeHandlerDeps {
+  readonly config: Config;
+  readonly verifier: CertificateVerifier;
+  readonly authority: Authority;
+  readonly ledger: ReplayLedger;
+  readonly records: RecordWriter;
+  readonly metrics: Metrics;
+  readonly upstream: KubeUpstream;
+  /** `seb op capture`: mutations are printed as ops instead of executed. */
+  readonly capture?: (op: K8sOp) => void;
+}
+
+/** Client headers that carry meaning the apiserver needs; everything else is dropped (SPEC §3). */
+const PASSED_HEADERS = ['accept', 'accept-encoding', 'content-type', 'user-agent', 'kubectl-command', 'kubectl-session', 'audit-id'] as const;
+const UPGRADE_HEADERS = ['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'x-stream-protocol-version'] as const;
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection']);
+/** SPEC §4 credential_vending on the Kubernetes path: requests that hand out credentials. */
+function vendsCredentials(info: KubeRequestInfo): boolean {
+  return (
+    (info.resource === 'serviceaccounts' && info.subresource === 'token') ||
+    (info.group === 'certificates.k8s.io' && info.resource === 'certificatesigningrequests') ||
+    (info.resource === 'secrets' && (info.verb === 'get' || info.verb === 'list' || info.verb === 'watch'))
+  );
+}
+
+class Exchange {
+  head: CleanHead | null = null;
+  info: KubeRequestInfo | null = null;
+  facts: KubeFacts | null = null;
+  certificate: Certificate | null = null;
+  claimedJti: string | null = null;
+  matched: Matched<K8sOp> | null = null;
+  reservation: Reservation | null = null;
+  identity: { user: string; groups: readonly string[] } | null = null;
+  record: RecordRef | null = null;
+  bodyRead = false;
+  /** Why the broker closed a long-lived request, for its outcome record. */
+  closedBecause: string | null = null;
+  readonly clock = new StageClock();
+  readonly started = performance.now();
+}
+
+type Admitted = { decision: 'admit' | 'read'; executor: K8sExecutor; body: Buffer };
+
+export class KubeHandler {
+  readonly #d: KubeHandlerDeps;
+  readonly #reader: K8sExecutor | null;
+
+  constructor(deps: KubeHandlerDeps) {
+    this.#d = deps;
+    const { config } = deps;
+    this.#reader = (config.read_executor && config.executors[config.read_executor]?.k8s) || null;
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const x = new Exchange();
+    this.#admit(x, req, true)
+      .then((admitted) => this.#forward(x, req, res, admitted))
+      .catch((err: unknown) => this.#fail(x, err, (status, headers, body) => {
+        if (res.headersSent) return void res.destroy();
+        if (!x.bodyRead) headers['connection'] = 'close';
+        res.writeHead(status, headers).end(req.method === 'HEAD' ? undefined : body);
+      }));
+  };
+
+  /** exec, attach, port-forward (WebSocket or SPDY): admission, then a tunnel on 101. */
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const x = new Exchange();
+    socket.on('error', () => socket.destroy());
+    this.#admit(x, req, false)
+      .then((admitted) => this.#tunnel(x, req, socket, head, admitted))
+      .catch((err: unknown) =>
+        this.#fail(x, err, (status, headers, body) => {
+          const lines = Object.entries({ ...headers, connection: 'close', 'content-length': String(Buffer.byteLength(body)) }).map(([k, v]) => `${k}: ${v}`);
+          socket.end(`HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Error'}\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
+        }),
+      );
+  };
+
+  /** Everything up to the decision record, in SPEC §4 order. */
+  async #admit(x: Exchange, req: IncomingMessage, readsBody: boolean): Promise<Admitted> {
+    const { config, verifier, authority, ledger } = this.#d;
+    const head = (x.head = cleanHead(req));
+    const info = (x.info = resolveRequestInfo(head.method, head.path, head.query));
+    if (isReadRequest(info) && config.reads === 'allow') {
+      if (!this.#reader) throw new Denial('unknown_execution_identity', 'no k8s read_executor is configured');
+      const body = readsBody ? await readBody(req, head.contentLength, config.limits.max_body_bytes) : Buffer.alloc(0);
+      x.bodyRead = true;
+      x.identity = this.#reader;
+      x.record = await this.#decision(x, 'read', null);
+      return { decision: 'read', executor: this.#reader, body };
+    }
+    if (isReadRequest(info) && config.reads === 'deny') throw new Denial('contract_mismatch', 'reads are denied by this broker (reads: deny)');
+
+    if (this.#d.capture) {
+      const body = readsBody ? await readBody(req, head.contentLength, config.limits.max_body_bytes) : Buffer.alloc(0);
+      x.bodyRead = true;
+      this.#d.capture(kubeOpFor(kubeFacts(info, head.headers['content-type'], body), body));
+      throw new Denial('contract_mismatch', 'seb op capture: the mutation was printed as an op, not executed');
+    }
+    x.clock.reset();
+    const jws = kubeCarrier(head.headers);
+    if (jws === null) throw new Denial('no_certificate', 'put the certificate in the kubeconfig user token or an X-SEB-Certificate header');
+    x.claimedJti = claimedJti(jws);
+    const cert = await verifier.verify(jws);
+    x.certificate = cert;
+    authority.check(cert);
+    const executor = config.executors[cert.execution_identity]?.k8s;
+    if (!executor) throw new Denial('unknown_execution_identity', `no k8s executor named ${safeText(cert.execution_identity)}`);
+    x.clock.lap('certificate');
+    if (vendsCredentials(info)) throw new Denial('credential_vending', `${info.verb} ${info.resource}${info.subresource ? `/${info.subresource}` : ''} hands out credentials`);
+
+    const body = readsBody ? await readBody(req, head.contentLength, config.limits.max_body_bytes) : Buffer.alloc(0);
+    x.bodyRead = true;
+    const facts = (x.facts = kubeFacts(info, head.headers['content-type'], body));
+    const matched = (x.matched = matchKubeOp(cert.contract.ops, facts, body));
+    x.clock.lap('match');
+    x.reservation = await ledger.reserve({ iss: cert.iss, jti: cert.jti, op: matched.index }, matched.op.max_uses, cert.iat, cert.exp + config.trust.clock_skew);
+    x.clock.lap('replay');
+    let forwarded = body;
+    if (matched.op.pre_state !== null) {
+      const guarded = await probeDrift(this.#probe(), facts, matched.op.pre_state, body);
+      if (guarded !== null) forwarded = guarded;
+      x.clock.lap('drift');
+    }
+    x.identity = executor;
+    x.record = await this.#decision(x, 'admit', null).catch((err: unknown) => {
+      throw new Denial('audit_unavailable', `the record sink refused the decision: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    x.clock.lap('record');
+    return { decision: 'admit', executor, body: forwarded };
+  }
+
+  /** GETs an object under the read executor, for drift probes (SPEC §2.1: probed as the reader). */
+  #probe(): (path: string) => Promise<{ status: number; body: Buffer }> {
+    const reader = this.#reader;
+    if (!reader) throw new Denial('drift', 'no k8s read_executor is configured to probe pre_state');
+    return async (path) => {
+      const { upstream } = this.#d;
+      const answer = await upstream.dispatcher.request({
+        origin: upstream.origin,
+        path,
+        method: 'GET',
+        headers: this.#identityHeaders(reader, null, { accept: 'application/json' }),
+        headersTimeout: this.#d.config.limits.request_timeout * 1000,
+      });
+      return { status: answer.statusCode, body: Buffer.from(await answer.body.arrayBuffer()) };
+    };
+  }
+
+  #identityHeaders(executor: K8sExecutor, jti: string | null, base: Record<string, string | string[]>): Record<string, string | string[]> {
+    const headers: Record<string, string | string[]> = { ...base, 'impersonate-user': executor.user };
+    if (executor.groups.length) headers['impersonate-group'] = [...executor.groups];
+    // SPEC §5: the apiserver's audit log names the certificate.
+    if (jti !== null) headers['impersonate-extra-seb.io%2fcertificate'] = jti;
+    const authorization = this.#d.upstream.authorization();
+    if (authorization) headers['authorization'] = authorization;
+    return headers;
+  }
+
+  #upstreamHeaders(x: Exchange, executor: K8sExecutor, names: readonly string[], body: Buffer): Record<string, string | string[]> {
+    const base: Record<string, string> = {};
+    const client = x.head!.headers;
+    for (const name of names) if (client[name] !== undefined) base[name] = client[name]!;
+    if (body.length) base['content-length'] = String(body.length);
+    return this.#identityHeaders(executor, x.certificate?.jti ?? null, base);
+  }
+
+  async #forward(x: Exchange, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
+    const { upstream, config } = this.#d;
+    const abort = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.on('close', onClose);
+    const longRunning = isLongRunning(x.info!);
+    const stopWatching = longRunning ? this.#closeWhenNoLongerValid(x, () => abort.abort()) : () => {};
+    let status: number | null = null;
+    let bytesOut = 0;
+    let error: string | null = null;
+    x.reservation?.commit();
+    try {
+      const answer = await upstream.dispatcher.request({
+        origin: upstream.origin,
+        path: req.url!,
+        method: x.head!.method as Dispatcher.HttpMethod,
+        headers: this.#upstreamHeaders(x, admitted.executor, PASSED_HEADERS, admitted.body),
+        body: admitted.body.length ? admitted.body : null,
+        signal: abort.signal,
+        headersTimeout: config.limits.request_timeout * 1000,
+        // Watches and `logs -f` stream for as long as they are allowed to (reference/k8s.md §6).
+        bodyTimeout: longRunning ? 0 : config.limits.request_timeout * 1000,
+      });
+      x.clock.lap('upstream');
+      status = answer.statusCode;
+      for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) res.setHeader(name, value);
+      this.#sebHeaders(x, res.setHeader.bind(res), admitted.decision, null);
+      res.writeHead(status);
+      // Flush each chunk as it arrives: watch events and log lines must not wait in a buffer.
+      answer.body.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+      await pipeline(answer.body, res);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+      if (!res.headersSent) {
+        const timeout = /timeout/i.test(error);
+        const { status: code, body } = kubeStatus(timeout ? 504 : 502, `seb: the apiserver is ${timeout ? 'not answering' : 'unreachable'}: ${error}`);
+        status = code;
+        this.#sebHeaders(x, res.setHeader.bind(res), admitted.decision, null);
+        res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      } else res.destroy();
+    } finally {
+      stopWatching();
+      res.off('close', onClose);
+      this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
+      x.clock.observe(this.#d.metrics, 'k8s');
+      this.#outcome(x, status, admitted.body.length, bytesOut, error ?? x.closedBecause);
+    }
+  }
+
+  /** Tunnels an admitted upgrade; the use is spent only when the apiserver answers 101. */
+  async #tunnel(x: Exchange, req: IncomingMessage, socket: Duplex, head: Buffer, admitted: Admitted): Promise<void> {
+    const { upstream } = this.#d;
+    const url = new URL(req.url!, upstream.origin);
+    const outgoing = httpsRequest({
+      host: url.hostname,
+      port: url.port,
+      path: req.url!,
+      method: x.head!.method,
+      headers: this.#upstreamHeaders(x, admitted.executor, [...PASSED_HEADERS, ...UPGRADE_HEADERS], Buffer.alloc(0)),
+      ...upstream.tls,
+    });
+    let bytesOut = 0;
+    const done = (status: number | null, error: string | null): void => {
+      this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
+      this.#outcome(x, status, 0, bytesOut, error);
+    };
+    outgoing.on('upgrade', (answer, upstreamSocket, upstreamHead) => {
+      x.reservation?.commit();
+      const stop = this.#closeWhenNoLongerValid(x, () => {
+        upstreamSocket.destroy();
+        socket.destroy();
+      });
+      const lines = [`HTTP/1.1 101 Switching Protocols`];
+      for (let i = 0; i < answer.rawHeaders.length; i += 2) lines.push(`${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}`);
+      const seb: string[] = [];
+      this.#sebHeaders(x, (k, v) => seb.push(`${k}: ${String(v)}`), admitted.decision, null);
+      socket.write(`${[...lines, ...seb].join('\r\n')}\r\n\r\n`);
+      if (upstreamHead.length) socket.write(upstreamHead);
+      if (head.length) upstreamSocket.write(head);
+      upstreamSocket.on('data', (c: Buffer) => (bytesOut += c.length));
+      upstreamSocket.pipe(socket).pipe(upstreamSocket);
+      const finish = (): void => {
+        stop();
+        upstreamSocket.destroy();
+        socket.destroy();
+      };
+      socket.on('close', finish);
+      upstreamSocket.on('close', () => {
+        finish();
+        done(101, x.closedBecause);
+      });
+    });
+    outgoing.on('response', (answer) => {
+      // Not upgraded (kubectl falls back from WebSocket to SPDY on this): relay it, give the use back.
+      x.reservation?.release();
+      const lines = [`HTTP/1.1 ${answer.statusCode} ${answer.statusMessage ?? ''}`];
+      for (let i = 0; i < answer.rawHeaders.length; i += 2) {
+        if (!HOP_BY_HOP.has(answer.rawHeaders[i]!.toLowerCase())) lines.push(`${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}`);
+      }
+      lines.push('connection: close');
+      const chunks: Buffer[] = [];
+      answer.on('data', (c: Buffer) => chunks.push(c));
+      answer.on('end', () => {
+        const body = Buffer.concat(chunks);
+        socket.end(Buffer.concat([Buffer.from(`${lines.filter((l) => !/^content-length:/i.test(l)).join('\r\n')}\r\ncontent-length: ${body.length}\r\n\r\n`), body]));
+        done(answer.statusCode ?? null, null);
+      });
+    });
+    outgoing.on('error', (err) => {
+      x.reservation?.release();
+      const { status, body } = kubeStatus(502, `seb: the apiserver is unreachable: ${err.message}`);
+      socket.end(`HTTP/1.1 ${status} Bad Gateway\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(JSON.stringify(body))}\r\n\r\n${JSON.stringify(body)}`);
+      done(status, err.message);
+    });
+    outgoing.end();
+  }
+
+  /**
+   * SPEC §4: a long-lived request is closed when its certificate expires or is revoked, when the
+   * authority state goes stale, or after limits.max_stream; the outcome record says why.
+   */
+  #closeWhenNoLongerValid(x: Exchange, close: () => void): () => void {
+    const { authority, config } = this.#d;
+    const deadline = Date.now() + config.limits.max_stream * 1000;
+    const cert = x.certificate;
+    const timer = setInterval(() => {
+      let why: string | null = null;
+      if (Date.now() >= deadline) why = 'closed after limits.max_stream';
+      else if (cert) {
+        try {
+          if (Date.now() / 1000 >= cert.exp + config.trust.clock_skew) throw new Denial('expired');
+          authority.check(cert);
+        } catch (err) {
+          why = `closed: ${err instanceof Denial ? err.code : String(err)}`;
+        }
+      } else if (!authority.fresh()) why = 'closed: authority_stale';
+      if (why) {
+        x.closedBecause = why;
+        clearInterval(timer);
+        close();
+      }
+    }, 250);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async #decision(x: Exchange, decision: 'admit' | 'deny' | 'read', denial: Denial | null): Promise<RecordRef> {
+    const info = x.info;
+    return this.#d.records.decision({
+      request: {
+        target: 'k8s',
+        method: safeText(x.head?.method ?? ''),
+        path: safeText(x.head?.path ?? ''),
+        verb: x.facts?.verb ?? info?.verb ?? null,
+        group: info?.group ?? null,
+        version: info?.version ?? null,
+        resource: info?.resource ?? null,
+        subresource: info?.subresource || null,
+        namespace: info?.namespace ?? null,
+        name: x.facts?.name ?? (info?.name || null),
+      },
+      certificate: x.certificate
+        ? certificateSummary(x.certificate, x.matched?.index ?? null)
+        : x.claimedJti
+          ? { jti: x.claimedJti, verified: false }
+          : null,
+      decision,
+      reason: denial?.code ?? null,
+      detail: denial?.detail ? safeText(denial.detail) : null,
+      identity: x.identity ? { type: 'k8s', user: x.identity.user, groups: [...x.identity.groups] } : null,
+    });
+  }
+
+  #outcome(x: Exchange, status: number | null, bytesIn: number, bytesOut: number, error: string | null): void {
+    if (!x.record) return;
+    this.#d.records
+      .outcome({
+        decision_seq: x.record.seq,
+        status,
+        upstream_request_id: null,
+        bytes_in: bytesIn,
+        bytes_out: bytesOut,
+        duration_ms: Math.round((performance.now() - x.started) * 1000) / 1000,
+        error,
+      })
+      .catch((err: unknown) => console.error(`seb: outcome record lost: ${String(err)}`));
+  }
+
+  #sebHeaders(x: Exchange, set: (name: string, value: string) => void, decision: 'admit' | 'deny' | 'read', denial: Denial | null): void {
+    set('x-seb-decision', decision);
+    if (denial) set('x-seb-reason', denial.code);
+    if (x.record) set('x-seb-record', `${x.record.stream}:${x.record.seq}`);
+    const timing = x.clock.header();
+    if (timing) set('server-timing', timing);
+  }
+
+  async #fail(x: Exchange, err: unknown, send: (status: number, headers: Record<string, string>, body: string) => void): Promise<void> {
+    x.reservation?.release();
+    const denial = err instanceof Denial ? err : (console.error(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
+    if (denial) {
+      try {
+        x.record = await this.#decision(x, 'deny', denial);
+      } catch (recordErr) {
+        console.error(`seb: deny record lost (${denial.code}): ${String(recordErr)}`);
+      }
+    }
+    this.#d.metrics.requests.inc({ target: 'k8s', decision: 'deny', reason: denial?.code ?? 'internal' });
+    const certId = x.certificate?.jti ?? x.claimedJti ?? 'none';
+    const message = denial
+      ? `seb denied the request: ${denial.code} (certificate ${certId}): ${denial.detail ?? REASONS[denial.code].message}`
+      : 'seb: internal error';
+    const info = x.info;
+    const details = info?.resource ? { ...(info.name ? { name: info.name } : {}), group: info.group, kind: info.resource } : undefined;
+    const { status, body } = kubeStatus(denial ? denial.status : 500, message, details);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    this.#sebHeaders(x, (k, v) => (headers[k] = v), 'deny', denial);
+    send(status, headers, JSON.stringify(body));
+  }
+}
