@@ -49,6 +49,19 @@ export interface KubeHandlerDeps {
 const PASSED_HEADERS = ['accept', 'accept-encoding', 'content-type', 'user-agent', 'kubectl-command', 'kubectl-session', 'audit-id'] as const;
 const UPGRADE_HEADERS = ['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'x-stream-protocol-version'] as const;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection']);
+/**
+ * The handshake headers of an upgrade, from the raw request: hygiene drops `upgrade` and
+ * `connection` as hop-by-hop, which is right for every request but the tunnel's own handshake.
+ */
+function upgradeHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of UPGRADE_HEADERS) {
+    const value = req.headers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
 /** SPEC §4 credential_vending on the Kubernetes path: requests that hand out credentials. */
 function vendsCredentials(info: KubeRequestInfo): boolean {
   return (
@@ -261,7 +274,7 @@ export class KubeHandler {
       port: url.port,
       path: req.url!,
       method: x.head!.method,
-      headers: this.#upstreamHeaders(x, admitted.executor, [...PASSED_HEADERS, ...UPGRADE_HEADERS], Buffer.alloc(0)),
+      headers: { ...this.#upstreamHeaders(x, admitted.executor, PASSED_HEADERS, Buffer.alloc(0)), ...upgradeHeaders(req) },
       ...upstream.tls,
     });
     let bytesOut = 0;

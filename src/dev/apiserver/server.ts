@@ -1,0 +1,181 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { authenticate, authorize, type AuthConfig, type RbacRule, type UserInfo } from './auth.js';
+import {
+  AGGREGATED_CONTENT_TYPE,
+  VERSION_INFO,
+  aggregated,
+  apiGroup,
+  legacyApiVersions,
+  legacyGroupList,
+  openApiGroupDoc,
+  openApiRoot,
+  resourceList,
+  wantsAggregated,
+} from './discovery.js';
+import { rejectUpgrade, serveExec } from './exec.js';
+import { fieldValidationOf, handle, type ResourceRoute } from './handlers.js';
+import { serveLogs } from './logs.js';
+import { findResource, groups } from './resources.js';
+import { route } from './route.js';
+import { StatusError, forbidden } from './status.js';
+import { ObjectStore } from './store.js';
+import { wantsTable } from './table.js';
+import { serveWatch } from './watch.js';
+
+/**
+ * The stand-in Kubernetes apiserver: a dev/test upstream faithful to what kubectl 1.32 needs
+ * (reference/k8s.md §8), because no real kube-apiserver can run on these machines. TLS only:
+ * kubectl sends no credentials at all to an http:// server (reference/k8s.md, finding 1).
+ */
+export interface StandInOptions {
+  readonly tls: { readonly certPem: string; readonly keyPem: string };
+  readonly tokens: Readonly<Record<string, { user: string; groups: string[] }>>;
+  /** Users allowed to send Impersonate-* headers (the broker's own identity). */
+  readonly impersonators: readonly string[];
+  readonly rbac: Readonly<Record<string, readonly RbacRule[]>>;
+  readonly host?: string;
+  readonly port?: number;
+}
+
+export interface StandInApiserver {
+  readonly url: string;
+  readonly port: number;
+  readonly store: ObjectStore;
+  close(): Promise<void>;
+}
+
+/** The largest request body the apiserver accepts (its `MaxRequestBodyBytes` default, 3 MiB). */
+const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** Paths a real cluster serves to anonymous callers (the `system:public-info-viewer` role). */
+const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public'];
+
+export async function startStandInApiserver(opts: StandInOptions): Promise<StandInApiserver> {
+  const auth: AuthConfig = { tokens: opts.tokens, impersonators: opts.impersonators, rbac: opts.rbac };
+  const store = new ObjectStore();
+  const namespaces = findResource('', 'v1', 'namespaces')!;
+  for (const name of SYSTEM_NAMESPACES) store.create(namespaces, '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  const wss = new WebSocketServer({ noServer: true });
+  const host = opts.host ?? '127.0.0.1';
+  let url = '';
+
+  const server = createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, (req, res) => {
+    serve(req, res).catch((err: unknown) => writeError(res, err));
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'https://standin.invalid').pathname;
+    if (PUBLIC_PATHS.has(path)) return json(res, 200, path === '/version' ? VERSION_INFO : 'ok');
+    const user = authenticate(req.headers, auth);
+    const r = route(req.method ?? 'GET', req.url ?? '/');
+    if (r.kind === 'nonresource') return nonResource(req, res, r.path);
+    admit(user, r);
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (contentType.startsWith('application/vnd.kubernetes.protobuf')) {
+      throw new StatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+    }
+    const bytes = await readBody(req);
+    const table = wantsTable(req.headers.accept);
+    if (r.verb === 'watch') return serveWatch(req, res, store, r, table);
+    if (r.subresource === 'log') return serveLogs(req, res, store, r);
+    if (r.subresource === 'exec') throw new StatusError('BadRequest', 'Upgrade request required');
+    const reply = handle(store, r, { contentType, bytes, fieldValidation: fieldValidationOf(r.query), warnings: [] }, table);
+    // RFC 7234 warn-code 299 with agent "-", the form the apiserver uses and kubectl prints.
+    if (reply.warnings !== undefined) res.setHeader('Warning', reply.warnings.map((w) => `299 - ${JSON.stringify(w)}`));
+    return json(res, reply.status, reply.body, req.method === 'HEAD');
+  }
+
+  function admit(user: UserInfo, r: ResourceRoute): void {
+    const resource = r.subresource === '' ? r.def.resource : `${r.def.resource}/${r.subresource}`;
+    // Exec needs `create` whatever the method: the WebSocket GET is authorized as create since
+    // 1.35 (reference/k8s.md §6), and the broker certifies exec as create.
+    const verb = r.subresource === 'exec' ? 'create' : r.verb;
+    if (!authorize(user, verb, resource, auth)) throw forbidden(user.name, verb, resource, r.def.group, r.name, r.namespace);
+  }
+
+  function nonResource(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const p = path.replace(/\/+$/, '');
+    const accept = req.headers.accept;
+    if (p === '/api' || p === '/apis') {
+      if (wantsAggregated(accept)) return json(res, 200, aggregated(p === '/api'), false, AGGREGATED_CONTENT_TYPE);
+      return json(res, 200, p === '/api' ? legacyApiVersions(new URL(url).host) : legacyGroupList());
+    }
+    const gv = /^\/api\/(v1)$|^\/apis\/([^/]+)\/([^/]+)$/.exec(p);
+    const list = gv === null ? undefined : resourceList(gv[2] ?? '', gv[1] ?? gv[3]!);
+    if (list !== undefined) return json(res, 200, list);
+    const group = /^\/apis\/([^/]+)$/.exec(p);
+    const g = group === null ? undefined : groups().find((x) => x.group === group[1]);
+    if (g !== undefined) return json(res, 200, apiGroup(g));
+    if (p === '/openapi/v3') return json(res, 200, openApiRoot());
+    const doc = /^\/openapi\/v3\/api\/(v1)$|^\/openapi\/v3\/apis\/([^/]+)\/([^/]+)$/.exec(p);
+    const body = doc === null ? undefined : openApiGroupDoc(doc[2] ?? '', doc[1] ?? doc[3]!);
+    if (body !== undefined) return json(res, 200, body);
+    // `/openapi/v2` is absent on purpose: kubectl falls back to its compiled-in types (reference/k8s.md §2).
+    throw new StatusError('NotFound', 'the server could not find the requested resource');
+  }
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      const user = authenticate(req.headers, auth);
+      const r = route(req.method ?? 'GET', req.url ?? '/');
+      if (r.kind !== 'resource' || r.subresource !== 'exec') throw new StatusError('BadRequest', 'this resource does not accept an upgrade');
+      admit(user, r);
+      serveExec(wss, req, socket, head, store, r);
+    } catch (err) {
+      rejectUpgrade(socket, err instanceof StatusError ? err : internal());
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  url = `https://${host}:${port}`;
+  return {
+    url,
+    port,
+    store,
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function internal(): StatusError {
+  return new StatusError('InternalError', 'Internal error occurred: the stand-in apiserver failed');
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headOnly = false, contentType = 'application/json'): void {
+  const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  res.writeHead(status, { 'Content-Type': typeof body === 'string' ? 'text/plain' : contentType, 'Content-Length': bytes.length });
+  res.end(headOnly ? undefined : bytes);
+}
+
+function writeError(res: ServerResponse, err: unknown): void {
+  const e = err instanceof StatusError ? err : internal();
+  if (res.headersSent) {
+    // A stream already under way (watch) can only carry the error as an ERROR event.
+    res.end(`${JSON.stringify({ type: 'ERROR', object: e.toStatus() })}\n`);
+    return;
+  }
+  json(res, e.code, e.toStatus());
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new StatusError('BadRequest', 'the request body is too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

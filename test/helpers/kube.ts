@@ -1,0 +1,68 @@
+/**
+ * A stand-in apiserver (src/dev/apiserver) with a broker identity allowed to impersonate, and a
+ * kubeconfig for the broker, all made for the test.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { stringify } from 'yaml';
+import { startStandInApiserver, type StandInApiserver } from '../../src/dev/apiserver/server.js';
+import { issueServingCert, makeLocalCa } from '../../src/targets/kube/local-pki.js';
+import { requirePeer } from './peers.js';
+
+export const BROKER_TOKEN = 'broker-token';
+export const ADMIN_TOKEN = 'admin-token';
+
+export interface KubeWorld {
+  readonly api: StandInApiserver;
+  /** The broker's own kubeconfig (its token may impersonate the executors). */
+  readonly brokerKubeconfig: string;
+  /** A kubeconfig that talks to the stand-in directly as an administrator (to set up and inspect). */
+  readonly adminKubeconfig: string;
+  close(): Promise<void>;
+}
+
+export async function startKubeWorld(dir: string): Promise<KubeWorld> {
+  const ca = await makeLocalCa('stand-in apiserver CA');
+  const tls = await issueServingCert(ca, ['127.0.0.1']);
+  const caPath = join(dir, 'apiserver-ca.crt');
+  writeFileSync(caPath, ca.certPem);
+  const api = await startStandInApiserver({
+    tls,
+    tokens: { [BROKER_TOKEN]: { user: 'seb-broker', groups: [] }, [ADMIN_TOKEN]: { user: 'admin', groups: ['system:masters'] } },
+    impersonators: ['seb-broker'],
+    rbac: {
+      'system:masters': [{ verbs: ['*'], resources: ['*'] }],
+      'seb:executors': [{ verbs: ['*'], resources: ['*'] }],
+      'seb:reader': [{ verbs: ['get', 'list', 'watch'], resources: ['*'] }],
+    },
+  });
+  const kubeconfig = (name: string, token: string): string => {
+    const path = join(dir, `${name}.kubeconfig`);
+    writeFileSync(
+      path,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'standin', cluster: { server: api.url, 'certificate-authority': caPath } }],
+        users: [{ name, user: { token } }],
+        contexts: [{ name, context: { cluster: 'standin', user: name } }],
+        'current-context': name,
+      }),
+    );
+    return path;
+  };
+  return { api, brokerKubeconfig: kubeconfig('broker', BROKER_TOKEN), adminKubeconfig: kubeconfig('admin', ADMIN_TOKEN), close: () => api.close() };
+}
+
+const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
+
+/** The real, versioned kubectl (the one on PATH is a version-choosing wrapper). */
+export function kubectl(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bin = requirePeer(KUBECTL, 'apt-get install kubectl (the tests call the versioned kubectl.1.32 binary)');
+  return new Promise((resolve) => {
+    execFile(bin, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
