@@ -25,7 +25,7 @@ import type { RecordWriter } from '../records/writer.js';
 import type { RecordRef } from '../records/types.js';
 import { isLongRunning, isReadRequest, resolveRequestInfo, type KubeRequestInfo } from '../targets/kube/request-info.js';
 import { kubeFacts, type KubeFacts } from '../targets/kube/facts.js';
-import { kubeStatus } from '../targets/kube/status.js';
+import { kubeStatus, watchErrorEvent } from '../targets/kube/status.js';
 import { probeDrift } from '../targets/kube/drift.js';
 import type { KubeUpstream } from '../targets/kube/upstream.js';
 import { cleanHead, type CleanHead } from './hygiene.js';
@@ -222,7 +222,13 @@ export class KubeHandler {
     };
     res.on('close', onClose);
     const longRunning = isLongRunning(x.info!);
-    const stopWatching = longRunning ? this.#closeWhenNoLongerValid(x, () => abort.abort()) : () => {};
+    const stopWatching = longRunning
+      ? this.#closeWhenNoLongerValid(x, () => {
+          // A watch says why it ends, as the apiserver would: an ERROR event carrying a Status.
+          if (x.info!.verb === 'watch' && res.headersSent && !res.writableEnded) res.write(watchErrorEvent(403, `seb: ${x.closedBecause}`));
+          abort.abort();
+        })
+      : () => {};
     let status: number | null = null;
     let bytesOut = 0;
     let error: string | null = null;

@@ -5,11 +5,24 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestBroker } from '../helpers/broker.js';
 import { startKubeWorld, kubectl } from '../helpers/kube.js';
+import { findResource } from '../../src/dev/apiserver/resources.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-kube-'));
-const world = await startKubeWorld(dir);
+/**
+ * Set by the race test: runs once after the apiserver answered the broker's drift probe. kubectl's
+ * own GET before its PATCH also reads the object as the reader, so the probe is the second read.
+ */
+let onProbe: (() => void) | null = null;
+let readsBeforeProbe = 0;
+const world = await startKubeWorld(dir, (r) => {
+  if (onProbe && r.user === 'seb:reader' && r.method === 'GET' && r.path.endsWith('/deployments/api') && ++readsBeforeProbe === 2) {
+    const run = onProbe;
+    onProbe = null;
+    run();
+  }
+});
 t.teardown(() => world.close());
 const clientDir = join(dir, 'client');
 const tb = await startTestBroker(null, {
@@ -135,6 +148,33 @@ t.test('drift: a resource_version pre_state that no longer holds is a 409 Confli
   const ok = await agent(args, good.jws);
   t.equal(ok.code, 0, ok.stderr);
   t.equal((await admin(['get', 'deployment', 'api', '-n', 'default', '-o', 'jsonpath={.spec.replicas}'])).stdout, '2');
+});
+
+t.test('a change between the drift check and the write is refused by the apiserver itself', async (t) => {
+  const args = ['patch', 'deployment', 'api', '-n', 'default', '--type=merge', '-p', '{"spec":{"replicas":5}}'];
+  const ops = await tb.capture((_url, kubeconfig) => kubectl(['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cap-cache'), '--token', 'x', ...args]));
+  const rv = (await admin(['get', 'deployment', 'api', '-n', 'default', '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout;
+  const { jws } = await tb.cert([{ ...ops[0], pre_state: { resource_version: rv } }]);
+  // Right after the broker's probe passes, someone else changes the object.
+  readsBeforeProbe = 0;
+  onProbe = () => {
+    const def = findResource('apps', 'v1', 'deployments')!;
+    const live = world.api.store.get(def, 'default', 'api')!;
+    world.api.store.update(def, 'default', 'api', { ...live, metadata: { ...live.metadata, labels: { raced: 'yes' } } });
+  };
+  const r = await agent(args, jws);
+  t.not(r.code, 0);
+  t.match(r.stderr, /Conflict/);
+  t.not((await admin(['get', 'deployment', 'api', '-n', 'default', '-o', 'jsonpath={.spec.replicas}'])).stdout, '5', 'the write did not happen');
+  // The outcome record follows the response by a moment: wait for it, boundedly.
+  let outcome: { status?: number } | undefined;
+  for (let i = 0; i < 50 && !outcome; i++) {
+    const records = tb.records.map((l) => JSON.parse(l));
+    const admitted = records.filter((rec) => rec.type === 'decision' && rec.decision === 'admit' && rec.request.resource === 'deployments').at(-1);
+    outcome = records.find((rec) => rec.type === 'outcome' && rec.decision_seq === admitted?.seq);
+    if (!outcome) await new Promise((r) => setTimeout(r, 20));
+  }
+  t.match(outcome, { status: 409 }, 'the outcome record shows the apiserver refused it');
   await admin(['delete', 'deployment', 'api', '-n', 'default']);
 });
 

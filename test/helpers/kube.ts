@@ -22,7 +22,7 @@ export interface KubeWorld {
   close(): Promise<void>;
 }
 
-export async function startKubeWorld(dir: string): Promise<KubeWorld> {
+export async function startKubeWorld(dir: string, afterResponse?: (request: { method: string; path: string; user: string }) => void): Promise<KubeWorld> {
   const ca = await makeLocalCa('stand-in apiserver CA');
   const tls = await issueServingCert(ca, ['127.0.0.1']);
   const caPath = join(dir, 'apiserver-ca.crt');
@@ -36,6 +36,7 @@ export async function startKubeWorld(dir: string): Promise<KubeWorld> {
       'seb:executors': [{ verbs: ['*'], resources: ['*'] }],
       'seb:reader': [{ verbs: ['get', 'list', 'watch'], resources: ['*'] }],
     },
+    ...(afterResponse ? { afterResponse } : {}),
   });
   const kubeconfig = (name: string, token: string): string => {
     const path = join(dir, `${name}.kubeconfig`);

@@ -39,6 +39,11 @@ export interface StandInOptions {
   readonly rbac: Readonly<Record<string, readonly RbacRule[]>>;
   readonly host?: string;
   readonly port?: number;
+  /**
+   * Called after each resource request was answered: lets a test change the store between two
+   * requests, e.g. between the broker's drift probe and its write (the check-then-use race).
+   */
+  readonly afterResponse?: (request: { method: string; path: string; user: string }) => void;
 }
 
 export interface StandInApiserver {
@@ -86,7 +91,8 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
     const reply = handle(store, r, { contentType, bytes, fieldValidation: fieldValidationOf(r.query), warnings: [] }, table);
     // RFC 7234 warn-code 299 with agent "-", the form the apiserver uses and kubectl prints.
     if (reply.warnings !== undefined) res.setHeader('Warning', reply.warnings.map((w) => `299 - ${JSON.stringify(w)}`));
-    return json(res, reply.status, reply.body, req.method === 'HEAD');
+    json(res, reply.status, reply.body, req.method === 'HEAD');
+    opts.afterResponse?.({ method: req.method ?? 'GET', path, user: user.name });
   }
 
   function admit(user: UserInfo, r: ResourceRoute): void {
