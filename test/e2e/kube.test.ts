@@ -272,3 +272,31 @@ t.test('exec: captured over WebSocket, certified, executed; cut when its certifi
   );
   shell.child.kill();
 });
+
+t.test('apply --server-side is certified like any patch; another name and an added --force are not the certified request', async (t) => {
+  t.equal((await admin(['apply', '-f', deployment])).code, 0);
+  const web = deployment.replace('deploy.yaml', 'web.yaml');
+  writeFileSync(web, readFileSync(deployment, 'utf8').replace('name: api', 'name: web'));
+  t.equal((await admin(['apply', '-f', web])).code, 0);
+
+  const ssa = await certified(t, ['apply', '--server-side', '-f', deployment]);
+  t.match(ssa.ops.at(-1), { verb: 'patch', content_type: 'application/apply-patch+yaml', params: { fieldManager: ['kubectl'], force: ['false'] } });
+  const applied = await ssa.run();
+  t.equal(applied.code, 0, applied.stderr);
+
+  const scale = await certified(t, ['scale', 'deployment/api', '-n', 'default', '--replicas=2']);
+  for (const [args, reason] of [
+    [['scale', 'deployment/web', '-n', 'default', '--replicas=2'], 'contract_mismatch'],
+  ] as const) {
+    const r = await agent([...args], scale.jws);
+    t.not(r.code, 0, args.join(' '));
+    t.match(r.stderr, new RegExp(reason), args.join(' '));
+  }
+  const del = await certified(t, ['delete', 'deployment', 'api', '-n', 'default', '--wait=false']);
+  const forced = await agent(['delete', 'deployment', 'api', '-n', 'default', '--wait=false', '--force', '--grace-period=0'], del.jws);
+  t.not(forced.code, 0, 'an added --force is not the certified delete');
+  t.match(forced.stderr, /contract_mismatch|body_mismatch/);
+  t.equal((await admin(['get', 'deployment', 'api', '-n', 'default'])).code, 0, 'still there');
+  t.equal((await del.run()).code, 0);
+  await admin(['delete', 'deployment', 'web', '-n', 'default']);
+});
