@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import { Denial, REASONS } from '../reasons.js';
+import { Denial } from '../reasons.js';
 import type { AwsOp, Certificate } from '../certificate/types.js';
 import type { AwsExecutor, Config } from '../config/types.js';
 import { awsCarrier, claimedJti } from '../certificate/carrier.js';
@@ -36,6 +36,7 @@ import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
 import { certificateSummary, safeText } from './record-fields.js';
+import { type Decision, denialMessage, recordDenial, recordOutcome, sebHeaders } from './responses.js';
 
 export interface AwsHandlerDeps {
   readonly config: Config;
@@ -299,7 +300,7 @@ export class AwsHandler {
       res.off('close', onClose);
       this.#d.metrics.requests.inc({ target: 'aws', decision, reason: '' });
       x.clock.observe(this.#d.metrics, 'aws');
-      this.#outcome(x, status, upstreamRequestId, payload.length, bytesOut, error);
+      recordOutcome(this.#d.records, x.record, x.started, { status, upstreamRequestId, bytesIn: payload.length, bytesOut, error });
     }
   }
 
@@ -335,28 +336,8 @@ export class AwsHandler {
     });
   }
 
-  #outcome(x: Exchange, status: number | null, upstreamRequestId: string | null, bytesIn: number, bytesOut: number, error: string | null): void {
-    if (!x.record) return;
-    this.#d.records
-      .outcome({
-        decision_seq: x.record.seq,
-        status,
-        upstream_request_id: upstreamRequestId,
-        bytes_in: bytesIn,
-        bytes_out: bytesOut,
-        duration_ms: Math.round((performance.now() - x.started) * 1000) / 1000,
-        error,
-      })
-      .catch((err: unknown) => console.error(`seb: outcome record lost: ${String(err)}`));
-  }
-
-  #sebHeaders(x: Exchange, decision: 'admit' | 'deny' | 'read', reason: Denial | null): void {
-    const { res } = x;
-    res.setHeader('x-seb-decision', decision);
-    if (reason) res.setHeader('x-seb-reason', reason.code);
-    if (x.record) res.setHeader('x-seb-record', `${x.record.stream}:${x.record.seq}`);
-    const timing = x.clock.header();
-    if (timing) res.setHeader('server-timing', timing);
+  #sebHeaders(x: Exchange, decision: Decision, denial: Denial | null): void {
+    sebHeaders(x.res.setHeader.bind(x.res), decision, denial, x.record, x.clock);
   }
 
   /** Every failure before forwarding: release the use, record the denial, answer natively. */
@@ -365,24 +346,14 @@ export class AwsHandler {
     const denial =
       err instanceof Denial ? err : (console.error(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
     const status = denial ? denial.status : 500;
-    if (denial) {
-      try {
-        x.record = await this.#decision(x, 'deny', denial);
-      } catch (err) {
-        // The denial stands either way; only the record of it is missing, and /readyz shows the sink down.
-        console.error(`seb: deny record lost (${denial.code}): ${String(err)}`);
-      }
-    }
+    if (denial) x.record = await recordDenial(() => this.#decision(x, 'deny', denial), denial);
     this.#d.metrics.requests.inc({ target: 'aws', decision: 'deny', reason: denial?.code ?? 'internal' });
     const { res } = x;
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const certId = x.certificate?.jti ?? x.claimedJti ?? 'none';
-    const message = denial
-      ? `seb denied the request: ${denial.code} (certificate ${certId}): ${denial.detail ?? REASONS[denial.code].message}`
-      : 'seb: internal error';
+    const message = denialMessage(denial, x.certificate?.jti ?? x.claimedJti);
     const style = errorStyle(x.head?.headers ?? x.req.headers, x.operation?.protocol);
     const rendered = renderAwsError(style, status, message);
     this.#sebHeaders(x, 'deny', denial);

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import { Denial, REASONS } from '../reasons.js';
+import { Denial } from '../reasons.js';
 import type { Certificate, K8sOp } from '../certificate/types.js';
 import type { Config, K8sExecutor } from '../config/types.js';
 import { claimedJti, kubeCarrier } from '../certificate/carrier.js';
@@ -32,6 +32,7 @@ import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
 import { certificateSummary, safeText } from './record-fields.js';
+import { type Decision, denialMessage, recordDenial, recordOutcome, sebHeaders } from './responses.js';
 
 export interface KubeHandlerDeps {
   readonly config: Config;
@@ -267,7 +268,7 @@ export class KubeHandler {
       res.off('close', onClose);
       this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
       x.clock.observe(this.#d.metrics, 'k8s');
-      this.#outcome(x, status, admitted.body.length, bytesOut, error ?? x.closedBecause);
+      recordOutcome(this.#d.records, x.record, x.started, { status: status, upstreamRequestId: null, bytesIn: admitted.body.length, bytesOut: bytesOut, error: error ?? x.closedBecause });
     }
   }
 
@@ -286,7 +287,7 @@ export class KubeHandler {
     let bytesOut = 0;
     const done = (status: number | null, error: string | null): void => {
       this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
-      this.#outcome(x, status, 0, bytesOut, error);
+      recordOutcome(this.#d.records, x.record, x.started, { status: status, upstreamRequestId: null, bytesIn: 0, bytesOut: bytesOut, error: error });
     };
     outgoing.on('upgrade', (answer, upstreamSocket, upstreamHead) => {
       x.reservation?.commit();
@@ -368,7 +369,7 @@ export class KubeHandler {
     return () => clearInterval(timer);
   }
 
-  async #decision(x: Exchange, decision: 'admit' | 'deny' | 'read', denial: Denial | null): Promise<RecordRef> {
+  async #decision(x: Exchange, decision: Decision, denial: Denial | null): Promise<RecordRef> {
     const info = x.info;
     return this.#d.records.decision({
       request: {
@@ -395,44 +396,16 @@ export class KubeHandler {
     });
   }
 
-  #outcome(x: Exchange, status: number | null, bytesIn: number, bytesOut: number, error: string | null): void {
-    if (!x.record) return;
-    this.#d.records
-      .outcome({
-        decision_seq: x.record.seq,
-        status,
-        upstream_request_id: null,
-        bytes_in: bytesIn,
-        bytes_out: bytesOut,
-        duration_ms: Math.round((performance.now() - x.started) * 1000) / 1000,
-        error,
-      })
-      .catch((err: unknown) => console.error(`seb: outcome record lost: ${String(err)}`));
-  }
-
-  #sebHeaders(x: Exchange, set: (name: string, value: string) => void, decision: 'admit' | 'deny' | 'read', denial: Denial | null): void {
-    set('x-seb-decision', decision);
-    if (denial) set('x-seb-reason', denial.code);
-    if (x.record) set('x-seb-record', `${x.record.stream}:${x.record.seq}`);
-    const timing = x.clock.header();
-    if (timing) set('server-timing', timing);
+  #sebHeaders(x: Exchange, set: (name: string, value: string) => void, decision: Decision, denial: Denial | null): void {
+    sebHeaders(set, decision, denial, x.record, x.clock);
   }
 
   async #fail(x: Exchange, err: unknown, send: (status: number, headers: Record<string, string>, body: string) => void): Promise<void> {
     x.reservation?.release();
     const denial = err instanceof Denial ? err : (console.error(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
-    if (denial) {
-      try {
-        x.record = await this.#decision(x, 'deny', denial);
-      } catch (recordErr) {
-        console.error(`seb: deny record lost (${denial.code}): ${String(recordErr)}`);
-      }
-    }
+    if (denial) x.record = await recordDenial(() => this.#decision(x, 'deny', denial), denial);
     this.#d.metrics.requests.inc({ target: 'k8s', decision: 'deny', reason: denial?.code ?? 'internal' });
-    const certId = x.certificate?.jti ?? x.claimedJti ?? 'none';
-    const message = denial
-      ? `seb denied the request: ${denial.code} (certificate ${certId}): ${denial.detail ?? REASONS[denial.code].message}`
-      : 'seb: internal error';
+    const message = denialMessage(denial, x.certificate?.jti ?? x.claimedJti);
     const info = x.info;
     const details = info?.resource ? { ...(info.name ? { name: info.name } : {}), group: info.group, kind: info.resource } : undefined;
     const { status, body } = kubeStatus(denial ? denial.status : 500, message, details);

@@ -5,22 +5,14 @@
 import { unparseable } from '../../reasons.js';
 import { parseStrictJson } from '../../lib/strict-json.js';
 import type { KubeRequestInfo } from './request-info.js';
+import type { K8sOp } from '../../certificate/types.js';
 
-export interface KubeFacts {
-  readonly verb: string;
-  readonly group: string;
-  readonly version: string;
-  readonly resource: string;
-  readonly subresource: string | null;
-  readonly path_suffix: string | null;
-  readonly namespace: string;
-  readonly name: string | null;
-  readonly generate_name: string | null;
-  /** Query parameters as the apiserver reads them, minus `pretty` and `timeout` (SPEC §2.1). */
-  readonly params: Readonly<Record<string, readonly string[]>>;
-  /** The body's media type (lower-cased, without parameters); null without a body. */
-  readonly content_type: string | null;
-}
+/**
+ * The request in the fields a k8s op pins (SPEC §2.1), so matching compares like with like.
+ * `content_type` is the body's media type (lower-cased, without parameters), null without a body;
+ * `params` are the query as the apiserver reads it, minus `pretty` and `timeout`.
+ */
+export type KubeFacts = Omit<K8sOp, 'target' | 'body' | 'pre_state' | 'max_uses'>;
 
 /** Exec-like subresources: one op covers kubectl's WebSocket GET and its SPDY POST (SPEC §2.1). */
 const STREAM_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);

@@ -1,0 +1,63 @@
+/**
+ * What both listeners say about a decision, in one place: the `X-SEB-*` and `Server-Timing`
+ * headers, the denial message clients print, and the outcome record (SPEC §4, §8).
+ */
+import { type Denial, REASONS } from '../reasons.js';
+import type { RecordRef } from '../records/types.js';
+import type { RecordWriter } from '../records/writer.js';
+import type { StageClock } from './metrics.js';
+
+export type Decision = 'admit' | 'deny' | 'read';
+
+export function sebHeaders(
+  set: (name: string, value: string) => void,
+  decision: Decision,
+  denial: Denial | null,
+  record: RecordRef | null,
+  clock: StageClock,
+): void {
+  set('x-seb-decision', decision);
+  if (denial) set('x-seb-reason', denial.code);
+  if (record) set('x-seb-record', `${record.stream}:${record.seq}`);
+  const timing = clock.header();
+  if (timing) set('server-timing', timing);
+}
+
+/** SPEC §4: the message names the reason code as written and the certificate id. */
+export function denialMessage(denial: Denial | null, certificateId: string | null): string {
+  if (!denial) return 'seb: internal error';
+  return `seb denied the request: ${denial.code} (certificate ${certificateId ?? 'none'}): ${denial.detail ?? REASONS[denial.code].message}`;
+}
+
+/** Writes the deny record; the denial stands even when the sink refuses it (/readyz shows that). */
+export async function recordDenial(write: () => Promise<RecordRef>, denial: Denial): Promise<RecordRef | null> {
+  try {
+    return await write();
+  } catch (err) {
+    console.error(`seb: deny record lost (${denial.code}): ${String(err)}`);
+    return null;
+  }
+}
+
+export interface OutcomeFields {
+  readonly status: number | null;
+  readonly upstreamRequestId: string | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly error: string | null;
+}
+
+export function recordOutcome(records: RecordWriter, decision: RecordRef | null, started: number, o: OutcomeFields): void {
+  if (!decision) return;
+  records
+    .outcome({
+      decision_seq: decision.seq,
+      status: o.status,
+      upstream_request_id: o.upstreamRequestId,
+      bytes_in: o.bytesIn,
+      bytes_out: o.bytesOut,
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      error: o.error,
+    })
+    .catch((err: unknown) => console.error(`seb: outcome record lost: ${String(err)}`));
+}
