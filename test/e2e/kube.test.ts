@@ -300,3 +300,15 @@ t.test('apply --server-side is certified like any patch; another name and an add
   t.equal((await del.run()).code, 0);
   await admin(['delete', 'deployment', 'web', '-n', 'default']);
 });
+
+t.test('a restart as a certified patch with a fixed restartedAt (rollout restart writes the current time)', async (t) => {
+  t.equal((await admin(['apply', '-f', deployment])).code, 0);
+  const at = '2026-11-26T00:00:00Z';
+  const restart = await certified(t, ['patch', 'deployment', 'api', '-n', 'default', '-p', JSON.stringify({ spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at } } } } })]);
+  t.match(restart.ops[0], { verb: 'patch', content_type: 'application/strategic-merge-patch+json' });
+  const r = await restart.run();
+  t.equal(r.code, 0, r.stderr);
+  const got = await admin(['get', 'deployment', 'api', '-n', 'default', '-o', 'jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}']);
+  t.equal(got.stdout, at);
+  await admin(['delete', 'deployment', 'api', '-n', 'default']);
+});
