@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +11,7 @@ import { TrustStore } from '../../src/certificate/trust.js';
 
 const sab = generateKeyPairSync('ed25519');
 const dir = mkdtempSync(join(tmpdir(), 'seb-authority-file-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const jwksPath = join(dir, 'jwks.json');
 writeFileSync(jwksPath, JSON.stringify({ keys: [{ ...sab.publicKey.export({ format: 'jwk' }), kid: 'sab-1' }] }));
 const trust = await TrustStore.load([{ iss: 'sab.test', jwks: jwksPath }]);

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -12,6 +12,7 @@ const NOW = 1_800_000_000;
 const sab = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
 const dir = mkdtempSync(join(tmpdir(), 'seb-authority-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const jwks = (k: KeyObject, kid: string) => {
   const path = join(dir, `${kid}.json`);
   writeFileSync(path, JSON.stringify({ keys: [{ ...k.export({ format: 'jwk' }), kid }] }));

@@ -1,11 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { TrustStore } from '../../src/certificate/trust.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-trust-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const edPub = { ...generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }), kid: 'ed' };
 const esPub = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid: 'es' };
 const edPriv = { ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'priv' };

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, sign as edSign, createHmac, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -21,6 +21,7 @@ const es = keyPair('es-1', 'ES256');
 const stranger = keyPair('ed-1', 'EdDSA');
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-verify-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const jwksPath = join(dir, 'jwks.json');
 writeFileSync(jwksPath, JSON.stringify({ keys: [ed.publicJwk, es.publicJwk] }));
 const trust = await TrustStore.load([{ iss: 'sab.test', jwks: jwksPath }]);

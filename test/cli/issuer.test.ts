@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -16,6 +16,7 @@ import { command as keysGenerate } from '../../src/cli/keys.js';
 
 const [certIssue, certInspect] = certCommands as [Command, Command];
 const dir = mkdtempSync(join(tmpdir(), 'seb-cli-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(cmd: Command, flags: Record<string, FlagValue | undefined>, positionals: string[] = [], stdin = '') {
   const stdout = new PassThrough();

@@ -1,7 +1,7 @@
 // The same flows from @kubernetes/client-node as the agent's client: reads need no certificate,
 // a certified JSON Patch is admitted once, an uncertified one is a Forbidden Status.
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -9,6 +9,7 @@ import { startTestBroker } from '../helpers/broker.js';
 import { startKubeWorld, kubectl } from '../helpers/kube.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-kube-node-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const world = await startKubeWorld(dir);
 t.teardown(() => world.close());
 const clientDir = join(dir, 'client');

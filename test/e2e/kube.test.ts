@@ -1,15 +1,16 @@
 // kubectl through the broker against the stand-in apiserver: reads under the read executor,
 // mutations captured, certified and executed under impersonation, denials as Status objects.
 import t, { type Test } from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestBroker } from '../helpers/broker.js';
 import { startKubeWorld, kubectl } from '../helpers/kube.js';
 import { findResource } from '../../src/dev/apiserver/resources.js';
-import { mkdtempSync } from 'node:fs';
+
 import { tmpdir } from 'node:os';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-kube-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 /**
  * Set by the race test: runs once after the apiserver answered the broker's drift probe. kubectl's
  * own GET before its PATCH also reads the object as the reader, so the probe is the second read.
