@@ -324,11 +324,7 @@ export class AwsHandler {
         resource: op ? resolveArn(op.resource, x.account || '{account}') : null,
         digest: x.requestDigest,
       },
-      certificate: x.certificate
-        ? certificateSummary(x.certificate, x.matched?.index ?? null)
-        : x.claimedJti
-          ? { jti: x.claimedJti, verified: false }
-          : null,
+      certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
       decision,
       reason: reason?.code ?? null,
       detail: reason?.detail ? safeText(reason.detail) : null,

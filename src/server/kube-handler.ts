@@ -384,11 +384,7 @@ export class KubeHandler {
         namespace: info?.namespace ?? null,
         name: x.facts?.name ?? (info?.name || null),
       },
-      certificate: x.certificate
-        ? certificateSummary(x.certificate, x.matched?.index ?? null)
-        : x.claimedJti
-          ? { jti: x.claimedJti, verified: false }
-          : null,
+      certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
       decision,
       reason: denial?.code ?? null,
       detail: denial?.detail ? safeText(denial.detail) : null,

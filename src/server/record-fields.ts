@@ -12,8 +12,12 @@ export function safeText(s: string): string {
   return bounded.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** What a record says of the certificate: identifiers only, never the token or its signature. */
-export function certificateSummary(cert: Certificate, op: number | null): Record<string, unknown> {
+/**
+ * What a record says of the certificate: identifiers only, never the token or its signature. A
+ * refused certificate is named by the id it claims, marked unverified; none at all gives null.
+ */
+export function certificateSummary(cert: Certificate | null, op: number | null, claimedJti: string | null): Record<string, unknown> | null {
+  if (!cert) return claimedJti ? { jti: claimedJti, verified: false } : null;
   return {
     jti: cert.jti,
     iss: cert.iss,

@@ -6,22 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { startTestBroker } from '../helpers/broker.js';
-import { startKubeWorld, kubectl } from '../helpers/kube.js';
+import { kubeBrokerConfig, startKubeWorld, kubectl } from '../helpers/kube.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-kube-node-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const world = await startKubeWorld(dir);
 t.teardown(() => world.close());
 const clientDir = join(dir, 'client');
-const tb = await startTestBroker(null, {
-  config: {
-    executors: {
-      all: { aws: { role_arn: 'arn:aws:iam::123456789012:role/seb-exec-all' }, k8s: { user: 'seb:executor:deployer', groups: ['seb:executors'] } },
-      reader: { aws: { role_arn: 'arn:aws:iam::123456789012:role/seb-reader' }, k8s: { user: 'seb:reader', groups: ['seb:reader'] } },
-    },
-    kube: { kubeconfig: world.brokerKubeconfig, client_dir: clientDir },
-  },
-});
+const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });
 t.teardown(() => tb.close());
 
 function client(kubeconfig: string, token: string) {

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestBroker } from '../helpers/broker.js';
-import { startKubeWorld, kubectl } from '../helpers/kube.js';
+import { kubeBrokerConfig, startKubeWorld, kubectl } from '../helpers/kube.js';
 import { findResource } from '../../src/dev/apiserver/resources.js';
 
 import { tmpdir } from 'node:os';
@@ -26,15 +26,7 @@ const world = await startKubeWorld(dir, (r) => {
 });
 t.teardown(() => world.close());
 const clientDir = join(dir, 'client');
-const tb = await startTestBroker(null, {
-  config: {
-    executors: {
-      all: { aws: { role_arn: 'arn:aws:iam::123456789012:role/seb-exec-all' }, k8s: { user: 'seb:executor:deployer', groups: ['seb:executors'] } },
-      reader: { aws: { role_arn: 'arn:aws:iam::123456789012:role/seb-reader' }, k8s: { user: 'seb:reader', groups: ['seb:reader'] } },
-    },
-    kube: { kubeconfig: world.brokerKubeconfig, client_dir: clientDir },
-  },
-});
+const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });
 t.teardown(() => tb.close());
 const agentKubeconfig = join(clientDir, 'kubeconfig');
 const agent = (args: string[], token?: string) =>

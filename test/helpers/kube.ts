@@ -67,3 +67,14 @@ export function kubectl(args: readonly string[], env: NodeJS.ProcessEnv = {}): P
     );
   });
 }
+
+/** Broker config for the kube target against `world`: executors with k8s profiles, its client dir. */
+export function kubeBrokerConfig(world: KubeWorld, clientDir: string): Record<string, unknown> {
+  return {
+    executors: {
+      all: { aws: { role_arn: 'arn:aws:iam::123456789012:role/seb-exec-all' }, k8s: { user: 'seb:executor:deployer', groups: ['seb:executors'] } },
+      reader: { aws: { role_arn: 'arn:aws:iam::123456789012:role/seb-reader' }, k8s: { user: 'seb:reader', groups: ['seb:reader'] } },
+    },
+    kube: { kubeconfig: world.brokerKubeconfig, client_dir: clientDir },
+  };
+}
