@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import {
   CreateAccessKeyCommand,
@@ -59,38 +58,35 @@ function allow(actions: readonly string[], resources: string | readonly string[]
   return JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: resources }] });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Waits until moto answers any HTTP request, or fails with what the process printed. */
-async function waitUntilAnswering(child: ChildProcess, endpoint: string, tail: () => string): Promise<void> {
+// moto binds port 0 itself and prints the port it got: picking a free port first and passing it
+// would race any other process that binds in between, and the probe would then reach that process.
+const LISTENING = /Running on http:\/\/127\.0\.0\.1:(\d+)/;
+
+/** Waits until moto prints its port and answers there, or fails with what the process printed. */
+async function waitUntilAnswering(child: ChildProcess, tail: () => string): Promise<string> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`moto_server exited (${child.exitCode ?? child.signalCode}) before answering: ${tail()}`);
     }
-    try {
-      // GET on reset-auth changes nothing (moto answers 400 "Need to POST"): a pure liveness probe.
-      await fetch(`${endpoint}/moto-api/reset-auth`, { signal: AbortSignal.timeout(1_000) });
-      return;
-    } catch {
-      await sleep(100);
+    const port = LISTENING.exec(tail())?.[1];
+    if (port !== undefined) {
+      const endpoint = `http://127.0.0.1:${port}`;
+      try {
+        // GET on reset-auth changes nothing (moto answers 400 "Need to POST"): a pure liveness probe.
+        await fetch(`${endpoint}/moto-api/reset-auth`, { signal: AbortSignal.timeout(1_000) });
+        return endpoint;
+      } catch {
+        // Printed before the socket accepts; try again.
+      }
     }
+    await sleep(100);
   }
-  throw new Error(`moto_server did not answer at ${endpoint} within ${START_TIMEOUT_MS / 1000} s: ${tail()}`);
+  throw new Error(`moto_server did not answer within ${START_TIMEOUT_MS / 1000} s: ${tail()}`);
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {
@@ -199,9 +195,7 @@ export function findOnPath(cmd: string, path = process.env['PATH'] ?? ''): strin
 
 /** Starts `bin` (the moto_server executable) and sets up IAM; at most START_TIMEOUT_MS to answer. */
 export async function startMoto(bin: string): Promise<Moto> {
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', '0'], {
     // inf: no authentication until enableAuth(), however many calls setup makes.
     env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: 'inf' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -217,7 +211,7 @@ export async function startMoto(bin: string): Promise<Moto> {
   // Handled by the race below; a late 'error' after start-up must not become an unhandled rejection.
   spawnFailed.catch(() => undefined);
   try {
-    await Promise.race([waitUntilAnswering(child, endpoint, () => output.trim()), spawnFailed]);
+    const endpoint = await Promise.race([waitUntilAnswering(child, () => output), spawnFailed]);
     const state = await setUp(endpoint);
     await enableAuth(endpoint);
     // A spawn that failed has no pid; spawnFailed has already thrown then.
