@@ -12,7 +12,7 @@ import { decodeJws, type DecodedJws } from '../certificate/verify.js';
 import { Denial } from '../reasons.js';
 
 /** Revocation lists can be long; still bounded, since the bytes come from outside. */
-const MAX_STATE_BYTES = 1024 * 1024;
+export const MAX_STATE_BYTES = 1024 * 1024;
 const CLAIMS = ['iss', 'seq', 'iat', 'max_age', 'policy_epoch', 'revocation_epoch', 'revoked'] as const;
 
 export interface AuthorityOptions {
@@ -146,7 +146,7 @@ export class Authority {
     }
     const claims = parseClaims(decoded.payload);
     if (claims.iss !== this.#iss) throw new Error(`issuer ${claims.iss} is not authority.iss`);
-    const trusted = this.#trust.key(this.#iss, decoded.kid);
+    const trusted = await this.#trust.resolve(this.#iss, decoded.kid);
     if (trusted === undefined) throw new Error(`unknown kid ${decoded.kid} for ${this.#iss}`);
     try {
       await compactVerify(jws, trusted.key, { algorithms: [trusted.alg] });

@@ -1,130 +1,137 @@
 /**
- * The trusted issuer keys (SPEC §2, §10 `trust.issuers`). Keys are imported once at start-up, so
- * verifying a certificate never parses or imports key material. A bad JWKS is configuration, not
- * input: it throws an Error naming the issuer, and the broker refuses to start.
+ * The trusted issuer keys (SPEC §2, §10 `trust.issuers`), kept current while the broker runs so an
+ * issuer can rotate keys without a restart. Keys are imported once per JWKS version, so verifying a
+ * certificate never parses or imports key material and never does I/O for a known `kid`.
+ *
+ * - Start-up: every JWKS must load; a bad one is configuration, and the broker refuses to start.
+ * - An unknown `kid` refreshes that issuer's JWKS (the issuer may have rotated first), at most once
+ *   per cool-down, so a flood of made-up kids costs the issuer one fetch per cool-down.
+ * - `follow()`: a JWKS file is re-read on change; a JWKS URL is re-fetched (conditionally) on a timer.
+ * - A refresh that fails, or brings an unusable document, keeps the current keys and is logged; a
+ *   good document replaces them whole, so a removed key stops verifying at once.
  */
-import { readFile } from 'node:fs/promises';
-import { importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
+import { EMPTY_KEY_SET, importJwks, type KeySet, type TrustedKey } from './jwks.js';
+import { jwksSource, type JwksFetch, type JwksSource } from './jwks-source.js';
+import { watchFile, type FileWatch } from './watch-file.js';
 
-export type TrustedAlg = 'EdDSA' | 'ES256';
+export { jwkAlg, type TrustedAlg, type TrustedKey } from './jwks.js';
 
-export interface TrustedKey {
-  readonly key: CryptoKey | KeyObject;
-  readonly alg: TrustedAlg;
-}
+/** jose's `createRemoteJWKSet` uses the same cool-down between refreshes on an unknown kid. */
+const REFRESH_COOLDOWN_MS = 30_000;
+/** A key removed from a JWKS URL stops verifying within this long even when no unknown kid comes. */
+const URL_REFRESH_MS = 5 * 60_000;
 
 export interface TrustStoreOptions {
-  /** For `https:` JWKS URLs; injected so tests can serve a JWKS without a network. */
-  readonly fetch?: (url: string, init: { signal: AbortSignal }) => Promise<Response>;
+  /** For JWKS URLs; injected so tests can serve a JWKS without a network. */
+  readonly fetch?: JwksFetch;
+  /** Milliseconds since the epoch (the cool-down clock). */
+  readonly now?: () => number;
+  readonly log?: (msg: string) => void;
+  /** A refresh failed (for metrics); the issuer's current keys stay. */
+  readonly onRefreshError?: (iss: string) => void;
 }
 
-/** How long a start-up JWKS fetch may take before start-up fails. */
-const FETCH_TIMEOUT_MS = 10_000;
+interface Issuer {
+  readonly source: JwksSource;
+  keys: KeySet;
+  /** When the last refresh started (ms), for the cool-down. */
+  lastRefresh: number;
+  refreshing: Promise<void> | null;
+}
 
 export class TrustStore {
-  readonly #issuers: ReadonlyMap<string, ReadonlyMap<string, TrustedKey>>;
+  readonly #issuers: ReadonlyMap<string, Issuer>;
+  readonly #now: () => number;
+  readonly #log: (msg: string) => void;
+  readonly #onRefreshError: (iss: string) => void;
 
-  private constructor(issuers: ReadonlyMap<string, ReadonlyMap<string, TrustedKey>>) {
+  private constructor(issuers: ReadonlyMap<string, Issuer>, options: TrustStoreOptions) {
     this.#issuers = issuers;
+    this.#now = options.now ?? Date.now;
+    this.#log = options.log ?? (() => {});
+    this.#onRefreshError = options.onRefreshError ?? (() => {});
   }
 
-  static async load(
-    issuers: readonly { iss: string; jwks: string }[],
-    options: TrustStoreOptions = {},
-  ): Promise<TrustStore> {
-    const table = new Map<string, ReadonlyMap<string, TrustedKey>>();
+  static async load(issuers: readonly { iss: string; jwks: string }[], options: TrustStoreOptions = {}): Promise<TrustStore> {
+    const now = options.now ?? Date.now;
+    const table = new Map<string, Issuer>();
     for (const { iss, jwks } of issuers) {
       if (table.has(iss)) throw new Error(`trust issuer ${iss}: listed twice`);
-      const document = await fetchJwks(iss, jwks, options.fetch ?? fetch);
-      table.set(iss, await importJwks(iss, jwks, document));
+      const source = jwksSource(iss, jwks, options.fetch ?? fetch);
+      const keys = await importJwks(await source.read(), source.where, EMPTY_KEY_SET);
+      table.set(iss, { source, keys, lastRefresh: now(), refreshing: null });
     }
-    return new TrustStore(table);
+    return new TrustStore(table, options);
   }
 
   /** The key an issuer signs with under `kid`, or undefined when either is unknown (`untrusted_issuer`). */
   key(iss: string, kid: string): TrustedKey | undefined {
-    return this.#issuers.get(iss)?.get(kid);
+    return this.#issuers.get(iss)?.keys.keys.get(kid);
   }
 
   has(iss: string): boolean {
     return this.#issuers.has(iss);
   }
-}
 
-async function fetchJwks(iss: string, source: string, fetcher: NonNullable<TrustStoreOptions['fetch']>): Promise<unknown> {
-  const where = `trust issuer ${iss}: JWKS ${source}`;
-  let text: string;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
-    // A JWKS fetched over plain HTTP could be swapped in transit for the attacker's keys.
-    if (!source.toLowerCase().startsWith('https://')) throw new Error(`${where}: only https URLs are allowed`);
-    let response: Response;
-    try {
-      response = await fetcher(source, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    } catch (err) {
-      throw new Error(`${where}: fetch failed: ${(err as Error).message}`);
+  /**
+   * Like key(), but an unknown `kid` of a known issuer first refreshes its JWKS, unless one was
+   * fetched within the cool-down; callers during a refresh share it.
+   */
+  async resolve(iss: string, kid: string): Promise<TrustedKey | undefined> {
+    const issuer = this.#issuers.get(iss);
+    if (issuer === undefined) return undefined;
+    const known = issuer.keys.keys.get(kid);
+    if (known !== undefined) return known;
+    if (issuer.refreshing === null && this.#now() - issuer.lastRefresh < REFRESH_COOLDOWN_MS) return undefined;
+    await this.#refresh(iss, issuer);
+    return issuer.keys.keys.get(kid);
+  }
+
+  /** Starts following every JWKS: files on change, URLs every URL_REFRESH_MS. */
+  async follow(): Promise<{ close(): void }> {
+    const watches: FileWatch[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    for (const [iss, issuer] of this.#issuers) {
+      const file = issuer.source.file;
+      if (file !== null) {
+        watches.push(await watchFile(file, () => this.#reread(iss, issuer), this.#log));
+      } else {
+        const timer = setInterval(() => void this.#refresh(iss, issuer), URL_REFRESH_MS);
+        // The listeners keep the broker alive; this timer alone must not.
+        timer.unref();
+        timers.push(timer);
+      }
     }
-    if (!response.ok) throw new Error(`${where}: HTTP ${response.status}`);
-    text = await response.text();
-  } else {
-    try {
-      text = await readFile(source, 'utf8');
-    } catch (err) {
-      throw new Error(`${where}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+    return {
+      close(): void {
+        for (const w of watches) w.close();
+        for (const t of timers) clearInterval(t);
+      },
+    };
   }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new Error(`${where}: not JSON`);
-  }
-}
 
-async function importJwks(iss: string, source: string, document: unknown): Promise<ReadonlyMap<string, TrustedKey>> {
-  const where = `trust issuer ${iss}: JWKS ${source}`;
-  const keys = (document as { keys?: unknown } | null)?.keys;
-  if (typeof document !== 'object' || document === null || !Array.isArray(keys) || keys.length === 0) {
-    throw new Error(`${where}: must be an object with a non-empty "keys" array`);
+  /** A changed file: a refresh already under way may have read the old bytes, so read again after it. */
+  async #reread(iss: string, issuer: Issuer): Promise<void> {
+    await issuer.refreshing;
+    await this.#refresh(iss, issuer);
   }
-  const out = new Map<string, TrustedKey>();
-  for (const [i, jwk] of keys.entries()) {
-    const at = `${where}: keys[${i}]`;
-    const alg = publicKeyAlg(jwk, at);
-    const kid = (jwk as JWK).kid!;
-    if (out.has(kid)) throw new Error(`${at}: duplicate kid ${kid}`);
-    let key: CryptoKey | Uint8Array;
-    try {
-      key = await importJWK(jwk as JWK, alg);
-    } catch (err) {
-      throw new Error(`${at}: cannot import: ${(err as Error).message}`);
-    }
-    if (key instanceof Uint8Array) throw new Error(`${at}: symmetric keys are not allowed`);
-    out.set(kid, Object.freeze({ key, alg }));
-  }
-  return out;
-}
 
-/** A public JWK with a `kid`, usable only for signatures: a JWKS is public, so a `d` is a mistake. */
-function publicKeyAlg(jwk: unknown, at: string): TrustedAlg {
-  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new Error(`${at}: must be a JWK object`);
-  const { kid, d, use } = jwk as Record<string, unknown>;
-  if (typeof kid !== 'string' || kid === '') throw new Error(`${at}: missing "kid"`);
-  if (d !== undefined) throw new Error(`${at}: holds a private key; publish only the public half`);
-  if (use !== undefined && use !== 'sig') throw new Error(`${at}: "use" must be "sig"`);
-  return jwkAlg(jwk as Record<string, unknown>, at);
-}
-
-/**
- * The algorithm a JWK signs or verifies with: `alg` when given (EdDSA or ES256 only, matching the
- * key type), else inferred from an Ed25519 OKP or P-256 EC key. Anything else is refused, so a key
- * is never used with an algorithm it was not meant for (RFC 8725 §3.1).
- */
-export function jwkAlg(jwk: Readonly<Record<string, unknown>>, at: string): TrustedAlg {
-  const { alg, kty, crv } = jwk;
-  const inferred: TrustedAlg | null =
-    kty === 'OKP' && crv === 'Ed25519' ? 'EdDSA' : kty === 'EC' && crv === 'P-256' ? 'ES256' : null;
-  if (inferred === null) throw new Error(`${at}: must be an Ed25519 (OKP) or P-256 (EC) key`);
-  if (alg !== undefined && alg !== inferred) {
-    throw new Error(`${at}: "alg" ${String(alg)} does not fit a ${String(kty)} ${String(crv)} key (want ${inferred})`);
+  /** Never throws: a failure is logged and counted, and the current keys stay. */
+  #refresh(iss: string, issuer: Issuer): Promise<void> {
+    issuer.refreshing ??= (async () => {
+      issuer.lastRefresh = this.#now();
+      try {
+        const document = await issuer.source.read();
+        if (document === null) return;
+        issuer.keys = await importJwks(document, issuer.source.where, issuer.keys);
+        this.#log(`${issuer.source.where}: keys ${[...issuer.keys.keys.keys()].join(', ')}`);
+      } catch (err) {
+        this.#onRefreshError(iss);
+        this.#log(`${(err as Error).message}; the current keys stay`);
+      } finally {
+        issuer.refreshing = null;
+      }
+    })();
+    return issuer.refreshing;
   }
-  return inferred;
 }

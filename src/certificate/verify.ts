@@ -10,7 +10,7 @@ import { parseStrictJson } from '../lib/strict-json.js';
 import { Denial } from '../reasons.js';
 import { CERT_TYP, isCompactJws, typIs } from './carrier.js';
 import { parseOp } from './op-schema.js';
-import type { TrustStore, TrustedAlg } from './trust.js';
+import type { TrustStore, TrustedAlg, TrustedKey } from './trust.js';
 import type { Certificate, Contract, Op } from './types.js';
 
 /** SPEC §2: a certificate is at most 16 KiB. */
@@ -77,7 +77,7 @@ export class CertificateVerifier {
   readonly #maxValidity: number;
   readonly #skew: number;
   readonly #now: () => number;
-  readonly #verified = new LRUCache<string, Certificate>({ max: CACHE_ENTRIES });
+  readonly #verified = new LRUCache<string, { cert: Certificate; key: TrustedKey }>({ max: CACHE_ENTRIES });
 
   constructor(options: VerifierOptions) {
     this.#trust = options.trust;
@@ -89,21 +89,23 @@ export class CertificateVerifier {
   }
 
   async verify(jws: string): Promise<Certificate> {
-    let cert = this.#verified.get(jws);
-    if (cert === undefined) {
-      cert = await this.#verifyStatic(jws);
-      this.#verified.set(jws, cert);
+    let hit = this.#verified.get(jws);
+    // A hit counts only while its key is still the issuer's: a key removed or replaced by a JWKS
+    // refresh stops its certificates at once, not when they fall out of the cache.
+    if (hit === undefined || this.#trust.key(hit.cert.iss, hit.cert.kid) !== hit.key) {
+      hit = await this.#verifyStatic(jws);
+      this.#verified.set(jws, hit);
     }
-    this.#checkTime(cert);
-    return cert;
+    this.#checkTime(hit.cert);
+    return hit.cert;
   }
 
   /** Everything that does not depend on the clock: shape, issuer, signature, audience. */
-  async #verifyStatic(jws: string): Promise<Certificate> {
+  async #verifyStatic(jws: string): Promise<{ cert: Certificate; key: TrustedKey }> {
     const { alg, kid, payload } = decodeJws(jws, CERT_TYP, MAX_CERTIFICATE_BYTES);
     const cert = parseClaims(payload, kid);
     if (!this.#trust.has(cert.iss)) throw new Denial('untrusted_issuer', `unknown issuer ${cert.iss}`);
-    const trusted = this.#trust.key(cert.iss, kid);
+    const trusted = await this.#trust.resolve(cert.iss, kid);
     if (trusted === undefined) throw new Denial('untrusted_issuer', `unknown kid ${kid} for issuer ${cert.iss}`);
     if (alg !== trusted.alg) throw new Denial('bad_signature', `key ${kid} signs with ${trusted.alg}, not ${alg}`);
     try {
@@ -117,7 +119,7 @@ export class CertificateVerifier {
     if (this.#principals !== null && !this.#principals.has(cert.sub)) {
       throw new Denial('wrong_audience', `sub ${cert.sub} is not one of broker.principals`);
     }
-    return cert;
+    return { cert, key: trusted };
   }
 
   /** SPEC §2: `iat <= now + skew`; valid iff `nbf - skew <= now < exp + skew`; `exp - iat <= max_validity`. */

@@ -2,7 +2,7 @@
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { loadConfigFile, requireSigningKey } from '../config/load.js';
-import { startBroker } from '../server/broker.js';
+import { startBroker, type RunningBroker } from '../server/broker.js';
 
 export function configPathFrom(flag: unknown, env: NodeJS.ProcessEnv): string {
   const path = typeof flag === 'string' ? flag : env.SEB_CONFIG;
@@ -23,19 +23,41 @@ export const command: Command = {
     log(
       `seb: broker ${config.broker.id} for ${config.broker.audience}` +
         (broker.aws ? `; aws on ${broker.aws.address}:${broker.aws.port}` : '') +
+        (broker.kube ? `; kube on ${broker.kube.address}:${broker.kube.port}` : '') +
         `; admin on ${broker.admin.address}:${broker.admin.port}`,
     );
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGTERM', stop).off('SIGINT', stop);
-        log('seb: stopping');
-        broker.close().then(resolve, (err: unknown) => {
-          log(`seb: error while stopping: ${String(err)}`);
-          resolve();
-        });
-      };
-      process.on('SIGTERM', stop).on('SIGINT', stop);
-    });
-    return 0;
+    return (await stopOnSignal(broker, config.limits.request_timeout, log)) ? 0 : 1;
   },
 };
+
+/**
+ * SIGTERM or SIGINT drains the broker (README "Shutdown"): requests in flight get up to `graceSeconds`
+ * and the record stream is closed. A second signal cuts what is still in flight. Resolves false
+ * when the stop failed (the end record may be missing), so the exit status says so.
+ */
+function stopOnSignal(broker: RunningBroker, graceSeconds: number, log: (line: string) => void): Promise<boolean> {
+  return new Promise((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (++signals > 1) {
+        log(`seb: ${signal} again: cutting the requests still in flight`);
+        void broker.close();
+        return;
+      }
+      log(`seb: ${signal}: stopping; requests in flight get up to ${graceSeconds} s`);
+      broker.close({ graceful: true }).then(
+        () => done(true),
+        (err: unknown) => {
+          log(`seb: error while stopping: ${err instanceof Error ? err.message : String(err)}`);
+          done(false);
+        },
+      );
+    };
+    const done = (ok: boolean): void => {
+      process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+      log('seb: stopped');
+      resolve(ok);
+    };
+    process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+  });
+}

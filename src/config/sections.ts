@@ -5,6 +5,7 @@ import {
   describe,
   entries,
   httpsOrLoopback,
+  isLoopbackHost,
   isMapping,
   list,
   listenAddr,
@@ -117,10 +118,14 @@ function buildTrust(c: Ctx, f: Field): Config['trust'] {
   };
 }
 
-/** A JWKS is a local file or an https URL: a plain-http key source would let anyone on path mint. */
+/**
+ * A JWKS is a local file or an https URL: a plain-http key source would let anyone on path mint.
+ * http to a loopback host has no path to be on (a local issuer, tests), as for `authority.url`.
+ */
 function jwksSource(c: Ctx, f: Field): string {
   const v = str(c, f);
   if (v === '') return '';
+  if (/^http:\/\//i.test(v) && URL.canParse(v) && isLoopbackHost(new URL(v).hostname)) return new URL(v).href;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return url(c, f, ['https'])?.href ?? '';
   return resolve(c.baseDir, v);
 }

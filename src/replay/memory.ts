@@ -39,6 +39,7 @@ export class MemoryLedger implements ReplayLedger {
     return Promise.resolve({
       commit() {
         settled = true;
+        return Promise.resolve();
       },
       release() {
         if (settled) return;
@@ -51,6 +52,10 @@ export class MemoryLedger implements ReplayLedger {
   #forgetExpired(): void {
     const now = this.#now();
     for (const [id, uses] of this.#uses) if (uses.keepUntil < now) this.#uses.delete(id);
+  }
+
+  healthy(): boolean {
+    return true;
   }
 
   close(): Promise<void> {

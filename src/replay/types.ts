@@ -7,8 +7,12 @@ export interface UseKey {
 }
 
 export interface Reservation {
-  /** The request went upstream: the use is spent. */
-  commit(): void;
+  /**
+   * The request goes upstream: the use is spent. Resolves once the store holds it as spent; a
+   * rejection (Denial 'replay_unavailable') means the store did not confirm yet, so a caller that
+   * awaits it can refuse to forward. Never rejects unhandled: callers may also ignore it.
+   */
+  commit(): Promise<void>;
   /** Something failed before forwarding: the use is given back. Idempotent; no-op after commit. */
   release(): void;
 }
@@ -20,5 +24,7 @@ export interface ReplayLedger {
    * `iat` and `keepUntil` (seconds) come from the certificate: uses are kept until `exp + skew`.
    */
   reserve(key: UseKey, maxUses: number, iat: number, keepUntil: number): Promise<Reservation>;
+  /** Whether uses can be counted now (feeds /readyz). */
+  healthy(): boolean;
   close(): Promise<void>;
 }

@@ -2,7 +2,8 @@
  * The AWS listener's request lifecycle (SPEC §4). One ordered pipeline:
  *   hygiene -> understand (head) -> carrier -> certificate -> authority -> executor -> vending
  *   -> match -> [100 Continue] -> body -> understand (full) -> match + body -> replay reserve
- *   -> drift -> mint -> sign -> decision record (write-ahead) -> commit -> forward -> outcome record.
+ *   -> drift (probe as the read executor) -> mint -> sign (with the drift guard) -> decision record
+ *   (write-ahead) -> commit -> forward -> outcome record.
  * Reads on the allow-list (SPEC §7) skip the certificate stages under `reads: allow`.
  * Stages throw Denial; only this file writes responses.
  */
@@ -10,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import { Denial } from '../reasons.js';
-import type { AwsOp, Certificate } from '../certificate/types.js';
+import type { AwsOp, AwsPreState, Certificate } from '../certificate/types.js';
 import type { AwsExecutor, Config } from '../config/types.js';
 import { awsCarrier, claimedJti } from '../certificate/carrier.js';
 import type { CertificateVerifier } from '../certificate/verify.js';
@@ -24,6 +25,8 @@ import { accountOfRoleArn, resolveArn } from '../targets/aws/arn.js';
 import { resolveEndpoint } from '../targets/aws/endpoints.js';
 import { parseQuery } from '../targets/aws/query-string.js';
 import { signUpstream } from '../targets/aws/sign.js';
+import { judgeProbe, planProbe } from '../targets/aws/drift.js';
+import { sendProbe, type ProbeDeps } from '../targets/aws/probe.js';
 import { errorStyle, renderAwsError } from '../targets/aws/errors.js';
 import type { AwsBody, AwsOperation } from '../targets/aws/types.js';
 import type { AwsMinter } from '../identity/aws-minter.js';
@@ -56,6 +59,9 @@ export interface AwsHandlerDeps {
 /** Response headers that belong to one hop only (RFC 9110 §7.6.1), never relayed. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection']);
 
+/** No conditional headers to add: the op has no pre_state, or its operation takes none. */
+const NO_GUARD: Readonly<Record<string, string>> = Object.freeze({});
+
 /** Everything one request accumulates on its way through the pipeline. */
 class Exchange {
   head: CleanHead | null = null;
@@ -67,6 +73,10 @@ class Exchange {
   account = '';
   reservation: Reservation | null = null;
   identity: Record<string, unknown> | null = null;
+  /** Who probed the pre_state (read executor), recorded beside the forwarding identity. */
+  probe: Readonly<Record<string, unknown>> | null = null;
+  /** Headers that make the upstream enforce the checked pre_state (drift.ts), signed with the request. */
+  guard: Readonly<Record<string, string>> = NO_GUARD;
   requestDigest: string | null = null;
   record: RecordRef | null = null;
   bodyRead = false;
@@ -85,6 +95,7 @@ export class AwsHandler {
   readonly #endpoints: Readonly<Record<string, string>>;
   readonly #timeoutMs: number;
   readonly #captureAccount: string;
+  readonly #probeDeps: ProbeDeps | null;
 
   constructor(deps: AwsHandlerDeps) {
     this.#d = deps;
@@ -94,6 +105,8 @@ export class AwsHandler {
     this.#endpoints = config.aws?.endpoints ?? {};
     this.#timeoutMs = config.limits.request_timeout * 1000;
     this.#captureAccount = deps.captureAccount ?? '{account}';
+    const reader = this.#readExecutor;
+    this.#probeDeps = reader && { minter: deps.minter, dispatcher: deps.dispatcher, endpoints: this.#endpoints, reader, timeoutMs: this.#timeoutMs };
   }
 
   /** Node's 'request' and 'checkContinue' events both land here. */
@@ -167,11 +180,26 @@ export class AwsHandler {
     );
     x.clock.lap('replay');
     if (matched.op.pre_state !== null) {
-      // AWS drift probes arrive with issue 4; until then an op with a pre_state is never passed (SPEC §2.1).
-      throw new Denial('drift', `the broker cannot probe pre_state for ${operation.service}:${operation.operation}`);
+      x.guard = await this.#drift(x, operation, matched.op.pre_state, cert);
+      x.clock.lap('drift');
     }
     const executor = config.executors[cert.execution_identity]!.aws!;
     await this.#forward(x, operation, body, executor, cert.sub, cert.jti, 'admit');
+  }
+
+  /**
+   * SPEC §2.1 pre_state: probed under the read executor just before minting; a pre_state that does
+   * not hold, or that the broker cannot probe exactly, is denied `drift`. Returns the guard headers.
+   */
+  async #drift(x: Exchange, operation: AwsOperation, preState: AwsPreState, cert: Certificate): Promise<Readonly<Record<string, string>>> {
+    const deps = this.#probeDeps;
+    if (!deps) throw new Denial('drift', 'no aws read_executor is configured to probe pre_state');
+    const plan = planProbe(operation, resolveArn(operation.resource, x.account), preState);
+    const probe = await sendProbe(deps, plan, cert.sub, cert.jti);
+    this.#d.metrics.mintCache.inc({ result: probe.cached ? 'hit' : 'miss' });
+    x.probe = probe.identity;
+    judgeProbe(plan.check, probe.answer);
+    return plan.guard;
   }
 
   async #read(x: Exchange, operation: AwsOperation, body: AwsBody): Promise<void> {
@@ -220,7 +248,7 @@ export class AwsHandler {
       path: head.path,
       query: parseQuery(head.query),
       rawQuery: head.query,
-      headers: { ...operation.headers, ...body.integrityHeaders },
+      headers: { ...operation.headers, ...body.integrityHeaders, ...x.guard },
       payload: body.payload,
       payloadHash,
       endpoint,
@@ -271,6 +299,8 @@ export class AwsHandler {
       });
       x.clock.lap('upstream');
       status = answer.statusCode;
+      // The guard's precondition failed: the pre_state changed between the probe and the forward.
+      if (status === 412 && Object.keys(x.guard).length > 0) error = 'PreconditionFailed: pre_state no longer held upstream (changed after the drift probe)';
       const h = answer.headers;
       upstreamRequestId = firstHeader(h['x-amz-request-id']) ?? firstHeader(h['x-amzn-requestid']) ?? null;
       for (const [name, value] of Object.entries(h)) {
@@ -328,7 +358,7 @@ export class AwsHandler {
       decision,
       reason: reason?.code ?? null,
       detail: reason?.detail ? safeText(reason.detail) : null,
-      identity: x.identity,
+      identity: x.probe ? { ...(x.identity ?? { type: 'aws' }), probe: x.probe } : x.identity,
     });
   }
 

@@ -13,8 +13,9 @@ import { TrustStore } from '../certificate/trust.js';
 import { CertificateVerifier } from '../certificate/verify.js';
 import { loadPrivateJwk } from '../certificate/keys.js';
 import { Authority } from '../authority/state.js';
-import { watchAuthorityFile } from '../authority/file-source.js';
+import { startAuthoritySource } from '../authority/source.js';
 import { MemoryLedger } from '../replay/memory.js';
+import { openLedger } from '../replay/open.js';
 import { AwsMinter } from '../identity/aws-minter.js';
 import { resolveEndpoint } from '../targets/aws/endpoints.js';
 import { RecordWriter } from '../records/writer.js';
@@ -26,6 +27,7 @@ import { makeLocalCa, issueServingCert } from '../targets/kube/local-pki.js';
 import { writeClientDir } from '../targets/kube/client-dir.js';
 import { adminHandler } from './admin.js';
 import { Metrics } from './metrics.js';
+import { ListenerDrain } from './drain.js';
 
 /** SPEC §1: request heads up to 64 KiB (a certificate alone may be 16 KiB). */
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -48,24 +50,47 @@ export interface RunningBroker {
   readonly kube: AddressInfo | null;
   readonly admin: AddressInfo;
   readonly records: RecordWriter;
-  close(): Promise<void>;
+  close(opts?: CloseOptions): Promise<void>;
 }
+
+export interface CloseOptions {
+  /**
+   * `seb run` on SIGTERM/SIGINT: stop accepting, close long-lived kube requests, let requests in
+   * flight finish for up to limits.request_timeout, then cut the rest. Without it everything is
+   * cut at once (tests, a start-up that failed halfway). A second call without it cuts now.
+   */
+  readonly graceful?: boolean;
+}
+
+/** The outcome record of a long-lived request the shutdown closed says this. */
+const SHUTDOWN_REASON = 'closed: the broker is shutting down';
+/** After a cut, the turns of the event loop the cut handlers need to write their outcome records. */
+const CUT_SETTLE_MS = 200;
+/** How often a drain re-closes long-lived requests that started on a kept-alive connection meanwhile. */
+const STREAM_SWEEP_MS = 250;
 
 export async function startBroker(config: Config, opts: BrokerOptions = {}): Promise<RunningBroker> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (!config.broker.signing_key) throw new Error('broker.signing_key is required');
-  if (!('file' in config.authority.source)) throw new Error('authority: only a file source is served by this version');
-  if (config.replay.store !== 'memory') throw new Error('replay: only the memory store is served by this version');
 
   // Everything started is stopped in reverse order, on close() and when start-up fails halfway.
   const stops: (() => unknown)[] = [];
+  const drains: ListenerDrain[] = [];
+  let kubeHandler: KubeHandler | null = null;
+  let closing: Promise<void> | null = null;
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
   };
   try {
     const signingKey = await loadPrivateJwk(config.broker.signing_key);
-    const trust = await TrustStore.load(config.trust.issuers);
     const metrics = new Metrics();
+    const trust = await TrustStore.load(config.trust.issuers, {
+      log,
+      onRefreshError: (iss) => metrics.trustRefreshErrors.inc({ iss }),
+    });
+    // Issuers rotate keys without a restart: JWKS files are re-read on change, URLs re-fetched.
+    const trustFollow = await trust.follow();
+    stops.push(() => trustFollow.close());
     const verifier = new CertificateVerifier({
       trust,
       audience: config.broker.audience,
@@ -81,7 +106,8 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       maxValidity: config.trust.max_validity,
       log,
     });
-    const authoritySource = await watchAuthorityFile(config.authority.source.file, authority, log);
+    metrics.observeAuthority(authority);
+    const authoritySource = await startAuthoritySource(config, authority, { metrics, log });
     stops.push(() => authoritySource.close());
     const sink: RecordSink =
       config.records.sink === 'stdout'
@@ -98,7 +124,8 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     });
     // A sink that is already failing cannot take the closing record; say so, still stop.
     stops.push(() => records.close().catch((err: unknown) => log(`seb: the record stream could not be closed: ${String(err)}`)));
-    const ledger = new MemoryLedger();
+    // `seb op capture` executes no mutation, so it counts nothing and needs no shared store.
+    const ledger = opts.capture ? new MemoryLedger() : await openLedger(config.replay.store, log);
     stops.push(() => ledger.close());
     // One pooled dispatcher for every upstream: keep-alive connections are reused across requests.
     const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
@@ -125,18 +152,21 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
         ...(opts.capture ? { capture: opts.capture } : {}),
         ...(opts.captureAccount ? { captureAccount: opts.captureAccount } : {}),
       });
-      const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.limits.request_timeout * 1000 }, handler.handle);
-      server.on('checkContinue', handler.handle);
+      const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.limits.request_timeout * 1000 });
+      const drain = new ListenerDrain(server);
+      drains.push(drain);
+      server.on('request', drain.requests(handler.handle));
+      server.on('checkContinue', drain.requests(handler.handle));
       server.on('clientError', refuseUnreadable);
       awsAddress = await listen(server, config.listen.aws);
-      stops.push(() => closeServer(server));
+      stops.push(() => drain.drain(Date.now()));
     }
 
     const admin = createServer(
       adminHandler({
         metrics,
         jwks: { keys: [signingKey.publicJwk] },
-        readiness: () => ({ trust: true, authority: authority.fresh(), records: records.healthy() }),
+        readiness: () => ({ trust: true, authority: authority.fresh(), records: records.healthy(), replay: ledger.healthy(), accepting: closing === null }),
       }),
     );
     let kubeAddress: AddressInfo | null = null;
@@ -144,16 +174,20 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       const upstream = await kubeUpstream(config.kube, log);
       stops.push(() => upstream.close());
       const handler = new KubeHandler({ config, verifier, authority, ledger, records, metrics, upstream, ...(opts.capture ? { capture: opts.capture } : {}) });
+      kubeHandler = handler;
       const { host } = parseListen(config.listen.kube);
       const local = config.kube.tls ? null : await localServingCert(host);
       const tls = config.kube.tls
         ? { cert: await readFile(config.kube.tls.cert), key: await readFile(config.kube.tls.key) }
         : { cert: local!.serving.certPem, key: local!.serving.keyPem };
-      const server = createHttpsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES }, handler.handle);
-      server.on('upgrade', handler.upgrade);
+      const server = createHttpsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES });
+      const drain = new ListenerDrain(server);
+      drains.push(drain);
+      server.on('request', drain.requests(handler.handle));
+      server.on('upgrade', drain.upgrades(handler.upgrade));
       server.on('clientError', refuseUnreadable);
       kubeAddress = await listen(server, config.listen.kube);
-      stops.push(() => closeServer(server));
+      stops.push(() => drain.drain(Date.now()));
       if (local) {
         // SPEC §1: the agent gets the CA bundle and a ready kubeconfig (its token: the certificate).
         const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
@@ -166,7 +200,27 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     const adminAddress = await listen(admin, config.listen.admin);
     stops.push(() => closeServer(admin));
 
-    return { aws: awsAddress, kube: kubeAddress, admin: adminAddress, records, close: stopAll };
+    const shutDown = async (deadline: number): Promise<void> => {
+      const drained = Promise.all(drains.map((d) => d.drain(deadline)));
+      const streams = kubeHandler;
+      streams?.closeStreams(SHUTDOWN_REASON);
+      const sweep = streams ? setInterval(() => streams.closeStreams(SHUTDOWN_REASON), STREAM_SWEEP_MS) : null;
+      const clean = (await drained).every(Boolean);
+      if (sweep) clearInterval(sweep);
+      // Handlers write their outcome records as their responses end; those must precede the end record.
+      await new Promise((resolve) => setTimeout(resolve, clean ? 0 : CUT_SETTLE_MS));
+      await stopAll();
+    };
+    const close = (o: CloseOptions = {}): Promise<void> => {
+      const deadline = Date.now() + (o.graceful ? config.limits.request_timeout * 1000 : 0);
+      if (closing) {
+        for (const d of drains) void d.drain(deadline);
+        return closing;
+      }
+      closing = shutDown(deadline);
+      return closing;
+    };
+    return { aws: awsAddress, kube: kubeAddress, admin: adminAddress, records, close };
   } catch (err) {
     await stopAll();
     throw err;

@@ -94,6 +94,8 @@ type Admitted = { decision: 'admit' | 'read'; executor: K8sExecutor; body: Buffe
 export class KubeHandler {
   readonly #d: KubeHandlerDeps;
   readonly #reader: K8sExecutor | null;
+  /** The closer of each long-lived request still open (closeStreams ends them at shutdown). */
+  readonly #streams = new Set<(why: string) => void>();
 
   constructor(deps: KubeHandlerDeps) {
     this.#d = deps;
@@ -359,14 +361,25 @@ export class KubeHandler {
           why = `closed: ${err instanceof Denial ? err.code : String(err)}`;
         }
       } else if (!authority.fresh()) why = 'closed: authority_stale';
-      if (why) {
-        x.closedBecause = why;
-        clearInterval(timer);
-        close();
-      }
+      if (why) end(why);
     }, 250);
+    const end = (why: string): void => {
+      x.closedBecause = why;
+      clearInterval(timer);
+      this.#streams.delete(end);
+      close();
+    };
+    this.#streams.add(end);
     timer.unref();
-    return () => clearInterval(timer);
+    return () => {
+      clearInterval(timer);
+      this.#streams.delete(end);
+    };
+  }
+
+  /** Shutdown: closes every open watch, follow and tunnel now, with `why` as the reason they were closed. */
+  closeStreams(why: string): void {
+    for (const end of [...this.#streams]) end(why);
   }
 
   async #decision(x: Exchange, decision: Decision, denial: Denial | null): Promise<RecordRef> {

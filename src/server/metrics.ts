@@ -1,5 +1,6 @@
 /** Prometheus metrics for the admin listener (SPEC §1). One registry per broker. */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuthoritySnapshot } from '../authority/state.js';
 
 export const STAGES = ['certificate', 'match', 'replay', 'drift', 'mint', 'sign', 'record', 'upstream'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -25,8 +26,71 @@ export class Metrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
-  readonly authoritySeq = new Gauge({ name: 'seb_authority_seq', help: 'Sequence number of the current authority state', registers: [this.registry] });
-  readonly authorityAge = new Gauge({ name: 'seb_authority_age_seconds', help: 'Age of the current authority state', registers: [this.registry] });
+  readonly authoritySourceErrors = new Counter({
+    name: 'seb_authority_source_errors_total',
+    help: 'Failures to fetch the authority state (unreachable, bad status, missing key, ...), by source',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly trustRefreshErrors = new Counter({
+    name: 'seb_trust_refresh_errors_total',
+    help: 'Failed refreshes of an issuer JWKS (the current keys stay), by issuer',
+    labelNames: ['iss'] as const,
+    registers: [this.registry],
+  });
+  #authority: AuthorityView | null = null;
+
+  constructor() {
+    // Read at scrape time: the age is exact when scraped, and no timer has to keep it current.
+    const view = () => this.#authority;
+    new Gauge({
+      name: 'seb_authority_seq',
+      help: 'Sequence number of the current authority state (-1: none yet)',
+      registers: [this.registry],
+      collect() {
+        this.set(view()?.snapshot()?.seq ?? -1);
+      },
+    });
+    new Gauge({
+      name: 'seb_authority_age_seconds',
+      help: 'Age of the current authority state (+Inf: none yet); stale when over its max_age',
+      registers: [this.registry],
+      collect() {
+        const s = view()?.snapshot();
+        this.set(s ? Math.max(0, Date.now() / 1000 - s.iat) : Infinity);
+      },
+    });
+    new Gauge({
+      name: 'seb_authority_max_age_seconds',
+      help: 'max_age of the current authority state',
+      registers: [this.registry],
+      collect() {
+        const s = view()?.snapshot();
+        if (s) this.set(s.max_age);
+      },
+    });
+    new Counter({
+      name: 'seb_authority_refused_total',
+      help: 'Authority states refused (bad signature, wrong issuer, rollback, future iat, max_age over the cap, ...)',
+      registers: [this.registry],
+      collect() {
+        // The Authority keeps the count (it alone decides); mirror it.
+        this.reset();
+        this.inc(view()?.rejected ?? 0);
+      },
+    });
+  }
+
+  /** The authority whose state the authority gauges report. */
+  observeAuthority(authority: AuthorityView): void {
+    this.#authority = authority;
+  }
+}
+
+/** What the authority gauges read (authority/state.ts Authority). */
+export interface AuthorityView {
+  snapshot(): AuthoritySnapshot | null;
+  readonly rejected: number;
 }
 
 /** Stage timings of one request, for `Server-Timing` and the stage histogram. */

@@ -49,7 +49,8 @@ t.test('bad JWKS files throw an error naming the issuer', async (t) => {
     ['use enc', file({ keys: [{ ...edPub, use: 'enc' }] })],
     ['duplicate kid', file({ keys: [edPub, edPub] })],
     ['broken key material', file({ keys: [{ ...edPub, x: 'AAAA' }] })],
-    ['plain http URL', 'http://127.0.0.1:1/jwks.json'],
+    ['plain http URL to a non-loopback host', 'http://sab.example/jwks.json'],
+    ['unreachable loopback URL', 'http://127.0.0.1:1/jwks.json'],
   ];
   for (const [name, jwks] of cases) {
     await t.rejects(TrustStore.load([{ iss: 'sab.bad', jwks }]), { message: /trust issuer sab\.bad/ }, name);

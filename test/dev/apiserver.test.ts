@@ -369,12 +369,12 @@ t.test('lists page with limit/continue; deletecollection by label; namespaces ca
   t.match(orphan.json(), { reason: 'NotFound', message: 'namespaces "team" not found' });
 });
 
-t.test('exec: SPDY gets an error Status (the fallback path), and exec needs create on pods/exec', async (t) => {
+t.test('exec: a SPDY upgrade offering no protocol the stand-in speaks is a Status, and exec needs create on pods/exec', async (t) => {
   const spdy = await call('POST', '/api/v1/namespaces/default/pods/p/exec?command=echo&stdout=true', {
-    headers: { connection: 'Upgrade', upgrade: 'SPDY/3.1', 'x-stream-protocol-version': 'v5.channel.k8s.io' },
+    headers: { connection: 'Upgrade', upgrade: 'SPDY/3.1', 'x-stream-protocol-version': 'v1.channel.k8s.io' },
   });
   t.equal(spdy.status, 400);
-  t.match(spdy.json(), { kind: 'Status', reason: 'BadRequest' });
+  t.match(spdy.json(), { kind: 'Status', reason: 'BadRequest', message: /unable to negotiate protocol/ });
   const denied = await kubectl(['exec', 'p', '--', 'echo', 'hi'], { token: 'agent-token' });
   t.match(denied.stderr, /pods "p" is forbidden: User "agent" cannot create resource "pods\/exec" in API group "" in the namespace "default"/);
 });

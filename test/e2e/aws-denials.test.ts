@@ -129,7 +129,7 @@ const cases: Case[] = [
     token: async () => tb.cert([{ ...(await putOp('k-body')), body: { sha256: '0'.repeat(64) } }]),
     key: 'k-body',
   },
-  { name: 'a pre_state the broker cannot probe yet', reason: 'drift', token: async () => tb.cert([{ ...(await putOp('k-drift')), pre_state: { absent: true } }]), key: 'k-drift' },
+  { name: 'a pre_state that does not hold (an ETag of a missing object)', reason: 'drift', token: async () => tb.cert([{ ...(await putOp('k-drift')), pre_state: { etag: '"0123456789abcdef0123456789abcdef"' } }]), key: 'k-drift' },
   { name: 'an executor role STS will not hand out', reason: 'mint_failed', token: async () => tb.cert([await putOp('k-mint')], { identity: 'forbidden' }), key: 'k-mint' },
 ];
 

@@ -4,9 +4,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { stringify } from 'yaml';
 import { startStandInApiserver, type StandInApiserver } from '../../src/dev/apiserver/server.js';
+import type { StreamOptions } from '../../src/dev/apiserver/streams.js';
 import { issueServingCert, makeLocalCa } from '../../src/targets/kube/local-pki.js';
 import { requirePeer } from './peers.js';
 
@@ -22,7 +23,11 @@ export interface KubeWorld {
   close(): Promise<void>;
 }
 
-export async function startKubeWorld(dir: string, afterResponse?: (request: { method: string; path: string; user: string }) => void): Promise<KubeWorld> {
+export async function startKubeWorld(
+  dir: string,
+  afterResponse?: (request: { method: string; path: string; user: string }) => void,
+  streams: StreamOptions = {},
+): Promise<KubeWorld> {
   const ca = await makeLocalCa('stand-in apiserver CA');
   const tls = await issueServingCert(ca, ['127.0.0.1']);
   const caPath = join(dir, 'apiserver-ca.crt');
@@ -37,6 +42,7 @@ export async function startKubeWorld(dir: string, afterResponse?: (request: { me
       'seb:reader': [{ verbs: ['get', 'list', 'watch'], resources: ['*'] }],
     },
     ...(afterResponse ? { afterResponse } : {}),
+    ...streams,
   });
   const kubeconfig = (name: string, token: string): string => {
     const path = join(dir, `${name}.kubeconfig`);
@@ -66,6 +72,49 @@ export function kubectl(args: readonly string[], env: NodeJS.ProcessEnv = {}): P
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
+}
+
+export interface BackgroundKubectl {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** The exit code, or the signal's name when it was killed. */
+  readonly exited: Promise<number | string>;
+  out(): string;
+  err(): string;
+}
+
+/** The real kubectl in the background (exec sessions, attach, port-forward), its output collected. */
+export function kubectlInBackground(args: readonly string[]): BackgroundKubectl {
+  const bin = requirePeer(KUBECTL, 'apt-get install kubectl (the tests call the versioned kubectl.1.32 binary)');
+  const child = spawn(bin, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | string>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+/** Waits until `cond` holds, for at most `ms`; answers whether it held. */
+export async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  return cond();
+}
+
+/** Waits for a background kubectl to exit, for at most `ms` (it is killed then). */
+export async function exitWithin(run: BackgroundKubectl, ms: number): Promise<number | string> {
+  const timer = setTimeout(() => run.child.kill(), ms);
+  const code = await run.exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** The local port `kubectl port-forward` listens on, once it says so (null if it did not in `ms`). */
+export async function forwardedPort(run: BackgroundKubectl, ms: number): Promise<number | null> {
+  const port = (): RegExpExecArray | null => /Forwarding from 127\.0\.0\.1:(\d+)/.exec(run.out());
+  await until(() => port() !== null || run.child.exitCode !== null, ms);
+  const m = port();
+  return m === null ? null : Number(m[1]);
 }
 
 /** Broker config for the kube target against `world`: executors with k8s profiles, its client dir. */

@@ -33,4 +33,5 @@ export const INSTALL_HINTS = {
   moto_server: "pip install 'moto[server]'",
   aws: 'pip install awscli',
   kubectl: 'apt-get install kubectl',
+  'redis-server': 'apt-get install redis-server',
 } as const;

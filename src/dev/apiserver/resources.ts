@@ -43,6 +43,8 @@ export const RESOURCES: readonly ResourceDef[] = [
   def('', 'pods', 'Pod', true, ['po'], [
     { name: 'log', kind: core('Pod'), verbs: ['get'] },
     { name: 'exec', kind: core('PodExecOptions'), verbs: ['create', 'get'] },
+    { name: 'attach', kind: core('PodAttachOptions'), verbs: ['create', 'get'] },
+    { name: 'portforward', kind: core('PodPortForwardOptions'), verbs: ['create', 'get'] },
     { name: 'status', kind: core('Pod'), verbs: ['get', 'patch', 'update'] },
   ], ['all']),
   def('', 'configmaps', 'ConfigMap', true, ['cm']),

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import { authenticate, authorize, type AuthConfig, type RbacRule, type UserInfo } from './auth.js';
 import {
   AGGREGATED_CONTENT_TYPE,
@@ -16,13 +15,13 @@ import {
   resourceList,
   wantsAggregated,
 } from './discovery.js';
-import { rejectUpgrade, serveExec } from './exec.js';
 import { fieldValidationOf, handle, type ResourceRoute } from './handlers.js';
 import { serveLogs } from './logs.js';
 import { findResource, groups } from './resources.js';
 import { route } from './route.js';
 import { StatusError, forbidden } from './status.js';
 import { ObjectStore } from './store.js';
+import { STREAM_SUBRESOURCES, StreamServer, rejectUpgrade, type StreamOptions } from './streams.js';
 import { wantsTable } from './table.js';
 import { serveWatch } from './watch.js';
 
@@ -31,7 +30,7 @@ import { serveWatch } from './watch.js';
  * (reference/k8s.md §8), because no real kube-apiserver can run on these machines. TLS only:
  * kubectl sends no credentials at all to an http:// server (reference/k8s.md, finding 1).
  */
-export interface StandInOptions {
+export interface StandInOptions extends StreamOptions {
   readonly tls: { readonly certPem: string; readonly keyPem: string };
   readonly tokens: Readonly<Record<string, { user: string; groups: string[] }>>;
   /** Users allowed to send Impersonate-* headers (the broker's own identity). */
@@ -64,7 +63,7 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
   const store = new ObjectStore();
   const namespaces = findResource('', 'v1', 'namespaces')!;
   for (const name of SYSTEM_NAMESPACES) store.create(namespaces, '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-  const wss = new WebSocketServer({ noServer: true });
+  const streams = new StreamServer(store, opts);
   const host = opts.host ?? '127.0.0.1';
   let url = '';
 
@@ -87,7 +86,7 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
     const table = wantsTable(req.headers.accept);
     if (r.verb === 'watch') return serveWatch(req, res, store, r, table);
     if (r.subresource === 'log') return serveLogs(req, res, store, r);
-    if (r.subresource === 'exec') throw new StatusError('BadRequest', 'Upgrade request required');
+    if (STREAM_SUBRESOURCES.has(r.subresource)) throw new StatusError('BadRequest', 'Upgrade request required');
     const reply = handle(store, r, { contentType, bytes, fieldValidation: fieldValidationOf(r.query), warnings: [] }, table);
     // RFC 7234 warn-code 299 with agent "-", the form the apiserver uses and kubectl prints.
     if (reply.warnings !== undefined) res.setHeader('Warning', reply.warnings.map((w) => `299 - ${JSON.stringify(w)}`));
@@ -97,9 +96,9 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
 
   function admit(user: UserInfo, r: ResourceRoute): void {
     const resource = r.subresource === '' ? r.def.resource : `${r.def.resource}/${r.subresource}`;
-    // Exec needs `create` whatever the method: the WebSocket GET is authorized as create since
-    // 1.35 (reference/k8s.md §6), and the broker certifies exec as create.
-    const verb = r.subresource === 'exec' ? 'create' : r.verb;
+    // exec, attach and portforward need `create` whatever the method: the WebSocket GET is
+    // authorized as create since 1.35 (reference/k8s.md §6), and the broker certifies them as create.
+    const verb = STREAM_SUBRESOURCES.has(r.subresource) ? 'create' : r.verb;
     if (!authorize(user, verb, resource, auth)) throw forbidden(user.name, verb, resource, r.def.group, r.name, r.namespace);
   }
 
@@ -128,9 +127,9 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
     try {
       const user = authenticate(req.headers, auth);
       const r = route(req.method ?? 'GET', req.url ?? '/');
-      if (r.kind !== 'resource' || r.subresource !== 'exec') throw new StatusError('BadRequest', 'this resource does not accept an upgrade');
+      if (r.kind !== 'resource' || !STREAM_SUBRESOURCES.has(r.subresource)) throw new StatusError('BadRequest', 'this resource does not accept an upgrade');
       admit(user, r);
-      serveExec(wss, req, socket, head, store, r);
+      streams.upgrade(req, socket, head, r);
     } catch (err) {
       rejectUpgrade(socket, err instanceof StatusError ? err : internal());
     }
@@ -147,8 +146,7 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
     port,
     store,
     close: async () => {
-      for (const c of wss.clients) c.terminate();
-      wss.close();
+      streams.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

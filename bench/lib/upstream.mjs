@@ -1,0 +1,54 @@
+// The fast upstream every path of the benchmark shares: answers like S3 (PUT/GET an object), like
+// the apiserver (PATCH a deployment) and like STS (AssumeRole, after SEB_BENCH_STS_DELAY_MS), at
+// once and without checking anything, so that the upstream is never the bottleneck.
+// Runs as its own process (node bench/lib/upstream.mjs); prints {"http":P,"https":P,"sts":P}.
+import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+
+const stsDelay = Number(process.env.SEB_BENCH_STS_DELAY_MS ?? 20);
+const tls = JSON.parse(process.env.SEB_BENCH_TLS ?? 'null');
+
+const OBJECT = Buffer.alloc(1024, 'o');
+const DEPLOYMENT = Buffer.from(
+  JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default', resourceVersion: '1' }, spec: { replicas: 3 } }),
+);
+
+function answer(req, res) {
+  req.resume();
+  req.on('end', () => {
+    if (req.method === 'PATCH') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': DEPLOYMENT.length });
+      return res.end(DEPLOYMENT);
+    }
+    if (req.method === 'GET') {
+      res.writeHead(200, { etag: '"o"', 'content-type': 'application/octet-stream', 'content-length': OBJECT.length, 'x-amz-request-id': 'r' });
+      return res.end(OBJECT);
+    }
+    res.writeHead(200, { etag: '"o"', 'x-amz-request-id': 'r', 'content-length': 0 });
+    res.end();
+  });
+}
+
+let minted = 0;
+function assumeRole(req, res) {
+  req.resume();
+  req.on('end', () =>
+    setTimeout(() => {
+      const expiration = new Date(Date.now() + 3600_000).toISOString();
+      minted += 1;
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end(
+        `<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIABENCH${minted}</AccessKeyId><SecretAccessKey>s</SecretAccessKey>` +
+          `<SessionToken>t</SessionToken><Expiration>${expiration}</Expiration></Credentials><AssumedRoleUser>` +
+          `<Arn>arn:aws:sts::123456789012:assumed-role/w/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>`,
+      );
+    }, stsDelay),
+  );
+}
+
+const listen = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+const servers = [createServer({ keepAliveTimeout: 60_000 }, answer), createServer(assumeRole)];
+if (tls) servers.push(createHttpsServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 60_000 }, answer));
+const [http, sts, https] = await Promise.all(servers.map(listen));
+process.stdout.write(`${JSON.stringify({ http, sts, https: https ?? null })}\n`);
+process.on('SIGTERM', () => process.exit(0));

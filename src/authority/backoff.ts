@@ -1,0 +1,30 @@
+/**
+ * Reconnect delays for the authority sources: exponential with full jitter ("Exponential Backoff
+ * And Jitter", AWS Architecture Blog, 2015), so brokers that lost their source together do not all
+ * come back in the same instant and knock it over again.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+
+const BASE_MS = 100;
+const MAX_MS = 30_000;
+
+export class Backoff {
+  #attempt = 0;
+
+  /** The next delay in ms: uniform in [0, min(MAX_MS, BASE_MS * 2^attempt)). */
+  next(): number {
+    const cap = Math.min(MAX_MS, BASE_MS * 2 ** this.#attempt);
+    if (cap < MAX_MS) this.#attempt++;
+    return Math.random() * cap;
+  }
+
+  /** After a success: the next failure waits little again. */
+  reset(): void {
+    this.#attempt = 0;
+  }
+}
+
+/** Waits `ms`, or less when `signal` aborts; never rejects, never keeps the process alive on its own. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return delay(ms, undefined, { ref: false, ...(signal ? { signal } : {}) }).catch(() => undefined);
+}

@@ -1,0 +1,167 @@
+/**
+ * Authority state from a ConfigMap key (SPEC §6 "Sources"), read with the broker's own Kubernetes
+ * credentials (config `kube`), never the agent's. The usual list-then-watch: list the one ConfigMap
+ * (a `metadata.name` field selector), offer its key, then watch from the list's resourceVersion.
+ * A watch that ends is resumed from the last resourceVersion seen (bookmarks keep it recent); 410
+ * Gone means that version was compacted away, so the ConfigMap is listed again. Failures are
+ * reported and retried with backoff; the current state stays in force until it goes stale.
+ *
+ * RBAC: get, list and watch on configmaps in that namespace; `resourceNames: [NAME]` suffices,
+ * because the apiserver authorizes a list or watch with a `metadata.name` selector as that name.
+ */
+import { CoreV1Api, KubeConfig, Watch, type V1ConfigMap } from '@kubernetes/client-node';
+import type { KubeConfig as KubeSection } from '../config/types.js';
+import { Backoff, sleep } from './backoff.js';
+import type { AuthoritySource, Problem, StateSink } from './source.js';
+
+/** Asked of the apiserver; it closes the watch then and the broker resumes from the last resourceVersion. */
+const WATCH_SECONDS = 300;
+/** A watch still open this long after WATCH_SECONDS is on a dead connection: it is dropped and resumed. */
+const WATCH_GRACE_MS = 30_000;
+/** A watch that ends sooner than this is retried after a backoff, so a server that closes at once is not hammered. */
+const MIN_WATCH_MS = 1000;
+const LIST_TIMEOUT_MS = 30_000;
+/** Start-up waits this long for the first state, so the broker is ready at once when the apiserver is up. */
+const FIRST_STATE_MS = 5000;
+
+export interface ConfigMapRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly key: string;
+}
+
+export async function watchAuthorityConfigMap(kube: KubeSection, ref: ConfigMapRef, sink: StateSink, problem: Problem): Promise<AuthoritySource> {
+  const kc = loadKubeConfig(kube);
+  const core = kc.makeApiClient(CoreV1Api);
+  const watcher = new Watch(kc);
+  const where = `authority configmap ${ref.namespace}/${ref.name} key ${ref.key}`;
+  const path = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/configmaps`;
+  const fieldSelector = `metadata.name=${ref.name}`;
+  const backoff = new Backoff();
+  const stop = new AbortController();
+  let resourceVersion = '';
+  /** The open watch, aborted by close(). */
+  let watching: AbortController | null = null;
+  let lastText: string | null = null;
+  let settle!: () => void;
+  const firstSettled = new Promise<void>((resolve) => (settle = resolve));
+
+  async function offer(cm: V1ConfigMap | undefined): Promise<void> {
+    const text = cm?.data?.[ref.key]?.trim();
+    if (text === undefined) {
+      problem(`${where}: ${cm === undefined ? 'no such ConfigMap' : 'the ConfigMap has no such key'}`);
+    } else if (text !== lastText) {
+      lastText = text;
+      await sink.offer(text);
+    }
+  }
+
+  async function list(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`list took over ${LIST_TIMEOUT_MS} ms`)), LIST_TIMEOUT_MS);
+    });
+    try {
+      const answer = await Promise.race([core.listNamespacedConfigMap({ namespace: ref.namespace, fieldSelector }), timeout]);
+      resourceVersion = answer.metadata?.resourceVersion ?? '';
+      await offer(answer.items[0]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One watch, to its end: 'gone' when the resourceVersion is too old (list again), else 'ended'. */
+  function watchOnce(): Promise<'gone' | 'ended'> {
+    return new Promise((resolve, reject) => {
+      let gone = false;
+      let stalled = false;
+      // Offers run one at a time, in event order.
+      let queue = Promise.resolve();
+      const watchdog = setTimeout(() => {
+        stalled = true;
+        watching?.abort();
+      }, WATCH_SECONDS * 1000 + WATCH_GRACE_MS);
+      const onEvent = (type: string, object: { code?: number; message?: string; metadata?: { resourceVersion?: string } } | undefined) => {
+        if (type === 'ERROR') {
+          if (object?.code !== 410) problem(`${where}: watch error ${object?.code ?? ''} ${object?.message ?? ''}`);
+          gone = object?.code === 410;
+          // The apiserver ends the watch after an ERROR event; do not count on it.
+          watching?.abort();
+          return;
+        }
+        const rv = object?.metadata?.resourceVersion;
+        if (typeof rv === 'string' && rv !== '') resourceVersion = rv;
+        if (type === 'ADDED' || type === 'MODIFIED') queue = queue.then(() => offer(object as V1ConfigMap));
+        else if (type === 'DELETED') problem(`${where}: the ConfigMap was deleted; the current state stays until it is stale`);
+      };
+      const onDone = (err: unknown) => {
+        clearTimeout(watchdog);
+        watching = null;
+        void queue.then(() => {
+          if (gone || statusOf(err) === 410) resolve('gone');
+          else if (stop.signal.aborted || stalled || err === null || err === undefined) resolve('ended');
+          else reject(err instanceof Error ? err : new Error(String(err)));
+        });
+      };
+      watcher
+        .watch(path, { fieldSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS }, onEvent, onDone)
+        .then((controller) => {
+          // done may already have run (a refused watch); then there is nothing left to abort.
+          if (stop.signal.aborted) controller.abort();
+          else if (!controller.signal.aborted) watching = controller;
+        }, onDone);
+    });
+  }
+
+  void (async () => {
+    let listed = false;
+    while (!stop.signal.aborted) {
+      const started = Date.now();
+      try {
+        if (!listed) {
+          await list();
+          listed = true;
+          settle();
+        }
+        if ((await watchOnce()) === 'gone') listed = false;
+        if (Date.now() - started >= MIN_WATCH_MS) backoff.reset();
+        else await sleep(backoff.next(), stop.signal);
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        problem(`${where}: ${describe(err)}`);
+        settle();
+        await sleep(backoff.next(), stop.signal);
+      }
+    }
+  })();
+
+  await Promise.race([firstSettled, sleep(FIRST_STATE_MS, stop.signal)]);
+  return {
+    async close() {
+      stop.abort();
+      watching?.abort();
+    },
+  };
+}
+
+/** The broker's own credentials, loaded as the kube upstream loads them (targets/kube/upstream.ts). */
+function loadKubeConfig(section: KubeSection): KubeConfig {
+  const kc = new KubeConfig();
+  if (section.kubeconfig) kc.loadFromFile(section.kubeconfig);
+  else if (section.server) kc.loadFromClusterAndUser({ name: 'upstream', server: section.server, skipTLSVerify: false }, { name: 'seb' });
+  else kc.loadFromCluster();
+  return kc;
+}
+
+/** The HTTP status of a failed list (ApiException `code`) or watch (`statusCode`). */
+function statusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown } | null;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  return typeof e?.code === 'number' ? e.code : undefined;
+}
+
+/** ApiException messages carry the whole response (headers and body); the status says enough. */
+function describe(err: unknown): string {
+  const status = statusOf(err);
+  return status !== undefined ? `HTTP ${status}` : err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,102 @@
+/**
+ * Following a file that is replaced while the broker runs (the authority state, an issuer's JWKS).
+ * The directory is watched rather than the file, because editors and Kubernetes volume updates
+ * replace files (rename, `..data` symlink swap) and a watch on the old inode would go silent.
+ * fs.watch is not reliable on every filesystem (network and overlay mounts), so a 1 s stat poll
+ * backs it up. Nothing here throws into the event loop: failures go to `log`.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+const POLL_MS = 1000;
+/** Writers often produce several events per update (truncate, write, rename); read once after they settle. */
+const DEBOUNCE_MS = 50;
+
+export interface FileWatch {
+  close(): void;
+}
+
+/**
+ * Calls `read` once before resolving, then after every change of `path`. Reads never overlap: a
+ * change during a read triggers exactly one more read after it. `read` decides whether the bytes
+ * are new; it must not throw (a throw is logged).
+ */
+export async function watchFile(path: string, read: () => Promise<void>, log: (msg: string) => void): Promise<FileWatch> {
+  let closed = false;
+  let lastStat = '';
+  let reading: Promise<void> | null = null;
+  let again = false;
+  let debounce: NodeJS.Timeout | null = null;
+
+  function reload(): Promise<void> {
+    if (reading !== null) {
+      again = true;
+      return reading;
+    }
+    reading = (async () => {
+      do {
+        again = false;
+        await read().catch((err: unknown) => log(`${path}: ${(err as Error).message}`));
+      } while (again && !closed);
+      reading = null;
+    })();
+    return reading;
+  }
+
+  function schedule(): void {
+    if (closed) return;
+    if (debounce !== null) clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      debounce = null;
+      if (!closed) void reload();
+    }, DEBOUNCE_MS);
+  }
+
+  async function poll(): Promise<void> {
+    try {
+      const s = await stat(path);
+      const key = `${s.ino}:${s.size}:${s.mtimeMs}`;
+      if (key !== lastStat) {
+        lastStat = key;
+        schedule();
+      }
+    } catch {
+      // Missing for now: the read that noticed said so; keep polling until it appears.
+      lastStat = '';
+    }
+  }
+
+  let watcher: FSWatcher | null = null;
+  try {
+    watcher = watch(dirname(path), { persistent: false }, () => schedule());
+    watcher.on('error', (err) => {
+      log(`${path}: watch failed (${err.message}); polling only`);
+      watcher?.close();
+      watcher = null;
+    });
+  } catch (err) {
+    log(`${path}: cannot watch (${(err as Error).message}); polling only`);
+  }
+
+  await poll();
+  if (debounce !== null) {
+    clearTimeout(debounce);
+    debounce = null;
+  }
+  await reload();
+
+  const timer = setInterval(() => void poll(), POLL_MS);
+  // The listeners keep the broker alive; this poll alone must not.
+  timer.unref();
+
+  return {
+    close(): void {
+      closed = true;
+      clearInterval(timer);
+      if (debounce !== null) clearTimeout(debounce);
+      watcher?.close();
+      watcher = null;
+    },
+  };
+}

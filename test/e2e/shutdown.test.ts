@@ -1,0 +1,167 @@
+// Graceful shutdown (README "Shutdown"): `seb run` under load gets SIGTERM, stops accepting, lets
+// the requests in flight finish, closes its record stream and exits 0, leaving a chain that
+// `seb records verify` accepts with an outcome for every admitted decision. Long-lived Kubernetes
+// requests are closed at once, each with its outcome record, instead of holding the drain.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { startMoto } from '../helpers/moto.js';
+import { startTestBroker } from '../helpers/broker.js';
+import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
+import { SEB, captureOps, makeDeployment, startSebRun } from '../helpers/seb-run.js';
+
+/** Workers sending at once, and the most requests they send in all (under the certificate's uses). */
+const WORKERS = 6;
+const MAX_REQUESTS = 90;
+/** SIGTERM goes out once this many responses came back, so the load is well under way. */
+const SIGNAL_AFTER = 20;
+/** The drain bound is limits.request_timeout (30 s by default); the stop must come well before. */
+const STOP_WITHIN_MS = 20_000;
+
+type Rec = { type: string; seq: number; decision?: string; decision_seq?: number; status?: number | null };
+const parse = (lines: readonly string[]): Rec[] => lines.map((l) => JSON.parse(l) as Rec);
+
+t.test('seb run: SIGTERM under load drains, closes the stream and exits 0', async (t) => {
+  const moto = await startMoto();
+  t.teardown(() => moto.stop());
+  const deployment = await makeDeployment(moto);
+  t.teardown(() => deployment.close());
+  const admin = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials: moto.admin, forcePathStyle: true });
+  t.teardown(() => admin.destroy());
+  await admin.send(new CreateBucketCommand({ Bucket: 'drain' }));
+
+  const agent = (url: string, token: string): S3Client =>
+    new S3Client({
+      endpoint: url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-has-no-secret', sessionToken: token },
+    });
+  const body = 'written under load\n';
+  const put = new PutObjectCommand({ Bucket: 'drain', Key: 'load.txt', Body: body });
+  const configPath = deployment.config('seb-drain');
+  const ops = await captureOps(configPath, moto.account, async (url) => {
+    const c = agent(url, 'placeholder');
+    try {
+      await c.send(put);
+    } finally {
+      c.destroy();
+    }
+  });
+  t.equal(ops.length, 1, 'PutObject captured');
+  const seb = await startSebRun(configPath);
+  t.teardown(() => seb.stop());
+  // Issued after the broker started: its memory ledger refuses certificates older than itself.
+  const { jws } = await deployment.cert([{ ...ops[0]!, max_uses: 100 }]);
+  const client = agent(seb.aws, jws);
+  t.teardown(() => client.destroy());
+
+  interface Sent {
+    readonly started: number;
+    readonly finished: number;
+    readonly status: number | undefined;
+    readonly message: string;
+  }
+  const sent: Sent[] = [];
+  let signalAt = Infinity;
+  const worker = async (): Promise<void> => {
+    while (sent.length + WORKERS <= MAX_REQUESTS) {
+      const started = Date.now();
+      const outcome = await client.send(new PutObjectCommand({ Bucket: 'drain', Key: 'load.txt', Body: body })).then(
+        (out) => ({ status: out.$metadata.httpStatusCode, message: '' }),
+        (err: { $metadata?: { httpStatusCode?: number }; message?: string }) => ({ status: err.$metadata?.httpStatusCode, message: err.message ?? String(err) }),
+      );
+      sent.push({ started, finished: Date.now(), ...outcome });
+      if (sent.length >= SIGNAL_AFTER && signalAt === Infinity) {
+        signalAt = Date.now();
+        seb.child.kill('SIGTERM');
+      }
+      // No status: the broker no longer accepts connections; this worker is done.
+      if (outcome.status === undefined) return;
+    }
+  };
+  await Promise.all(Array.from({ length: WORKERS }, worker));
+  t.ok(signalAt < Infinity, `SIGTERM was sent after ${SIGNAL_AFTER} responses`);
+
+  const code = await Promise.race([seb.exited, new Promise((r) => setTimeout(() => r('still running'), STOP_WITHIN_MS))]);
+  t.equal(code, 0, 'exit status 0', { stderr: seb.stderr() });
+  t.match(seb.stderr(), /seb: SIGTERM: stopping; requests in flight get up to 30 s\n[^]*seb: stopped\n/);
+
+  const inFlight = sent.filter((s) => s.started < signalAt && s.finished > signalAt);
+  t.ok(inFlight.some((s) => s.status === 200), `requests in flight at SIGTERM finished with 200 (${inFlight.map((s) => s.status).join(',')})`);
+  const ok = sent.filter((s) => s.status === 200);
+  t.same(
+    sent.filter((s) => s.status !== 200 && s.status !== undefined),
+    [],
+    'nothing was refused or failed with a status: each request was served, or found the broker no longer accepting',
+  );
+
+  const recordsFile = join(deployment.dir, 'records.log');
+  writeFileSync(recordsFile, seb.records.join('\n') + '\n');
+  const verify = await new Promise<{ code: number; out: string }>((resolve) =>
+    execFile(process.execPath, [SEB, 'records', 'verify', '--key', deployment.brokerJwks, recordsFile], (err, stdout) =>
+      resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout }),
+    ),
+  );
+  t.equal(verify.code, 0, verify.out);
+  t.match(verify.out, /^ok: \d+ records in 1 streams \(1 ended\)/, 'the chain is intact and the stream is closed');
+
+  const records = parse(seb.records);
+  t.equal(records.at(-1)?.type, 'end', 'the last record closes the stream');
+  const admits = records.filter((r) => r.type === 'decision' && r.decision === 'admit');
+  const outcomes = new Map(records.filter((r) => r.type === 'outcome').map((r) => [r.decision_seq, r]));
+  t.equal(admits.length, ok.length, 'one admit record per request the client saw succeed');
+  t.same(
+    admits.filter((r) => outcomes.get(r.seq)?.status !== 200).map((r) => r.seq),
+    [],
+    'every admitted decision has its outcome record (status 200)',
+  );
+});
+
+t.test('a graceful close ends open watches at once, each with an outcome record', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'seb-shutdown-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const world = await startKubeWorld(dir);
+  t.teardown(() => world.close());
+  const clientDir = join(dir, 'client');
+  const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });
+  t.teardown(() => tb.close());
+
+  // A watch is a read: it needs no certificate, and it streams until something ends it. Namespaces
+  // exist from the start, so their ADDED events open the stream at once.
+  let received = '';
+  let streaming!: () => void;
+  const headers = new Promise<void>((resolve) => (streaming = resolve));
+  const ended = new Promise<void>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: tb.broker.kube!.port, path: '/api/v1/namespaces?watch=true', ca: readFileSync(join(clientDir, 'ca.crt')) },
+      (res) => {
+        t.equal(res.statusCode, 200, 'the watch is streaming');
+        res.on('data', (c: Buffer) => (received += c.toString('utf8')));
+        res.on('close', () => resolve());
+        streaming();
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  await headers;
+
+  const started = Date.now();
+  await tb.broker.close({ graceful: true });
+  await ended;
+  t.ok(Date.now() - started < 5_000, `closed in ${Date.now() - started} ms, not after the 30 s drain bound`);
+
+  const records = parse(tb.records);
+  const watch = records.find((r) => r.type === 'decision' && r.decision === 'read');
+  t.ok(watch, 'the watch has its decision record');
+  const outcome = records.find((r) => r.type === 'outcome' && r.decision_seq === watch?.seq);
+  t.match(outcome, { status: 200, error: /./ }, 'and an outcome record saying it was cut');
+  t.match(received, /"type":"ERROR".*closed: the broker is shutting down/, 'the client is told why, as a watch ERROR event');
+  t.equal(records.at(-1)?.type, 'end', 'the stream is closed after it');
+});
