@@ -9,10 +9,11 @@
  * RBAC: get, list and watch on configmaps in that namespace; `resourceNames: [NAME]` suffices,
  * because the apiserver authorizes a list or watch with a `metadata.name` selector as that name.
  */
-import { CoreV1Api, KubeConfig, Watch, type V1ConfigMap } from '@kubernetes/client-node';
+import { CoreV1Api, Watch, type V1ConfigMap } from '@kubernetes/client-node';
 import type { KubeConfig as KubeSection } from '../config/types.js';
 import { Backoff, sleep } from './backoff.js';
 import type { AuthoritySource, Problem, StateSink } from './source.js';
+import { loadKubeConfig } from '../targets/kube/upstream.js';
 
 /** Asked of the apiserver; it closes the watch then and the broker resumes from the last resourceVersion. */
 const WATCH_SECONDS = 300;
@@ -142,15 +143,6 @@ export async function watchAuthorityConfigMap(kube: KubeSection, ref: ConfigMapR
       watching?.abort();
     },
   };
-}
-
-/** The broker's own credentials, loaded as the kube upstream loads them (targets/kube/upstream.ts). */
-function loadKubeConfig(section: KubeSection): KubeConfig {
-  const kc = new KubeConfig();
-  if (section.kubeconfig) kc.loadFromFile(section.kubeconfig);
-  else if (section.server) kc.loadFromClusterAndUser({ name: 'upstream', server: section.server, skipTLSVerify: false }, { name: 'seb' });
-  else kc.loadFromCluster();
-  return kc;
 }
 
 /** The HTTP status of a failed list (ApiException `code`) or watch (`statusCode`). */

@@ -24,7 +24,7 @@ import { decodeAwsBody } from '../targets/aws/aws-chunked.js';
 import { accountOfRoleArn, resolveArn } from '../targets/aws/arn.js';
 import { resolveEndpoint } from '../targets/aws/endpoints.js';
 import { parseQuery } from '../targets/aws/query-string.js';
-import { signUpstream } from '../targets/aws/sign.js';
+import { signUpstream, type SignedRequest } from '../targets/aws/sign.js';
 import { judgeProbe, planProbe } from '../targets/aws/drift.js';
 import { sendProbe, type ProbeDeps } from '../targets/aws/probe.js';
 import { errorStyle, renderAwsError } from '../targets/aws/errors.js';
@@ -39,7 +39,7 @@ import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
 import { certificateSummary, safeText } from './record-fields.js';
-import { type Decision, denialMessage, recordDenial, recordOutcome, sebHeaders } from './responses.js';
+import { type Decision, commitBeforeForward, denialMessage, recordDenial, recordOutcome, sebHeaders } from './responses.js';
 
 export interface AwsHandlerDeps {
   readonly config: Config;
@@ -262,21 +262,19 @@ export class AwsHandler {
       throw new Denial('audit_unavailable', `the record sink refused the decision: ${err instanceof Error ? err.message : String(err)}`);
     });
     x.clock.lap('record');
-    x.reservation?.commit();
-    await this.#relay(x, upstream.url, head.method, upstream.headers, body.payload, decision, dispatcher);
+    await commitBeforeForward(x.reservation, this.#d.records, x.record, x.started, body.payload.length);
+    await this.#relay(x, upstream, head.method, body.payload, decision, dispatcher);
   }
 
   async #relay(
     x: Exchange,
-    url: string,
+    upstream: SignedRequest,
     method: string,
-    headers: Record<string, string>,
     payload: Buffer,
     decision: 'admit' | 'read',
     dispatcher: Dispatcher,
   ): Promise<void> {
     const { res } = x;
-    const u = new URL(url);
     const abort = new AbortController();
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
@@ -288,10 +286,10 @@ export class AwsHandler {
     let error: string | null = null;
     try {
       const answer = await dispatcher.request({
-        origin: u.origin,
-        path: u.pathname + u.search,
+        origin: upstream.origin,
+        path: upstream.target,
         method: method as Dispatcher.HttpMethod,
-        headers,
+        headers: upstream.headers,
         body: payload.length ? payload : null,
         signal: abort.signal,
         headersTimeout: this.#timeoutMs,

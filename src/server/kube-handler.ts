@@ -32,7 +32,7 @@ import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
 import { certificateSummary, safeText } from './record-fields.js';
-import { type Decision, denialMessage, recordDenial, recordOutcome, sebHeaders } from './responses.js';
+import { type Decision, commitBeforeForward, denialMessage, recordDenial, recordOutcome, sebHeaders } from './responses.js';
 
 export interface KubeHandlerDeps {
   readonly config: Config;
@@ -49,6 +49,7 @@ export interface KubeHandlerDeps {
 /** Client headers that carry meaning the apiserver needs; everything else is dropped (SPEC §3). */
 const PASSED_HEADERS = ['accept', 'accept-encoding', 'content-type', 'user-agent', 'kubectl-command', 'kubectl-session', 'audit-id'] as const;
 const UPGRADE_HEADERS = ['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'x-stream-protocol-version'] as const;
+const UPGRADABLE_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward', 'proxy']);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection']);
 /**
  * The handshake headers of an upgrade, from the raw request: hygiene drops `upgrade` and
@@ -133,6 +134,10 @@ export class KubeHandler {
     const { config, verifier, authority, ledger } = this.#d;
     const head = (x.head = cleanHead(req));
     const info = (x.info = resolveRequestInfo(head.method, head.path, head.query));
+    // The apiserver upgrades only these; anywhere else an Upgrade header would be read two ways.
+    if (!readsBody && !UPGRADABLE_SUBRESOURCES.has(info.subresource)) {
+      throw new Denial('unparseable_request', `an Upgrade is served only for ${[...UPGRADABLE_SUBRESOURCES].join(', ')}`);
+    }
     if (isReadRequest(info) && config.reads === 'allow') {
       if (!this.#reader) throw new Denial('unknown_execution_identity', 'no k8s read_executor is configured');
       const body = readsBody ? await readBody(req, head.contentLength, config.limits.max_body_bytes) : Buffer.alloc(0);
@@ -219,6 +224,7 @@ export class KubeHandler {
 
   async #forward(x: Exchange, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
     const { upstream, config } = this.#d;
+    await commitBeforeForward(x.reservation, this.#d.records, x.record, x.started, admitted.body.length);
     const abort = new AbortController();
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
@@ -235,7 +241,6 @@ export class KubeHandler {
     let status: number | null = null;
     let bytesOut = 0;
     let error: string | null = null;
-    x.reservation?.commit();
     try {
       const answer = await upstream.dispatcher.request({
         origin: upstream.origin,
@@ -253,6 +258,8 @@ export class KubeHandler {
       for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) res.setHeader(name, value);
       this.#sebHeaders(x, res.setHeader.bind(res), admitted.decision, null);
       res.writeHead(status);
+      // A watch may have nothing to say for minutes: the client must see the answer begin now.
+      if (longRunning) res.flushHeaders();
       // Flush each chunk as it arrives: watch events and log lines must not wait in a buffer.
       answer.body.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
       await pipeline(answer.body, res);
@@ -270,7 +277,7 @@ export class KubeHandler {
       res.off('close', onClose);
       this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
       x.clock.observe(this.#d.metrics, 'k8s');
-      recordOutcome(this.#d.records, x.record, x.started, { status: status, upstreamRequestId: null, bytesIn: admitted.body.length, bytesOut: bytesOut, error: error ?? x.closedBecause });
+      recordOutcome(this.#d.records, x.record, x.started, { status: status, upstreamRequestId: null, bytesIn: admitted.body.length, bytesOut: bytesOut, error: x.closedBecause ?? error });
     }
   }
 
@@ -287,12 +294,20 @@ export class KubeHandler {
       ...upstream.tls,
     });
     let bytesOut = 0;
+    // A client that leaves before the apiserver answers must not leave a session behind it.
+    const abandon = (): void => void outgoing.destroy(new Error('the client left before the apiserver answered'));
+    socket.once('close', abandon);
     const done = (status: number | null, error: string | null): void => {
       this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
       recordOutcome(this.#d.records, x.record, x.started, { status: status, upstreamRequestId: null, bytesIn: 0, bytesOut: bytesOut, error: error });
     };
     outgoing.on('upgrade', (answer, upstreamSocket, upstreamHead) => {
+      socket.off('close', abandon);
       x.reservation?.commit();
+      if (socket.destroyed) {
+        upstreamSocket.destroy();
+        return done(101, 'the client left as the session began');
+      }
       const stop = this.#closeWhenNoLongerValid(x, () => {
         upstreamSocket.destroy();
         socket.destroy();
@@ -318,6 +333,7 @@ export class KubeHandler {
       });
     });
     outgoing.on('response', (answer) => {
+      socket.off('close', abandon);
       // Not upgraded (kubectl falls back from WebSocket to SPDY on this): relay it, give the use back.
       x.reservation?.release();
       const lines = [`HTTP/1.1 ${answer.statusCode} ${answer.statusMessage ?? ''}`];
@@ -334,6 +350,7 @@ export class KubeHandler {
       });
     });
     outgoing.on('error', (err) => {
+      socket.off('close', abandon);
       x.reservation?.release();
       const { status, body } = kubeStatus(502, `seb: the apiserver is unreachable: ${err.message}`);
       socket.end(`HTTP/1.1 ${status} Bad Gateway\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(JSON.stringify(body))}\r\n\r\n${JSON.stringify(body)}`);

@@ -2,7 +2,8 @@
  * What both listeners say about a decision, in one place: the `X-SEB-*` and `Server-Timing`
  * headers, the denial message clients print, and the outcome record (SPEC §4, §8).
  */
-import { type Denial, REASONS } from '../reasons.js';
+import { Denial, REASONS } from '../reasons.js';
+import type { Reservation } from '../replay/types.js';
 import type { RecordRef } from '../records/types.js';
 import type { RecordWriter } from '../records/writer.js';
 import type { StageClock } from './metrics.js';
@@ -60,4 +61,27 @@ export function recordOutcome(records: RecordWriter, decision: RecordRef | null,
       error: o.error,
     })
     .catch((err: unknown) => console.error(`seb: outcome record lost: ${String(err)}`));
+}
+
+/**
+ * SPEC §4: the use is spent when the request goes upstream, so nothing goes upstream before the
+ * ledger confirms it (a shared ledger may be unreachable). The admit record is already written:
+ * its outcome says the request was not forwarded, then the denial stands.
+ */
+export async function commitBeforeForward(
+  reservation: Reservation | null,
+  records: RecordWriter,
+  decision: RecordRef | null,
+  started: number,
+  bytesIn: number,
+): Promise<void> {
+  if (!reservation) return;
+  try {
+    await reservation.commit();
+  } catch (err) {
+    const denial = err instanceof Denial ? err : new Denial('replay_unavailable', String(err));
+    const error = `not forwarded: ${denial.code}${denial.detail ? `: ${denial.detail}` : ''}`;
+    recordOutcome(records, decision, started, { status: null, upstreamRequestId: null, bytesIn, bytesOut: 0, error });
+    throw denial;
+  }
 }

@@ -32,7 +32,7 @@ let webSocketServed = true;
 const webSocketAttempts: string[] = [];
 /** Each 101 the stand-in answered: which wire form and protocol the client ended up with. */
 const upgrades: string[] = [];
-const world = await startKubeWorld(dir, undefined, {
+const world = await startKubeWorld(dir, {
   webSocketStreams: (r) => {
     webSocketAttempts.push(`${r.subresource} ${r.namespace}/${r.name}`);
     return webSocketServed;

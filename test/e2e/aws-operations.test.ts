@@ -48,6 +48,17 @@ t.test('S3 PutObject with a small body', async (t) => {
   t.equal(await text(got.Body), 'a,b\n1,2\n');
 });
 
+t.test('S3 PutObject whose key holds dot segments lands under that exact key', async (t) => {
+  // S3 keys are names, not paths: `trip/../wire.txt` is its own key. The broker reads it so and
+  // must forward the same bytes it signed, not a path folded by a URL parser.
+  const { ops } = await tb.certified((url, token) => s3(url, token).send(new PutObjectCommand({ Bucket: 'data', Key: 'trip/../wire.txt', Body: 'dots' })));
+  t.match(ops[0], { resource: 'arn:aws:s3:::data/trip/../wire.txt' });
+  const got = await admin.s3.send(new GetObjectCommand({ Bucket: 'data', Key: 'trip/../wire.txt' }));
+  t.equal(await text(got.Body), 'dots');
+  const folded = await admin.s3.send(new HeadObjectCommand({ Bucket: 'data', Key: 'wire.txt' })).then(() => 'found', (err: { name?: string }) => err.name);
+  t.equal(folded, 'NotFound', 'nothing was written under the folded key');
+});
+
 t.test('S3 PutObject with a streamed body (aws-chunked with a trailer checksum)', async (t) => {
   const payload = 'streamed '.repeat(5000);
   const call = (url: string, token: string) =>

@@ -25,7 +25,7 @@ const webPort = (web.address() as AddressInfo).port;
 
 /** Set false to make the stand-in refuse WebSocket upgrades, so kubectl falls back to SPDY POST. */
 let webSocketServed = true;
-const world = await startKubeWorld(dir, undefined, {
+const world = await startKubeWorld(dir, {
   webSocketStreams: () => webSocketServed,
   podPorts: (pod, port) => (port === 80 && (pod.name === 'web' || pod.name === 'other') ? webPort : undefined),
 });

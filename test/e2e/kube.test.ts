@@ -3,6 +3,10 @@
 import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { request as httpsRequest } from 'node:https';
+import { parse as parseYaml } from 'yaml';
 import { startTestBroker } from '../helpers/broker.js';
 import { kubeBrokerConfig, startKubeWorld, kubectl } from '../helpers/kube.js';
 import { findResource } from '../../src/dev/apiserver/resources.js';
@@ -17,13 +21,13 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
  */
 let onProbe: (() => void) | null = null;
 let readsBeforeProbe = 0;
-const world = await startKubeWorld(dir, (r) => {
+const world = await startKubeWorld(dir, { afterResponse: (r) => {
   if (onProbe && r.user === 'seb:reader' && r.method === 'GET' && r.path.endsWith('/deployments/api') && ++readsBeforeProbe === 2) {
     const run = onProbe;
     onProbe = null;
     run();
   }
-});
+} });
 t.teardown(() => world.close());
 const clientDir = join(dir, 'client');
 const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });
@@ -178,8 +182,6 @@ t.test('a client-sent Impersonate-* header is refused, on reads too', async (t) 
 });
 
 t.test('seb op capture -- kubectl prints the op a certificate needs, with the body digest kubectl sends', async (t) => {
-  const { execFile } = await import('node:child_process');
-  const { fileURLToPath } = await import('node:url');
   const seb = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
   const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
     execFile(
@@ -200,7 +202,6 @@ writeFileSync(podManifest, 'apiVersion: v1\nkind: Pod\nmetadata: { name: shell, 
 
 /** Runs kubectl as the agent in the background, collecting its output. */
 function background(args: string[], token?: string) {
-  const { spawn } = require_('node:child_process') as typeof import('node:child_process');
   const child = spawn('/usr/lib/google-cloud-sdk/bin/kubectl.1.32', ['--kubeconfig', agentKubeconfig, '--cache-dir', join(dir, 'bg-cache'), ...(token ? ['--token', token] : []), ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -212,8 +213,6 @@ function background(args: string[], token?: string) {
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { child, exited, out: () => stdout, err: () => stderr };
 }
-import { createRequire } from 'node:module';
-const require_ = createRequire(import.meta.url);
 const until = async (cond: () => boolean, ms: number) => {
   const end = Date.now() + ms;
   while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
@@ -304,4 +303,30 @@ t.test('a restart as a certified patch with a fixed restartedAt (rollout restart
   const got = await admin(['get', 'deployment', 'api', '-n', 'default', '-o', 'jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}']);
   t.equal(got.stdout, at);
   await admin(['delete', 'deployment', 'api', '-n', 'default']);
+});
+
+t.test('an Upgrade anywhere but exec, attach, portforward and proxy is refused before the apiserver sees it', async (t) => {
+  const kubeconfig = parseYaml(readFileSync(agentKubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] };
+  const server = new URL(kubeconfig.clusters[0]!.cluster.server);
+  const answer = await new Promise<{ status: number; reason: string | undefined; body: string }>((resolve, reject) => {
+    const req = httpsRequest({
+      host: server.hostname,
+      port: server.port,
+      path: '/api/v1/namespaces/default/pods',
+      ca: readFileSync(join(clientDir, 'ca.crt')),
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', authorization: 'Bearer placeholder' },
+      timeout: 10_000,
+    });
+    req.on('upgrade', () => reject(new Error('upgraded')));
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, reason: res.headers['x-seb-reason'] as string | undefined, body }));
+    });
+    req.end();
+  });
+  t.equal(answer.reason, 'unparseable_request');
+  t.equal(answer.status, 400);
+  t.match(JSON.parse(answer.body), { kind: 'Status', code: 400, message: /unparseable_request/ });
 });

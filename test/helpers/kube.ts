@@ -8,6 +8,7 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 import { stringify } from 'yaml';
 import { startStandInApiserver, type StandInApiserver } from '../../src/dev/apiserver/server.js';
 import type { StreamOptions } from '../../src/dev/apiserver/streams.js';
+import type { RbacRule } from '../../src/dev/apiserver/auth.js';
 import { issueServingCert, makeLocalCa } from '../../src/targets/kube/local-pki.js';
 import { requirePeer } from './peers.js';
 
@@ -23,11 +24,14 @@ export interface KubeWorld {
   close(): Promise<void>;
 }
 
-export async function startKubeWorld(
-  dir: string,
-  afterResponse?: (request: { method: string; path: string; user: string }) => void,
-  streams: StreamOptions = {},
-): Promise<KubeWorld> {
+export interface KubeWorldOptions extends StreamOptions {
+  readonly afterResponse?: (request: { method: string; path: string; user: string }) => void;
+  /** What the broker's own identity may do besides impersonating (e.g. read an authority ConfigMap). */
+  readonly brokerRules?: readonly RbacRule[];
+}
+
+export async function startKubeWorld(dir: string, options: KubeWorldOptions = {}): Promise<KubeWorld> {
+  const { afterResponse, brokerRules, ...streams } = options;
   const ca = await makeLocalCa('stand-in apiserver CA');
   const tls = await issueServingCert(ca, ['127.0.0.1']);
   const caPath = join(dir, 'apiserver-ca.crt');
@@ -37,6 +41,7 @@ export async function startKubeWorld(
     tokens: { [BROKER_TOKEN]: { user: 'seb-broker', groups: [] }, [ADMIN_TOKEN]: { user: 'admin', groups: ['system:masters'] } },
     impersonators: ['seb-broker'],
     rbac: {
+      ...(brokerRules ? { 'seb-broker': brokerRules } : {}),
       'system:masters': [{ verbs: ['*'], resources: ['*'] }],
       'seb:executors': [{ verbs: ['*'], resources: ['*'] }],
       'seb:reader': [{ verbs: ['get', 'list', 'watch'], resources: ['*'] }],

@@ -31,6 +31,9 @@ export interface SignInput {
 
 export interface SignedRequest {
   readonly url: string;
+  readonly origin: string;
+  /** Path and query exactly as signed: never through a URL parser, which folds `..` segments. */
+  readonly target: string;
   readonly headers: Record<string, string>;
 }
 
@@ -123,6 +126,6 @@ export async function signUpstream(input: SignInput): Promise<SignedRequest> {
       signingRegion: endpoint.signingRegion,
     },
   );
-  const url = endpoint.origin + input.path + (input.rawQuery === '' ? '' : `?${input.rawQuery}`);
-  return { url, headers: { ...signed.headers } };
+  const target = input.path + (input.rawQuery === '' ? '' : `?${input.rawQuery}`);
+  return { url: endpoint.origin + target, origin: endpoint.origin, target, headers: { ...signed.headers } };
 }

@@ -20,7 +20,8 @@ export interface KubeUpstream {
   close(): Promise<void>;
 }
 
-function loadKubeConfig(section: KubeSection): KubeConfig {
+/** The broker's own credentials: a kubeconfig, a server URL, or the pod's service account. */
+export function loadKubeConfig(section: KubeSection): KubeConfig {
   const kc = new KubeConfig();
   if (section.kubeconfig) kc.loadFromFile(section.kubeconfig);
   else if (section.server) kc.loadFromClusterAndUser({ name: 'upstream', server: section.server, skipTLSVerify: false }, { name: 'seb' });
