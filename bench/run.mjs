@@ -56,16 +56,18 @@ if (nginxBin) {
   log('nginx is not installed (apt-get install nginx-light): the nginx row is left out');
 }
 
-async function startSeb(name, mint) {
+async function startSeb(name, options) {
   const listen = { aws: await freePort(), kube: await freePort(), admin: await freePort() };
-  const config = world.brokerConfig(name, { ports: listen, upstream: ports, mint });
-  const profile = PROFILE && mint === 'per_scope' ? ['--cpu-prof', `--cpu-prof-dir=${join(results, 'profile')}`] : [];
+  const config = world.brokerConfig(name, { ports: listen, upstream: ports, ...options });
+  const profile = PROFILE && name === 'cached' ? ['--cpu-prof', `--cpu-prof-dir=${join(results, 'profile')}`] : [];
   const broker = await startProcess(process.execPath, [...profile, cli, 'run', '--config', config], { ready: /admin on/ });
   stops.push(broker.stop);
   return { ...broker, listen, idle: memory(broker.child.pid) };
 }
-const seb = await startSeb('cached', 'per_scope');
-const cold = await startSeb('cold', 'per_certificate');
+const seb = await startSeb('cached', {});
+const checkpointed = await startSeb('checkpoint', { sign: 'checkpoint' });
+// AWS only: shows a broker's memory without the Kubernetes client.
+const cold = await startSeb('cold', { mint: 'per_certificate', kube: false });
 
 const put = { method: 'PUT', path: '/bench/k', headers: { ...AWS_HEADERS, 'x-amz-content-sha256': PUT_SHA256 }, body: PUT_BODY };
 const get = { method: 'GET', path: '/bench/k', headers: { ...AWS_HEADERS, 'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' } };
@@ -87,6 +89,7 @@ const PATHS = [
   { path: 'node undici hop', baseline: 'put', url: `http://127.0.0.1:${hop.info.port}`, request: put, pid: hop.child.pid, headers: () => ({ amount: undefined, nextHeaders: none }) },
   ...(nginx ? [{ path: 'nginx hop', baseline: 'put', url: `http://127.0.0.1:${nginx.port}`, request: put, pid: nginx.pid, headers: () => ({ amount: undefined, nextHeaders: none }) }] : []),
   { path: 'seb AWS PutObject, cached identity', baseline: 'put', url: `http://127.0.0.1:${seb.listen.aws}`, request: put, pid: seb.child.pid, headers: awsCert, stages: true },
+  { path: 'seb AWS PutObject, cached identity, sign: checkpoint', baseline: 'put', url: `http://127.0.0.1:${checkpointed.listen.aws}`, request: put, pid: checkpointed.child.pid, headers: awsCert },
   { path: 'seb Kubernetes PATCH', baseline: 'patch', url: `https://127.0.0.1:${seb.listen.kube}`, request: patch, pid: seb.child.pid, headers: kubeCert },
   { path: 'seb read (GetObject)', baseline: 'get', url: `http://127.0.0.1:${seb.listen.aws}`, request: get, pid: seb.child.pid, headers: () => ({ amount: undefined, nextHeaders: none }) },
   { path: `seb AWS PutObject, cold mint (STS +${STS_DELAY_MS} ms)`, baseline: 'put', url: `http://127.0.0.1:${cold.listen.aws}`, request: put, pid: cold.child.pid, headers: awsCert, ratesOnly: [RATES[0]] },
@@ -123,7 +126,7 @@ for (const path of PATHS) {
 }
 
 const memoryRow = (name, broker) => ({ name, idleMiB: broker.idle.rssMiB, peakMiB: memory(broker.child.pid).peakMiB });
-const mem = [memoryRow('seb (cached identity)', seb), memoryRow('seb (cold mint)', cold)];
+const mem = [memoryRow('seb, AWS and Kubernetes', seb), memoryRow('seb, AWS and Kubernetes, sign: checkpoint', checkpointed), memoryRow('seb, AWS only (cold mint)', cold)];
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
   cores: cpus().length,

@@ -22,7 +22,10 @@ export function startProcess(cmd, args, { env = {}, ready = null } = {}) {
       reject(e);
     };
     child.once('exit', (code) => fail(new Error(`${cmd} exited (${code}): ${err}`)));
+    let started = false;
     const done = (info) => {
+      if (started) return;
+      started = true;
       clearTimeout(timer);
       child.removeAllListeners('exit');
       // A broker's stdout carries its records: drain it once started.

@@ -82,8 +82,11 @@ export async function makeWorld(dir) {
     return out;
   };
 
-  /** A broker config against the fast upstream; `mint` per_scope (cached) or per_certificate (cold). */
-  const brokerConfig = (name, { ports, upstream, mint = 'per_scope' }) => {
+  /**
+   * A broker config against the fast upstream; `mint` per_scope (cached) or per_certificate (cold),
+   * `sign` every (the default) or checkpoint (SPEC §8), `kube` false for an AWS-only broker.
+   */
+  const brokerConfig = (name, { ports, upstream, mint = 'per_scope', sign = 'every', kube = true }) => {
     const kubeconfig = join(dir, `${name}.kubeconfig`);
     writeFileSync(
       kubeconfig,
@@ -100,14 +103,14 @@ export async function makeWorld(dir) {
       path,
       stringify({
         broker: { id: `seb-${name}`, audience: AUD, signing_key: join(dir, 'broker.jwk.json') },
-        listen: { aws: `127.0.0.1:${ports.aws}`, kube: `127.0.0.1:${ports.kube}`, admin: `127.0.0.1:${ports.admin}` },
+        listen: { aws: `127.0.0.1:${ports.aws}`, ...(kube ? { kube: `127.0.0.1:${ports.kube}` } : {}), admin: `127.0.0.1:${ports.admin}` },
         trust: { issuers: [{ iss: ISS, jwks: join(dir, 'issuer.jwks.json') }] },
         authority: { iss: ISS, file: join(dir, 'authority.jws') },
         reads: 'allow',
         read_executor: 'reader',
         executors: {
-          writer: { aws: { role_arn: `arn:aws:iam::${ACCOUNT}:role/w` }, k8s: { user: 'seb:writer', groups: ['seb:executors'] } },
-          reader: { aws: { role_arn: `arn:aws:iam::${ACCOUNT}:role/r` }, k8s: { user: 'seb:reader', groups: ['seb:reader'] } },
+          writer: { aws: { role_arn: `arn:aws:iam::${ACCOUNT}:role/w` }, ...(kube ? { k8s: { user: 'seb:writer', groups: ['seb:executors'] } } : {}) },
+          reader: { aws: { role_arn: `arn:aws:iam::${ACCOUNT}:role/r` }, ...(kube ? { k8s: { user: 'seb:reader', groups: ['seb:reader'] } } : {}) },
         },
         aws: {
           credentials: { access_key_id: 'AKIDBROKER', secret_access_key: 'x' },
@@ -115,7 +118,8 @@ export async function makeWorld(dir) {
           allow_insecure_endpoints: true,
           mint,
         },
-        kube: { kubeconfig, client_dir: join(dir, `${name}-client`) },
+        ...(kube ? { kube: { kubeconfig, client_dir: join(dir, `${name}-client`) } } : {}),
+        records: { sign },
       }),
     );
     return path;

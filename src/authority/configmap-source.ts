@@ -9,7 +9,7 @@
  * RBAC: get, list and watch on configmaps in that namespace; `resourceNames: [NAME]` suffices,
  * because the apiserver authorizes a list or watch with a `metadata.name` selector as that name.
  */
-import { CoreV1Api, Watch, type V1ConfigMap } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { KubeConfig as KubeSection } from '../config/types.js';
 import { Backoff, sleep } from './backoff.js';
 import type { AuthoritySource, Problem, StateSink } from './source.js';
@@ -32,7 +32,8 @@ export interface ConfigMapRef {
 }
 
 export async function watchAuthorityConfigMap(kube: KubeSection, ref: ConfigMapRef, sink: StateSink, problem: Problem): Promise<AuthoritySource> {
-  const kc = loadKubeConfig(kube);
+  const kc = await loadKubeConfig(kube);
+  const { CoreV1Api, Watch } = await import('@kubernetes/client-node');
   const core = kc.makeApiClient(CoreV1Api);
   const watcher = new Watch(kc);
   const where = `authority configmap ${ref.namespace}/${ref.name} key ${ref.key}`;

@@ -4,11 +4,10 @@
  * and moves forward replaces the current one, so a stale or forged file can never roll the broker
  * back. With no fresh state every non-read request fails closed (`authority_stale`).
  */
-import { compactVerify } from 'jose';
 import type { Certificate } from '../certificate/types.js';
 import { AUTHORITY_TYP } from '../certificate/carrier.js';
 import type { TrustStore } from '../certificate/trust.js';
-import { decodeJws, type DecodedJws } from '../certificate/verify.js';
+import { decodeJws, signatureHolds, type DecodedJws } from '../certificate/verify.js';
 import { Denial } from '../reasons.js';
 
 /** Revocation lists can be long; still bounded, since the bytes come from outside. */
@@ -148,11 +147,7 @@ export class Authority {
     if (claims.iss !== this.#iss) throw new Error(`issuer ${claims.iss} is not authority.iss`);
     const trusted = await this.#trust.resolve(this.#iss, decoded.kid);
     if (trusted === undefined) throw new Error(`unknown kid ${decoded.kid} for ${this.#iss}`);
-    try {
-      await compactVerify(jws, trusted.key, { algorithms: [trusted.alg] });
-    } catch {
-      throw new Error('bad signature');
-    }
+    if (trusted.alg !== decoded.alg || !signatureHolds(jws, trusted)) throw new Error('bad signature');
     if (claims.iat > this.#now() + this.#skew) throw new Error(`iat ${claims.iat} is in the future`);
     if (claims.max_age > this.#maxAgeCap) throw new Error(`max_age ${claims.max_age} exceeds max_age_cap ${this.#maxAgeCap}`);
     const current = this.#state;

@@ -3,13 +3,19 @@
  * each with a `kid`). Pure apart from the key import: no I/O, no clock. A document is either taken
  * whole or refused whole, so a half-broken JWKS never silently drops some of an issuer's keys.
  */
-import { importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
+import { KeyObject, verify } from 'node:crypto';
+import { importJWK, type JWK } from 'jose';
 
 export type TrustedAlg = 'EdDSA' | 'ES256';
 
 export interface TrustedKey {
-  readonly key: CryptoKey | KeyObject;
   readonly alg: TrustedAlg;
+  /**
+   * Checks a JWS signature (raw bytes, RFC 7518 form) over its signing input. jose imports and
+   * vets the key once; the per-request check is node:crypto's synchronous verify, since jose on
+   * Node verifies through WebCrypto, a promise and a thread-pool hop per call.
+   */
+  readonly verify: (signingInput: Buffer, signature: Buffer) => boolean;
 }
 
 /** An imported key set, with each key's identity so the next version can reuse unchanged keys. */
@@ -47,14 +53,19 @@ export async function importJwks(document: unknown, where: string, previous: Key
 }
 
 async function importOne(jwk: JWK, alg: TrustedAlg, at: string): Promise<TrustedKey> {
-  let key: CryptoKey | Uint8Array;
+  let imported: Awaited<ReturnType<typeof importJWK>>;
   try {
-    key = await importJWK(jwk, alg);
+    imported = await importJWK(jwk, alg);
   } catch (err) {
     throw new Error(`${at}: cannot import: ${(err as Error).message}`);
   }
-  if (key instanceof Uint8Array) throw new Error(`${at}: symmetric keys are not allowed`);
-  return Object.freeze({ key, alg });
+  if (imported instanceof Uint8Array) throw new Error(`${at}: symmetric keys are not allowed`);
+  const key = imported instanceof KeyObject ? imported : KeyObject.from(imported);
+  const check =
+    alg === 'EdDSA'
+      ? (input: Buffer, signature: Buffer) => signature.length === 64 && verify(null, input, key, signature)
+      : (input: Buffer, signature: Buffer) => signature.length === 64 && verify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature);
+  return Object.freeze({ alg, verify: check });
 }
 
 /** Member order does not change a key; the sorted members identify it. */

@@ -7,14 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import {
-  CreateAccessKeyCommand,
-  CreateRoleCommand,
-  CreateUserCommand,
-  IAMClient,
-  PutRolePolicyCommand,
-  PutUserPolicyCommand,
-} from '@aws-sdk/client-iam';
+import type { IAMClient } from '@aws-sdk/client-iam';
 
 /** How to get moto_server, for `seb dev` and for the tests that need it. */
 export const MOTO_INSTALL_HINT = "pip install 'moto[server]'";
@@ -110,6 +103,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 async function createKey(iam: IAMClient, userName: string): Promise<AccessKey> {
+  const { CreateAccessKeyCommand } = await import('@aws-sdk/client-iam');
   const out = await iam.send(new CreateAccessKeyCommand({ UserName: userName }));
   const key = out.AccessKey;
   if (!key?.AccessKeyId || !key.SecretAccessKey) throw new Error(`moto returned no access key for ${userName}`);
@@ -117,6 +111,8 @@ async function createKey(iam: IAMClient, userName: string): Promise<AccessKey> {
 }
 
 async function setUp(endpoint: string): Promise<Omit<Moto, 'endpoint' | 'account' | 'pid' | 'stop'>> {
+  // Loaded here, not at the top: every `seb` command imports this module through `seb dev`.
+  const { CreateRoleCommand, CreateUserCommand, IAMClient, PutRolePolicyCommand, PutUserPolicyCommand } = await import('@aws-sdk/client-iam');
   const iam = new IAMClient({
     endpoint,
     region: 'us-east-1',

@@ -62,12 +62,18 @@ export function join(keys: readonly string[], frags: Readonly<Record<string, str
   return s + '}';
 }
 
+const HAS_LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
  * JCS text of a value that may hold agent-supplied strings. The common case pays nothing extra:
  * JCS refuses lone surrogates, and only then is the value copied with them replaced (SPEC §8:
  * recorded strings are always valid).
  */
 export function fragment(value: unknown): string {
+  // Most record fields are scalars, whose JCS form is exactly JSON.stringify's (RFC 8785 §3.2.2):
+  // skip the general serialiser for them. A lone surrogate takes the slow path below.
+  if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return JSON.stringify(value);
+  if (typeof value === 'string' && !HAS_LONE_SURROGATE.test(value)) return JSON.stringify(value);
   try {
     return canonicalJson(value);
   } catch {

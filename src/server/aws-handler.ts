@@ -8,7 +8,7 @@
  * Stages throw Denial; only this file writes responses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
+import { relayBody } from './relay-body.js';
 import type { Dispatcher } from 'undici';
 import { Denial } from '../reasons.js';
 import type { AwsOp, AwsPreState, Certificate } from '../certificate/types.js';
@@ -310,7 +310,7 @@ export class AwsHandler {
       answer.body.on('data', (chunk: Buffer) => {
         bytesOut += chunk.length;
       });
-      await pipeline(answer.body, res);
+      await relayBody(answer.body, res);
     } catch (err) {
       error = upstreamError(err);
       if (!res.headersSent) {

@@ -16,14 +16,12 @@ import { Authority } from '../authority/state.js';
 import { startAuthoritySource } from '../authority/source.js';
 import { MemoryLedger } from '../replay/memory.js';
 import { openLedger } from '../replay/open.js';
-import { AwsMinter } from '../identity/aws-minter.js';
 import { resolveEndpoint } from '../targets/aws/endpoints.js';
 import { RecordWriter } from '../records/writer.js';
 import { fileSink, stdoutSink, type RecordSink } from '../records/sinks.js';
 import { AwsHandler } from './aws-handler.js';
 import { KubeHandler } from './kube-handler.js';
 import { kubeUpstream } from '../targets/kube/upstream.js';
-import { makeLocalCa, issueServingCert } from '../targets/kube/local-pki.js';
 import { writeClientDir } from '../targets/kube/client-dir.js';
 import { adminHandler } from './admin.js';
 import { Metrics } from './metrics.js';
@@ -133,6 +131,8 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
 
     let awsAddress: AddressInfo | null = null;
     if (config.aws) {
+      // Each target's heavy modules (the AWS SDK, X.509) load only when that target is served.
+      const { AwsMinter } = await import('../identity/aws-minter.js');
       const minter = new AwsMinter({
         credentials: config.aws.credentials,
         endpoint: resolveEndpoint('sts', opts.stsRegion ?? process.env.AWS_REGION ?? 'us-east-1', config.aws.endpoints),
@@ -237,6 +237,7 @@ function refuseUnreadable(err: Error & { code?: string }, socket: import('node:s
 
 /** A CA made at start and a serving certificate for the kube listener (SPEC §1). */
 async function localServingCert(host: string): Promise<{ caPem: string; serving: { certPem: string; keyPem: string } }> {
+  const { makeLocalCa, issueServingCert } = await import('../targets/kube/local-pki.js');
   const ca = await makeLocalCa('seb local CA');
   const hosts = [...new Set([host, '127.0.0.1', '::1', 'localhost'].filter((h) => h !== '0.0.0.0' && h !== '::'))];
   return { caPem: ca.certPem, serving: await issueServingCert(ca, hosts) };

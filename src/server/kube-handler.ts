@@ -9,7 +9,7 @@
 import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { relayBody } from './relay-body.js';
 import type { Dispatcher } from 'undici';
 import { Denial } from '../reasons.js';
 import type { Certificate, K8sOp } from '../certificate/types.js';
@@ -262,7 +262,7 @@ export class KubeHandler {
       if (longRunning) res.flushHeaders();
       // Flush each chunk as it arrives: watch events and log lines must not wait in a buffer.
       answer.body.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
-      await pipeline(answer.body, res);
+      await relayBody(answer.body, res);
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
       if (!res.headersSent) {

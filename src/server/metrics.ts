@@ -1,5 +1,5 @@
 /** Prometheus metrics for the admin listener (SPEC §1). One registry per broker. */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthoritySnapshot } from '../authority/state.js';
 
 export const STAGES = ['certificate', 'match', 'replay', 'drift', 'mint', 'sign', 'record', 'upstream'] as const;
@@ -41,6 +41,8 @@ export class Metrics {
   #authority: AuthorityView | null = null;
 
   constructor() {
+    // Process CPU, memory, heap and event-loop lag, under the standard names operators chart.
+    collectDefaultMetrics({ register: this.registry });
     // Read at scrape time: the age is exact when scraped, and no timer has to keep it current.
     const view = () => this.#authority;
     new Gauge({

@@ -2,7 +2,7 @@
  * The broker's own connection to the apiserver (SPEC §5): its credentials come from a kubeconfig
  * or the in-cluster service account, loaded with @kubernetes/client-node, and never from the agent.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent } from 'undici';
 import type { KubeConfig as KubeSection } from '../../config/types.js';
 
@@ -21,7 +21,9 @@ export interface KubeUpstream {
 }
 
 /** The broker's own credentials: a kubeconfig, a server URL, or the pod's service account. */
-export function loadKubeConfig(section: KubeSection): KubeConfig {
+export async function loadKubeConfig(section: KubeSection): Promise<KubeConfig> {
+  // client-node's models cost some 75 MiB of memory: a broker without a kube section never loads them.
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   if (section.kubeconfig) kc.loadFromFile(section.kubeconfig);
   else if (section.server) kc.loadFromClusterAndUser({ name: 'upstream', server: section.server, skipTLSVerify: false }, { name: 'seb' });
@@ -30,7 +32,7 @@ export function loadKubeConfig(section: KubeSection): KubeConfig {
 }
 
 export async function kubeUpstream(section: KubeSection, log: (line: string) => void): Promise<KubeUpstream> {
-  const kc = loadKubeConfig(section);
+  const kc = await loadKubeConfig(section);
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kube: the kubeconfig names no current cluster');
   const origin = new URL(cluster.server).origin;

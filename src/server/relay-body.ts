@@ -1,0 +1,25 @@
+/**
+ * Streams an upstream answer's body into the client's response. Resolves when the response has
+ * finished; rejects when the upstream body fails or the client leaves first, and then destroys
+ * the upstream body, which cancels the upstream request.
+ *
+ * Not `stream/promises` pipeline: it makes an AbortController per call and aborts it on finish,
+ * and that abort's DOMException (a captured stack trace) cost about 50 µs on every request.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+
+export function relayBody(body: Readable, res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (err: Error): void => {
+      body.destroy();
+      reject(err);
+    };
+    body.once('error', fail);
+    res.once('finish', resolve);
+    res.once('close', () => {
+      if (!res.writableFinished) fail(new Error('the client closed the connection'));
+    });
+    body.pipe(res);
+  });
+}
