@@ -3,7 +3,7 @@
 /** How a request body is bound (SPEC §2.1 "Body binding"); `null`: the request has no body. */
 export type BodyBinding = { sha256: string } | { jcs_sha256: string } | { any: true } | null;
 
-/** AWS live-state expectation (SPEC §2.1): S3 object absent or at an ETag; probes arrive with issue 4. */
+/** AWS live-state expectation (SPEC §2.1), probed by targets/aws/drift.ts (README "Drift probes"). */
 export type AwsPreState = { absent: true } | { etag: string } | Record<string, unknown>;
 
 export interface AwsOp {

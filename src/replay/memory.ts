@@ -7,6 +7,14 @@ interface Uses {
 }
 
 /**
+ * A copy of `s` that shares no memory with it. The jti is a slice of the certificate's payload
+ * text, and a kept slice keeps the whole payload alive until the use expires (exp + skew).
+ */
+function detached(s: string): string {
+  return Buffer.from(s, 'utf16le').toString('utf16le');
+}
+
+/**
  * The in-process ledger. It forgets everything on restart, so (SPEC §4) a certificate issued
  * before the second this process started is refused as `replay`: it may have been used already.
  */
@@ -26,7 +34,7 @@ export class MemoryLedger implements ReplayLedger {
     if (iat < this.#startedAt) {
       return Promise.reject(new Denial('replay', 'the certificate was issued before this broker started (memory replay store)'));
     }
-    const id = `${key.iss}\u0000${key.jti}\u0000${key.op}`;
+    const id = detached(`${key.iss}\u0000${key.jti}\u0000${key.op}`);
     let uses = this.#uses.get(id);
     if (!uses) {
       uses = { taken: 0, keepUntil };
