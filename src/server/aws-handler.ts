@@ -68,7 +68,12 @@ class Exchange {
   operation: AwsOperation | null = null;
   certificate: Certificate | null = null;
   /** The id a refused certificate claims, unverified: named in the denial, never trusted. */
-  claimedJti: string | null = null;
+  /** The certificate as carried, before it is verified. */
+  jws: string | null = null;
+  /** The jti a denial names: read from the unverified payload only when a record needs it. */
+  get claimedJti(): string | null {
+    return this.jws === null ? null : claimedJti(this.jws);
+  }
   matched: Matched<AwsOp> | null = null;
   account = '';
   reservation: Reservation | null = null;
@@ -151,7 +156,7 @@ export class AwsHandler {
     if (!cert) {
       const jws = awsCarrier(x.head!.headers);
       if (jws === null) throw new Denial('no_certificate', 'send the certificate as AWS_SESSION_TOKEN or an X-SEB-Certificate header');
-      x.claimedJti = claimedJti(jws);
+      x.jws = jws;
       cert = await verifier.verify(jws);
       x.certificate = cert;
       authority.check(cert);

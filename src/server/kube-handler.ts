@@ -78,7 +78,12 @@ class Exchange {
   info: KubeRequestInfo | null = null;
   facts: KubeFacts | null = null;
   certificate: Certificate | null = null;
-  claimedJti: string | null = null;
+  /** The certificate as carried, before it is verified. */
+  jws: string | null = null;
+  /** The jti a denial names: read from the unverified payload only when a record needs it. */
+  get claimedJti(): string | null {
+    return this.jws === null ? null : claimedJti(this.jws);
+  }
   matched: Matched<K8sOp> | null = null;
   reservation: Reservation | null = null;
   identity: { user: string; groups: readonly string[] } | null = null;
@@ -157,7 +162,7 @@ export class KubeHandler {
     x.clock.reset();
     const jws = kubeCarrier(head.headers);
     if (jws === null) throw new Denial('no_certificate', 'put the certificate in the kubeconfig user token or an X-SEB-Certificate header');
-    x.claimedJti = claimedJti(jws);
+    x.jws = jws;
     const cert = await verifier.verify(jws);
     x.certificate = cert;
     authority.check(cert);
