@@ -25,6 +25,7 @@ import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { canonicalJson } from '../../src/lib/jcs.js';
 import { policyDigest } from '../../src/identity/session-policy.js';
 import type { AwsOp } from '../../src/certificate/types.js';
+import { agentConfig, agentS3 } from '../helpers/aws-sdk.js';
 
 const moto = await startMoto();
 t.teardown(() => moto.stop());
@@ -83,13 +84,8 @@ const admin = {
   ddb: new DynamoDBClient({ endpoint: moto.endpoint, region, credentials: adminCreds }),
   ec2: new EC2Client({ endpoint: moto.endpoint, region, credentials: adminCreds }),
 };
-const agent = (url: string, token: string) => ({
-  endpoint: url,
-  region,
-  credentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-has-no-secret', sessionToken: token },
-  maxAttempts: 1,
-});
-const s3 = (url: string, token: string) => new S3Client({ ...agent(url, token), forcePathStyle: true });
+const agent = agentConfig;
+const s3 = agentS3;
 const text = async (key: string, bucket = 'drift') =>
   (await admin.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
 const etagOf = async (key: string) => (await admin.s3.send(new HeadObjectCommand({ Bucket: 'drift', Key: key }))).ETag!;

@@ -13,6 +13,7 @@ import { startMoto } from '../helpers/moto.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { zipWith } from '../helpers/zip.js';
 import { sourceIdentity } from '../../src/identity/aws-minter.js';
+import { agentConfig, agentS3 } from '../helpers/aws-sdk.js';
 
 const moto = await startMoto();
 t.teardown(() => moto.stop());
@@ -28,14 +29,8 @@ const admin = {
   ddb: new DynamoDBClient({ endpoint: moto.endpoint, region, credentials: adminCreds }),
   lambda: new LambdaClient({ endpoint: moto.endpoint, region, credentials: adminCreds }),
 };
-/** The agent's client config: the broker as endpoint, placeholder keys, the certificate as session token. */
-const agent = (url: string, token: string) => ({
-  endpoint: url,
-  region,
-  credentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-has-no-secret', sessionToken: token },
-  maxAttempts: 1,
-});
-const s3 = (url: string, token: string) => new S3Client({ ...agent(url, token), forcePathStyle: true });
+const agent = agentConfig;
+const s3 = agentS3;
 const text = (body: unknown) => (body as { transformToString(): Promise<string> }).transformToString();
 
 await admin.s3.send(new CreateBucketCommand({ Bucket: 'data' }));

@@ -6,6 +6,7 @@ import { S3Client, PutObjectCommand, GetObjectCommand, CreateBucketCommand } fro
 import { startMoto } from '../helpers/moto.js';
 import { startRedis } from '../helpers/redis.js';
 import { captureOps, makeDeployment, startSebRun, type SebRun } from '../helpers/seb-run.js';
+import { agentS3 } from '../helpers/aws-sdk.js';
 
 const moto = await startMoto();
 t.teardown(() => moto.stop());
@@ -34,16 +35,7 @@ const admin = new S3Client({ endpoint: moto.endpoint, region, credentials: moto.
 t.teardown(() => admin.destroy());
 await admin.send(new CreateBucketCommand({ Bucket: 'shared' }));
 
-/** The agent's unmodified SDK: a broker as endpoint, placeholder keys, the certificate as session token. */
-function agent(url: string, token: string): S3Client {
-  return new S3Client({
-    endpoint: url,
-    region,
-    forcePathStyle: true,
-    maxAttempts: 1,
-    credentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-has-no-secret', sessionToken: token },
-  });
-}
+const agent = agentS3;
 const put = (key: string, body: string) => new PutObjectCommand({ Bucket: 'shared', Key: key, Body: body });
 
 interface Outcome {

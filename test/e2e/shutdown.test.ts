@@ -13,6 +13,7 @@ import { startMoto } from '../helpers/moto.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
 import { SEB, captureOps, makeDeployment, startSebRun } from '../helpers/seb-run.js';
+import { agentS3 } from '../helpers/aws-sdk.js';
 
 /** Workers sending at once, and the most requests they send in all (under the certificate's uses). */
 const WORKERS = 6;
@@ -34,14 +35,7 @@ t.test('seb run: SIGTERM under load drains, closes the stream and exits 0', asyn
   t.teardown(() => admin.destroy());
   await admin.send(new CreateBucketCommand({ Bucket: 'drain' }));
 
-  const agent = (url: string, token: string): S3Client =>
-    new S3Client({
-      endpoint: url,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      maxAttempts: 1,
-      credentials: { accessKeyId: 'AKIDAGENT', secretAccessKey: 'agent-has-no-secret', sessionToken: token },
-    });
+  const agent = agentS3;
   const body = 'written under load\n';
   const put = new PutObjectCommand({ Bucket: 'drain', Key: 'load.txt', Body: body });
   const configPath = deployment.config('seb-drain');
