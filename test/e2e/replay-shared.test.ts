@@ -77,8 +77,17 @@ async function putOp(key: string, body: string): Promise<unknown> {
 }
 
 type Rec = { type: string; decision?: string; reason?: string; broker?: string; certificate?: { jti?: string } | null };
-const decisionsFor = (jti: string): Rec[] =>
-  brokers.flatMap((br) => br.records.map((l) => JSON.parse(l) as Rec)).filter((r) => r.type === 'decision' && r.certificate?.jti === jti);
+/**
+ * The decision records for `jti` once `count` of them have arrived: each broker writes a record
+ * before it answers, but its stdout reaches this process on its own schedule (bounded wait).
+ */
+async function decisionsFor(jti: string, count: number): Promise<Rec[]> {
+  const read = (): Rec[] =>
+    brokers.flatMap((br) => br.records.map((l) => JSON.parse(l) as Rec)).filter((r) => r.type === 'decision' && r.certificate?.jti === jti);
+  const deadline = Date.now() + 5_000;
+  while (read().length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return read();
+}
 
 function tally(t: Test, outcomes: readonly Outcome[], admitted: number, jti: string): void {
   const ok = outcomes.filter((o) => o.status === 200);
@@ -100,7 +109,7 @@ t.test('a single-use certificate: 50 concurrent tries over both brokers, admitte
   const { jws, jti } = await deployment.cert([await putOp('once.txt', body)]);
   const outcomes = await splitOverBoth(jws, 50, 'once.txt', body);
   tally(t, outcomes, 1, jti);
-  const recs = decisionsFor(jti);
+  const recs = await decisionsFor(jti, 50);
   t.equal(recs.filter((r) => r.decision === 'admit').length, 1, 'one admit record in the two streams');
   t.equal(recs.filter((r) => r.decision === 'deny' && r.reason === 'replay').length, 49, 'a replay deny record for each other try');
   t.same(new Set(recs.map((r) => r.broker)), new Set(['seb-a', 'seb-b']), 'both brokers decided some of them');
@@ -126,7 +135,7 @@ t.test('Redis killed: replay_unavailable, readable by the client; back: served a
   t.equal(denied?.status, 503);
   t.match(denied?.message, 'seb denied the request: replay_unavailable');
   t.match(denied?.message, `certificate ${before.jti}`);
-  t.match(decisionsFor(before.jti), [{ decision: 'deny', reason: 'replay_unavailable' }], 'a replay_unavailable deny record');
+  t.match(await decisionsFor(before.jti, 1), [{ decision: 'deny', reason: 'replay_unavailable' }], 'a replay_unavailable deny record');
   const ready = await fetch(`${a.admin}/readyz`);
   t.equal(ready.status, 503, '/readyz says not ready');
   t.match(await ready.json(), { ready: false, checks: { replay: false } });
