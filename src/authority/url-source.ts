@@ -30,6 +30,8 @@ const WAIT_SECONDS = 30;
 const IDLE_MS = 60_000;
 /** Start-up waits this long for the first state, so the broker is ready at once when the source is up. */
 const FIRST_STATE_MS = 5000;
+/** A server asking for a longer pause than this is asked again after this long anyway. */
+const MAX_RETRY_AFTER_MS = 30_000;
 const ACCEPT = 'text/event-stream, application/jose;q=0.9, */*;q=0.1';
 
 export async function watchAuthorityUrl(url: string, sink: StateSink, problem: Problem): Promise<AuthoritySource> {
@@ -72,7 +74,7 @@ export async function watchAuthorityUrl(url: string, sink: StateSink, problem: P
     }
     if (answer.statusCode !== 200) {
       await answer.body.dump();
-      throw new Error(`HTTP ${answer.statusCode}`);
+      throw new RefusedAnswer(answer.statusCode, retryAfterMs(answer.headers['retry-after']));
     }
     const type = String(answer.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
     if (type === 'text/event-stream') {
@@ -113,7 +115,9 @@ export async function watchAuthorityUrl(url: string, sink: StateSink, problem: P
         if (stop.signal.aborted) break;
         problem(`${where}: ${(err as Error).message}`);
         settle();
-        wait = backoff.next();
+        // A server that says when to come back (503 before its first state) is believed, so a
+        // broker started before its SAB picks the first state up within that delay.
+        wait = err instanceof RefusedAnswer && err.retryAfterMs !== null ? err.retryAfterMs : backoff.next();
       }
       await sleep(wait, stop.signal);
     }
@@ -126,4 +130,19 @@ export async function watchAuthorityUrl(url: string, sink: StateSink, problem: P
       await dispatcher.destroy();
     },
   };
+}
+
+class RefusedAnswer extends Error {
+  constructor(
+    status: number,
+    readonly retryAfterMs: number | null,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+/** `Retry-After` in delta-seconds (the form servers send for 503), capped; null when absent or another form. */
+function retryAfterMs(value: string | string[] | undefined): number | null {
+  if (typeof value !== 'string' || !/^\d{1,6}$/.test(value.trim())) return null;
+  return Math.min(Number(value.trim()) * 1000, MAX_RETRY_AFTER_MS);
 }

@@ -79,6 +79,16 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
   };
+  /** An agent-facing listener: `wire` routes its requests through a drain (graceful shutdown). */
+  const serveAgents = async (server: Server | HttpsServer, address: string, wire: (drain: ListenerDrain) => void): Promise<AddressInfo> => {
+    const drain = new ListenerDrain(server);
+    drains.push(drain);
+    wire(drain);
+    server.on('clientError', refuseUnreadable);
+    const bound = await listen(server, address);
+    stops.push(() => drain.drain(Date.now()));
+    return bound;
+  };
   try {
     const signingKey = await loadPrivateJwk(config.broker.signing_key);
     const metrics = new Metrics();
@@ -153,13 +163,10 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
         ...(opts.captureAccount ? { captureAccount: opts.captureAccount } : {}),
       });
       const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.limits.request_timeout * 1000 });
-      const drain = new ListenerDrain(server);
-      drains.push(drain);
-      server.on('request', drain.requests(handler.handle));
-      server.on('checkContinue', drain.requests(handler.handle));
-      server.on('clientError', refuseUnreadable);
-      awsAddress = await listen(server, config.listen.aws);
-      stops.push(() => drain.drain(Date.now()));
+      awsAddress = await serveAgents(server, config.listen.aws, (drain) => {
+        server.on('request', drain.requests(handler.handle));
+        server.on('checkContinue', drain.requests(handler.handle));
+      });
     }
 
     const admin = createServer(
@@ -181,13 +188,10 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
         ? { cert: await readFile(config.kube.tls.cert), key: await readFile(config.kube.tls.key) }
         : { cert: local!.serving.certPem, key: local!.serving.keyPem };
       const server = createHttpsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES });
-      const drain = new ListenerDrain(server);
-      drains.push(drain);
-      server.on('request', drain.requests(handler.handle));
-      server.on('upgrade', drain.upgrades(handler.upgrade));
-      server.on('clientError', refuseUnreadable);
-      kubeAddress = await listen(server, config.listen.kube);
-      stops.push(() => drain.drain(Date.now()));
+      kubeAddress = await serveAgents(server, config.listen.kube, (drain) => {
+        server.on('request', drain.requests(handler.handle));
+        server.on('upgrade', drain.upgrades(handler.upgrade));
+      });
       if (local) {
         // SPEC §1: the agent gets the CA bundle and a ready kubeconfig (its token: the certificate).
         const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;

@@ -6,16 +6,15 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { watchAuthorityConfigMap } from '../../src/authority/configmap-source.js';
-import { Authority } from '../../src/authority/state.js';
 import { TrustStore } from '../../src/certificate/trust.js';
 import type { KubeConfig } from '../../src/config/types.js';
 import { issueServingCert, makeLocalCa } from '../../src/targets/kube/local-pki.js';
-import { AUTHORITY_CM, startAuthorityKubeWorld } from '../helpers/authority.js';
+import { AUTHORITY_CM, observedAuthority, startAuthorityKubeWorld } from '../helpers/authority.js';
 import { issueAuthority, makeKey, writeKey, TEST_ISS } from '../helpers/pki.js';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-authority-cm-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,21 +25,7 @@ const world = await startAuthorityKubeWorld(dir);
 t.teardown(() => world.close());
 const kube = (kubeconfig: string): KubeConfig => ({ in_cluster: false, server: null, kubeconfig, tls: null, client_dir: dir });
 
-function sinkWorld() {
-  const logs: string[] = [];
-  const problems: string[] = [];
-  const authority = new Authority({ trust, iss: TEST_ISS, maxAgeCap: 300, skew: 30, maxValidity: 900, log: (m) => logs.push(m) });
-  return { authority, logs, problems, problem: (d: string) => problems.push(d) };
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(5);
-  }
-  return cond();
-}
+const sinkWorld = () => observedAuthority(trust);
 
 t.test('lists, then follows every change through the watch', async (t) => {
   world.publish(await state(1));

@@ -8,6 +8,7 @@ import { CompactSign } from 'jose';
 import { watchAuthorityFile } from '../../src/authority/file-source.js';
 import { Authority } from '../../src/authority/state.js';
 import { TrustStore } from '../../src/certificate/trust.js';
+import { until } from '../helpers/until.js';
 
 const sab = generateKeyPairSync('ed25519');
 const dir = mkdtempSync(join(tmpdir(), 'seb-authority-file-'));
@@ -28,15 +29,6 @@ function state(seq: number): Promise<string> {
 
 function newAuthority(logs: string[] = []) {
   return new Authority({ trust, iss: 'sab.test', maxAgeCap: 300, skew: 30, maxValidity: 900, log: (m) => logs.push(m) });
-}
-
-async function until(cond: () => boolean, ms = 4000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(25);
-  }
-  return cond();
 }
 
 t.test('reads the file before resolving, then follows changes', async (t) => {

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startAuthorityFeed } from '../../src/authority/feed-server.js';
-import { Authority } from '../../src/authority/state.js';
 import { watchAuthorityUrl } from '../../src/authority/url-source.js';
 import { TrustStore } from '../../src/certificate/trust.js';
 import { issueAuthority, makeKey, writeKey, TEST_ISS } from '../helpers/pki.js';
+import { observedAuthority } from '../helpers/authority.js';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-authority-url-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,21 +20,7 @@ const issuer = makeKey();
 const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: writeKey(dir, issuer).jwksPath }]);
 const state = (seq: number, revokedJti: string[] = []) => issueAuthority(issuer, { seq, revokedJti });
 
-function world() {
-  const logs: string[] = [];
-  const problems: string[] = [];
-  const authority = new Authority({ trust, iss: TEST_ISS, maxAgeCap: 300, skew: 30, maxValidity: 900, log: (m) => logs.push(m) });
-  return { authority, logs, problems, problem: (d: string) => problems.push(d) };
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(5);
-  }
-  return cond();
-}
+const world = () => observedAuthority(trust);
 
 /** A scripted server: `reply` answers each request; every request's headers are kept. */
 async function scripted(reply: (res: ServerResponse, headers: IncomingHttpHeaders, n: number) => void) {
@@ -165,6 +152,26 @@ t.test('failures are reported and retried with backoff; the state stays', async 
   const count = w.problems.length;
   await sleep(2500);
   t.ok(w.problems.length <= count + 1, 'recovered');
+});
+
+t.test('a 503 with Retry-After is retried after that delay, not after a grown backoff', async (t) => {
+  // A broker started before its SAB has published: the feed answers 503 "retry-after: 1" until
+  // then. However many refusals came before, the first state is taken within about a second.
+  let published: string | null = null;
+  const server = await scripted((res) => {
+    if (published === null) return void res.writeHead(503, { 'retry-after': '1' }).end('no state yet');
+    res.writeHead(200, { 'content-type': 'application/jose' }).end(published);
+  });
+  t.teardown(() => server.close());
+  const w = world();
+  const source = await watchAuthorityUrl(server.url, w.authority, w.problem);
+  t.teardown(() => source.close());
+  t.ok(await until(() => w.problems.length >= 6, 10_000), 'refused, asked again each second');
+  t.match(w.problems[0], /HTTP 503$/);
+  published = await state(1);
+  const at = Date.now();
+  t.ok(await until(() => w.authority.snapshot()?.seq === 1, 3_000), 'the first state is taken');
+  t.ok(Date.now() - at < 2_000, `within the server's delay (${Date.now() - at} ms)`);
 });
 
 t.test('bodies are bounded: an oversized state is a failure, not a read to the end', async (t) => {

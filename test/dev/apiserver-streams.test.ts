@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Attach, KubeConfig, PortForward } from '@kubernetes/client-node';
-import { exitWithin, forwardedPort, kubectl, kubectlInBackground, startKubeWorld, until } from '../helpers/kube.js';
+import { exitWithin, forwardedPort, kubectl, kubectlInBackground, startKubeWorld } from '../helpers/kube.js';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-standin-streams-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

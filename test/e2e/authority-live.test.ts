@@ -14,6 +14,7 @@ import { AUTHORITY_CM, startAuthorityKubeWorld } from '../helpers/authority.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { kubeBrokerConfig } from '../helpers/kube.js';
 import { issueAuthority, TEST_ISS, type AuthorityOptions, type CertOptions } from '../helpers/pki.js';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-authority-live-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,15 +92,6 @@ async function metric(tb: TestBroker, name: string, labels = ''): Promise<number
 
 async function ready(tb: TestBroker): Promise<number> {
   return (await fetch(`${tb.adminUrl}/readyz`)).status;
-}
-
-async function until(cond: () => Promise<boolean>, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await sleep(10);
-  }
-  return cond();
 }
 
 const brokers: Live[] = [

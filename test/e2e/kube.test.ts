@@ -12,6 +12,7 @@ import { kubeBrokerConfig, startKubeWorld, kubectl } from '../helpers/kube.js';
 import { findResource } from '../../src/dev/apiserver/resources.js';
 
 import { tmpdir } from 'node:os';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-kube-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -213,11 +214,6 @@ function background(args: string[], token?: string) {
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { child, exited, out: () => stdout, err: () => stderr };
 }
-const until = async (cond: () => boolean, ms: number) => {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-  return cond();
-};
 
 t.test('watch and logs -f stream through, chunk by chunk', async (t) => {
   t.equal((await admin(['apply', '-f', podManifest])).code, 0);

@@ -6,7 +6,7 @@ import { S3Client, PutObjectCommand, GetObjectCommand, CreateBucketCommand } fro
 import { startMoto } from '../helpers/moto.js';
 import { startRedis } from '../helpers/redis.js';
 import { captureOps, makeDeployment, startSebRun, type SebRun } from '../helpers/seb-run.js';
-import { agentS3 } from '../helpers/aws-sdk.js';
+import { agentS3, outcomeOf, type Outcome } from '../helpers/aws-sdk.js';
 
 const moto = await startMoto();
 t.teardown(() => moto.stop());
@@ -38,20 +38,7 @@ await admin.send(new CreateBucketCommand({ Bucket: 'shared' }));
 const agent = agentS3;
 const put = (key: string, body: string) => new PutObjectCommand({ Bucket: 'shared', Key: key, Body: body });
 
-interface Outcome {
-  readonly status: number | undefined;
-  readonly message: string;
-}
-
-async function send(client: S3Client, key: string, body: string): Promise<Outcome> {
-  try {
-    const out = await client.send(put(key, body));
-    return { status: out.$metadata.httpStatusCode, message: '' };
-  } catch (err) {
-    const e = err as { $metadata?: { httpStatusCode?: number }; message?: string };
-    return { status: e.$metadata?.httpStatusCode, message: e.message ?? String(err) };
-  }
-}
+const send = (client: S3Client, key: string, body: string): Promise<Outcome> => outcomeOf(client, put(key, body));
 
 /** `n` tries at once, alternating between the two brokers (one client, one pool, per broker). */
 async function splitOverBoth(token: string, n: number, key: string, body: string): Promise<Outcome[]> {

@@ -6,7 +6,7 @@ import { S3Client, PutObjectCommand, GetObjectCommand, CreateBucketCommand } fro
 import { startMoto } from '../helpers/moto.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import type { AwsOp } from '../../src/certificate/types.js';
-import { agentS3 } from '../helpers/aws-sdk.js';
+import { agentS3, outcomeOf, type Outcome } from '../helpers/aws-sdk.js';
 
 const moto = await startMoto();
 t.teardown(() => moto.stop());
@@ -36,21 +36,7 @@ async function putOp(broker: TestBroker, key: string, body: string): Promise<Aws
   return ops[0]!;
 }
 
-interface Outcome {
-  readonly status: number | undefined;
-  /** The error message the SDK parsed ('' on success). */
-  readonly message: string;
-}
-
-async function send(client: S3Client, key: string, body: string): Promise<Outcome> {
-  try {
-    const out = await client.send(put(key, body));
-    return { status: out.$metadata.httpStatusCode, message: '' };
-  } catch (err) {
-    const e = err as { $metadata?: { httpStatusCode?: number }; message?: string };
-    return { status: e.$metadata?.httpStatusCode, message: e.message ?? String(err) };
-  }
-}
+const send = (client: S3Client, key: string, body: string): Promise<Outcome> => outcomeOf(client, put(key, body));
 
 /** Sends `n` identical requests at once through one client (one connection pool). */
 async function concurrently(url: string, token: string, n: number, key: string, body: string): Promise<Outcome[]> {

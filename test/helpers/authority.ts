@@ -6,6 +6,9 @@
 import { findResource } from '../../src/dev/apiserver/resources.js';
 import type { KubeObject } from '../../src/dev/apiserver/store.js';
 import { startKubeWorld, type KubeWorld } from './kube.js';
+import { Authority } from '../../src/authority/state.js';
+import type { TrustStore } from '../../src/certificate/trust.js';
+import { TEST_ISS } from './pki.js';
 
 export const AUTHORITY_CM = { namespace: 'seb-system', name: 'seb-authority', key: 'state.jws' } as const;
 
@@ -35,4 +38,12 @@ export async function startAuthorityKubeWorld(dir: string): Promise<AuthorityKub
       api.store.delete(configmaps, namespace, name);
     },
   };
+}
+
+/** An Authority for source tests, with what it logged and what its source reported as problems. */
+export function observedAuthority(trust: TrustStore) {
+  const logs: string[] = [];
+  const problems: string[] = [];
+  const authority = new Authority({ trust, iss: TEST_ISS, maxAgeCap: 300, skew: 30, maxValidity: 900, log: (m) => logs.push(m) });
+  return { authority, logs, problems, problem: (d: string) => problems.push(d) };
 }

@@ -11,6 +11,7 @@ import type { StreamOptions } from '../../src/dev/apiserver/streams.js';
 import type { RbacRule } from '../../src/dev/apiserver/auth.js';
 import { issueServingCert, makeLocalCa } from '../../src/targets/kube/local-pki.js';
 import { requirePeer } from './peers.js';
+import { until } from './until.js';
 
 export const BROKER_TOKEN = 'broker-token';
 export const ADMIN_TOKEN = 'admin-token';
@@ -97,13 +98,6 @@ export function kubectlInBackground(args: readonly string[]): BackgroundKubectl 
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | string>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   return { child, exited, out: () => stdout, err: () => stderr };
-}
-
-/** Waits until `cond` holds, for at most `ms`; answers whether it held. */
-export async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-  return cond();
 }
 
 /** Waits for a background kubectl to exit, for at most `ms` (it is killed then). */

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { jsonPatch, mergePatch, strategicMerge } from '../../../src/dev/apiserver/patch.js';
-import { StatusError } from '../../../src/dev/apiserver/status.js';
+import { codeOf } from '../../helpers/status-error.js';
 
 const pod = {
   metadata: { name: 'p', labels: { a: '1', b: '2' } },
@@ -13,16 +13,6 @@ const pod = {
   },
 };
 
-
-/** The Status code `fn` throws, or undefined when it does not throw a StatusError. */
-function codeOf(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StatusError ? e.code : undefined;
-  }
-  return undefined;
-}
 
 t.test('strategic merge: list merge keys and directives as kubectl sends them', async (t) => {
   const cases: [string, unknown, unknown][] = [

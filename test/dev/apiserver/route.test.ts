@@ -1,17 +1,7 @@
 import t from 'tap';
 import { matchesFields, matchesLabels, route } from '../../../src/dev/apiserver/route.js';
-import { StatusError } from '../../../src/dev/apiserver/status.js';
+import { codeOf } from '../../helpers/status-error.js';
 
-
-/** The Status code `fn` throws, or undefined when it does not throw a StatusError. */
-function codeOf(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StatusError ? e.code : undefined;
-  }
-  return undefined;
-}
 
 t.test('paths resolve as apiserver RequestInfo does (reference/k8s.md §1)', async (t) => {
   const cases: [string, string, string][] = [

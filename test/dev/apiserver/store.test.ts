@@ -1,7 +1,7 @@
 import t from 'tap';
 import { findResource } from '../../../src/dev/apiserver/resources.js';
-import { StatusError } from '../../../src/dev/apiserver/status.js';
 import { ObjectStore, type KubeObject } from '../../../src/dev/apiserver/store.js';
+import { codeOf } from '../../helpers/status-error.js';
 
 const ns = findResource('', 'v1', 'namespaces')!;
 const deploy = findResource('apps', 'v1', 'deployments')!;
@@ -12,15 +12,6 @@ function fresh(): ObjectStore {
   const s = new ObjectStore(() => NOW);
   s.create(ns, '', { metadata: { name: 'a' } });
   return s;
-}
-
-function codeOf(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof StatusError ? e.code : undefined;
-  }
-  return undefined;
 }
 
 t.test('create fills system fields; generation counts spec changes of workloads only', async (t) => {
