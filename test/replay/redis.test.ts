@@ -173,7 +173,8 @@ t.test('a store that is down is replay_unavailable at once, and served again whe
   // The reserve may fail on the dying socket before its close event has been processed.
   for (let i = 0; i < 20 && ledger.healthy(); i++) await sleep(50);
   t.notOk(ledger.healthy(), 'not healthy (/readyz)');
-  t.match(lines, ['seb: replay store: the connection closed; reconnecting'], 'the loss is logged');
+  // A kill may also surface as a read error (ECONNRESET) first, depending on timing.
+  t.ok(lines.includes('seb: replay store: the connection closed; reconnecting'), `the loss is logged: ${JSON.stringify(lines)}`);
 
   const issuedBefore = now() - 5;
   await redis.restart();
