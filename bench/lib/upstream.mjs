@@ -1,6 +1,6 @@
 // The fast upstream every path of the benchmark shares: answers like S3 (PUT/GET an object), like
 // the apiserver (PATCH a deployment) and like STS (AssumeRole, after SEB_BENCH_STS_DELAY_MS), at
-// once and without checking anything, so that the upstream is never the bottleneck.
+// once and without checking anything (a watch streams for a second), so that the upstream is never the bottleneck.
 // Runs as its own process (node bench/lib/upstream.mjs); prints {"http":P,"https":P,"sts":P}.
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,9 +13,23 @@ const DEPLOYMENT = Buffer.from(
   JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default', resourceVersion: '1' }, spec: { replicas: 3 } }),
 );
 
+/** A watch: an event every 100 ms for WATCH_MS, then the end of the stream (the soak's streaming kind). */
+const WATCH_MS = 1_000;
+function watch(res) {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  const event = `${JSON.stringify({ type: 'MODIFIED', object: JSON.parse(DEPLOYMENT) })}\n`;
+  const tick = setInterval(() => res.write(event), 100);
+  setTimeout(() => {
+    clearInterval(tick);
+    res.end();
+  }, WATCH_MS);
+  res.on('close', () => clearInterval(tick));
+}
+
 function answer(req, res) {
   req.resume();
   req.on('end', () => {
+    if (req.method === 'GET' && req.url.includes('watch=true')) return watch(res);
     if (req.method === 'PATCH') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': DEPLOYMENT.length });
       return res.end(DEPLOYMENT);

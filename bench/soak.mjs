@@ -1,0 +1,281 @@
+// `npm run soak`: a bounded soak of one broker at half its measured peak, with a mix of admitted,
+// denied, read and streaming requests against the fast local upstream (bench/lib/upstream.mjs).
+// It samples the broker's RSS, open file descriptors and active handles every SEB_SOAK_SAMPLE
+// seconds, counts outcomes per window, and at the end stops the broker and runs
+// `seb records verify` over everything it wrote. Loopback only; bounded by SEB_SOAK_SECONDS
+// (default 600) and a request budget.
+//
+// Pass/fail (exit 1 on fail): every request got the answer its kind expects; errors did not grow
+// from the first window to the last; RSS and descriptor counts are flat once warm (last-third mean
+// within SEB_SOAK_RSS_SLACK_MIB and 16 descriptors of the middle third's); the records verify.
+//
+// Output: markdown on stdout and in bench/results/soak.md, JSON in bench/results/soak.json.
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn, execFileSync } from 'node:child_process';
+import { Pool } from 'undici';
+import { freePort, memory, startProcess } from './lib/procs.mjs';
+import { OPS, PATCH_BODY, PUT_BODY, PUT_SHA256, AWS_HEADERS, makeWorld } from './lib/world.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const SECONDS = Number(process.env.SEB_SOAK_SECONDS ?? 600);
+const SAMPLE_SECONDS = Number(process.env.SEB_SOAK_SAMPLE ?? Math.max(5, Math.round(SECONDS / 20)));
+const RSS_SLACK_MIB = Number(process.env.SEB_SOAK_RSS_SLACK_MIB ?? 32);
+const FD_SLACK = 16;
+const TICK_MS = 20;
+/** Half the peak `npm run bench` last measured for the certified AWS mutation, unless told. */
+const RATE = Number(process.env.SEB_SOAK_RATE ?? halfOfMeasuredPeak());
+const BUDGET = Math.ceil(RATE * SECONDS * 1.05) + 100;
+
+/** The mix, in parts per 100: each kind with the answer it must get. */
+const MIX = [
+  { kind: 'aws mutation, admitted', parts: 45, expect: 200 },
+  { kind: 'aws mutation, denied (wrong key)', parts: 15, expect: 403 },
+  { kind: 'aws mutation, denied (no certificate)', parts: 5, expect: 401 },
+  { kind: 'aws read', parts: 20, expect: 200 },
+  { kind: 'kube mutation, admitted', parts: 10, expect: 200 },
+  { kind: 'kube watch (streams 1 s)', parts: 5, expect: 200 },
+];
+
+const log = (line) => process.stderr.write(`soak: ${line}\n`);
+
+function halfOfMeasuredPeak() {
+  try {
+    const latest = JSON.parse(readFileSync(join(here, 'results/latest.json'), 'utf8'));
+    const peak = latest.rows.find((r) => r.path === 'seb AWS PutObject, cached identity' && r.rate === null);
+    if (peak) return Math.max(10, Math.round(peak.rps / 2));
+  } catch {
+    // No bench run yet: a conservative rate for a 2-core machine.
+  }
+  return 300;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'seb-soak-'));
+const stops = [];
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+const world = await makeWorld(dir);
+const republish = setInterval(world.publishAuthority, 60_000);
+stops.push(() => clearInterval(republish));
+const upstream = await startProcess(process.execPath, [join(here, 'lib/upstream.mjs')], {
+  env: { SEB_BENCH_TLS: JSON.stringify(world.upstreamTls) },
+});
+stops.push(upstream.stop);
+
+const listen = { aws: await freePort(), kube: await freePort(), admin: await freePort() };
+const config = world.brokerConfig('soak', { ports: listen, upstream: upstream.info });
+const recordsPath = join(dir, 'records.jsonl');
+const brokerErr = createWriteStream(join(dir, 'broker.stderr'));
+const broker = await startBroker(config, recordsPath);
+
+const aws = new Pool(`http://127.0.0.1:${listen.aws}`, { connections: 32, keepAliveTimeout: 30_000 });
+const kube = new Pool(`https://127.0.0.1:${listen.kube}`, {
+  connections: 16,
+  keepAliveTimeout: 30_000,
+  connect: { ca: readFileSync(join(dir, 'soak-client', 'ca.crt')) },
+});
+
+const awsCerts = world.certificates(OPS.awsPut, Math.ceil(BUDGET * 0.6));
+const kubeCerts = world.certificates(OPS.kubePatch, Math.ceil(BUDGET * 0.12));
+let awsNext = 0;
+let kubeNext = 0;
+const put = { method: 'PUT', headers: { ...AWS_HEADERS, 'x-amz-content-sha256': PUT_SHA256 }, body: PUT_BODY };
+
+/** One request of `kind`; resolves with its status, never rejects. */
+function send(kind) {
+  switch (kind) {
+    case 'aws mutation, admitted':
+      return answer(aws.request({ ...put, path: '/bench/k', headers: { ...put.headers, 'x-seb-certificate': awsCerts[awsNext++ % awsCerts.length] } }));
+    case 'aws mutation, denied (wrong key)':
+      return answer(aws.request({ ...put, path: '/bench/other', headers: { ...put.headers, 'x-seb-certificate': awsCerts[awsNext++ % awsCerts.length] } }));
+    case 'aws mutation, denied (no certificate)':
+      return answer(aws.request({ ...put, path: '/bench/k' }));
+    case 'aws read':
+      return answer(aws.request({ method: 'GET', path: '/bench/k', headers: { ...AWS_HEADERS, 'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' } }));
+    case 'kube mutation, admitted':
+      return answer(
+        kube.request({
+          method: 'PATCH',
+          path: '/apis/apps/v1/namespaces/default/deployments/web',
+          headers: { 'content-type': 'application/merge-patch+json', accept: 'application/json', authorization: `Bearer ${kubeCerts[kubeNext++ % kubeCerts.length]}` },
+          body: PATCH_BODY,
+        }),
+      );
+    case 'kube watch (streams 1 s)':
+      return answer(kube.request({ method: 'GET', path: '/apis/apps/v1/namespaces/default/deployments?watch=true', headers: { accept: 'application/json' } }));
+    default:
+      throw new Error(`unknown kind ${kind}`);
+  }
+}
+
+async function answer(pending) {
+  try {
+    const res = await pending;
+    // Read to the end: a stream is only done when its body is.
+    await res.body.dump({ limit: Infinity });
+    return res.statusCode;
+  } catch (err) {
+    return `error ${err.code ?? err.message}`;
+  }
+}
+
+/** The kinds in MIX proportion, interleaved: request i is of kind schedule[i % 100]. */
+const schedule = MIX.flatMap((m) => Array(m.parts).fill(m));
+for (let i = schedule.length - 1; i > 0; i--) {
+  const j = (i * 7919) % (i + 1);
+  [schedule[i], schedule[j]] = [schedule[j], schedule[i]];
+}
+
+const windows = [];
+let window = newWindow(0);
+const totals = Object.fromEntries(MIX.map((m) => [m.kind, { sent: 0, expected: 0, other: {} }]));
+const inFlight = new Set();
+let sent = 0;
+
+function newWindow(startS) {
+  return { startS, sent: 0, unexpected: 0 };
+}
+
+function sample(atS) {
+  const mem = memory(broker.child.pid);
+  return { atS, rssMiB: mem.rssMiB, fds: readdirSync(`/proc/${broker.child.pid}/fd`).length, handles: null, ...window };
+}
+
+async function activeHandles() {
+  try {
+    const res = await fetch(`http://127.0.0.1:${listen.admin}/metrics`);
+    const text = await res.text();
+    return Number(/^nodejs_active_handles_total (\d+)/m.exec(text)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+log(`${SECONDS} s at ${RATE} req/s (budget ${BUDGET}), sampling every ${SAMPLE_SECONDS} s; broker pid ${broker.child.pid}`);
+const started = performance.now();
+const baseline = sample(0);
+baseline.handles = await activeHandles();
+const samples = [baseline];
+let nextSampleS = SAMPLE_SECONDS;
+
+while (sent < BUDGET) {
+  const elapsedS = (performance.now() - started) / 1000;
+  if (elapsedS >= SECONDS) break;
+  if (elapsedS >= nextSampleS) {
+    const s = sample(nextSampleS);
+    s.handles = await activeHandles();
+    samples.push(s);
+    windows.push(window);
+    window = newWindow(nextSampleS);
+    log(`${Math.round(elapsedS)} s: rss ${s.rssMiB.toFixed(1)} MiB, fds ${s.fds}, handles ${s.handles}, sent ${sent}, unexpected in window ${s.unexpected}, in flight ${inFlight.size}`);
+    nextSampleS += SAMPLE_SECONDS;
+  }
+  // Paced: as many as the schedule owes by now, so a slow tick is caught up rather than lost.
+  const owed = Math.floor(elapsedS * RATE) - sent;
+  for (let n = 0; n < owed && sent < BUDGET; n++) {
+    const m = schedule[sent % schedule.length];
+    sent += 1;
+    window.sent += 1;
+    const w = window;
+    const t = totals[m.kind];
+    t.sent += 1;
+    const p = send(m.kind).then((status) => {
+      if (status === m.expect) t.expected += 1;
+      else {
+        t.other[status] = (t.other[status] ?? 0) + 1;
+        w.unexpected += 1;
+      }
+      inFlight.delete(p);
+    });
+    inFlight.add(p);
+  }
+  await new Promise((r) => setTimeout(r, TICK_MS));
+}
+await Promise.all(inFlight);
+windows.push(window);
+const durationS = (performance.now() - started) / 1000;
+const final = sample(Math.round(durationS));
+final.handles = await activeHandles();
+samples.push(final);
+
+await aws.close();
+await kube.close();
+const keys = await (await fetch(`http://127.0.0.1:${listen.admin}/keys`)).text();
+writeFileSync(join(dir, 'broker.jwks.json'), keys);
+const closed = new Promise((resolve) => broker.child.once('close', resolve));
+broker.child.kill('SIGTERM');
+await closed;
+await broker.recordsClosed;
+for (const stop of stops.reverse()) await stop();
+
+let verify;
+try {
+  verify = { ok: true, output: execFileSync(process.execPath, [cli, 'records', 'verify', '--key', join(dir, 'broker.jwks.json'), recordsPath], { encoding: 'utf8' }).trim() };
+} catch (err) {
+  verify = { ok: false, output: `${err.stdout ?? ''}${err.stderr ?? ''}`.trim() };
+}
+
+// Flatness: compare the last third of the run with the middle third (the first is warm-up).
+const third = (k) => samples.filter((s) => s.atS > 0).slice(Math.floor((samples.length - 1) * k), Math.floor((samples.length - 1) * (k + 1 / 3)) || undefined);
+const mean = (xs, f) => xs.reduce((a, s) => a + f(s), 0) / Math.max(1, xs.length);
+const middle = third(1 / 3);
+const last = third(2 / 3);
+const rssGrowth = mean(last, (s) => s.rssMiB) - mean(middle, (s) => s.rssMiB);
+const fdGrowth = mean(last, (s) => s.fds) - mean(middle, (s) => s.fds);
+const unexpected = Object.values(totals).reduce((a, t) => a + (t.sent - t.expected), 0);
+const errorGrowth = (windows.at(-1)?.unexpected ?? 0) > (windows[0]?.unexpected ?? 0);
+const checks = [
+  { check: 'every request got the answer its kind expects', ok: unexpected === 0, detail: `${unexpected} of ${sent} did not` },
+  { check: 'errors did not grow (first window vs last)', ok: !errorGrowth, detail: `${windows[0]?.unexpected ?? 0} -> ${windows.at(-1)?.unexpected ?? 0}` },
+  { check: `RSS flat (last third within ${RSS_SLACK_MIB} MiB of the middle third)`, ok: rssGrowth <= RSS_SLACK_MIB, detail: `${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} MiB` },
+  { check: `descriptors flat (within ${FD_SLACK})`, ok: fdGrowth <= FD_SLACK, detail: `${fdGrowth >= 0 ? '+' : ''}${fdGrowth.toFixed(1)}` },
+  { check: 'records verify', ok: verify.ok, detail: verify.output.split('\n')[0] },
+];
+
+const markdown = [
+  `Soak: ${Math.round(durationS)} s at ${RATE} req/s on ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores), Node ${process.version}, ${new Date().toISOString()}.`,
+  '',
+  '| kind | sent | expected answer | got it | other answers |',
+  '| --- | --- | --- | --- | --- |',
+  ...MIX.map((m) => `| ${m.kind} | ${totals[m.kind].sent} | ${m.expect} | ${totals[m.kind].expected} | ${JSON.stringify(totals[m.kind].other)} |`),
+  '',
+  '| at s | RSS MiB | fds | active handles | sent in window | unexpected in window |',
+  '| --- | --- | --- | --- | --- | --- |',
+  ...samples.map((s) => `| ${s.atS} | ${s.rssMiB.toFixed(1)} | ${s.fds} | ${s.handles} | ${s.sent} | ${s.unexpected} |`),
+  '',
+  '| check | result | detail |',
+  '| --- | --- | --- |',
+  ...checks.map((c) => `| ${c.check} | ${c.ok ? 'pass' : 'FAIL'} | ${c.detail} |`),
+].join('\n');
+
+mkdirSync(join(here, 'results'), { recursive: true });
+writeFileSync(join(here, 'results/soak.md'), `${markdown}\n`);
+writeFileSync(join(here, 'results/soak.json'), `${JSON.stringify({ seconds: durationS, rate: RATE, totals, samples, checks, verify }, null, 2)}\n`);
+process.stdout.write(`${markdown}\n`);
+process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
+
+/** `seb run` with its records (stdout) going to a file, for `seb records verify` at the end. */
+function startBroker(configPath, recordsFile) {
+  const records = createWriteStream(recordsFile);
+  const child = spawn(process.execPath, [cli, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  process.once('exit', () => child.kill('SIGKILL'));
+  child.stdout.pipe(records);
+  child.stderr.pipe(brokerErr);
+  const recordsClosed = new Promise((resolve) => records.on('close', resolve));
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`broker did not start within 20 s: ${err}`)), 20_000);
+    child.once('exit', (code) => reject(new Error(`broker exited (${code}): ${err}`)));
+    child.stderr.on('data', (chunk) => {
+      err = (err + chunk).slice(-4000);
+      if (/admin on/.test(err)) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolve({ child, recordsClosed });
+      }
+    });
+  });
+}
