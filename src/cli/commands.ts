@@ -8,8 +8,9 @@ import { commands as cert } from './cert.js';
 import type { Command } from './command.js';
 import { command as dev } from './dev.js';
 import { command as digest } from './digest.js';
+import { command as inject } from './inject.js';
 import { command as keysGenerate } from './keys.js';
 import { command as recordsVerify } from './records-verify.js';
 import { command as run } from './run.js';
 
-export const commands: readonly Command[] = [run, dev, opCapture, keysGenerate, ...cert, authorityIssue, recordsVerify, digest];
+export const commands: readonly Command[] = [run, dev, opCapture, keysGenerate, ...cert, authorityIssue, recordsVerify, digest, inject];

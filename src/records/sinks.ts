@@ -7,6 +7,11 @@ import { open, type FileHandle } from 'node:fs/promises';
  */
 export interface RecordSink {
   write(line: string): Promise<void>;
+  /**
+   * Optional: several lines in order, all counted as written when it resolves. A sink whose
+   * writes cost a round trip (fluent) takes the writer's whole queue in one.
+   */
+  writeMany?(lines: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 

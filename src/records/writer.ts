@@ -23,6 +23,14 @@ export const STATE_INTERVAL_MS = 1000;
 export const RETRY_MS = 1000;
 /** Lines held for a sink that is down; beyond this new records are refused before taking a seq. */
 export const MAX_BACKLOG = 10_000;
+/**
+ * A sink that has not taken a line for this long counts as failed (a stdout pipe nobody reads, a
+ * file on a hung mount, a fluent peer that stopped acknowledging): the requests waiting on it are
+ * denied audit_unavailable instead of being held for as long as the sink hangs.
+ */
+export const STALL_MS = 5_000;
+/** Lines handed to a sink's writeMany at once (well under the fluent sink's queue cap). */
+export const WRITE_BATCH = 256;
 
 interface Entry {
   readonly line: string;
@@ -52,6 +60,8 @@ export class RecordWriter {
   private readonly queue: Entry[] = [];
   private draining = false;
   private ok = true;
+  /** A write has been pending for STALL_MS: new records are refused at once until it settles. */
+  private stalled = false;
   private closing: Promise<void> | null = null;
   private accepted: StreamPointer | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
@@ -128,7 +138,7 @@ export class RecordWriter {
       await end;
     } finally {
       try {
-        await this.sink.close();
+        await settleWithin(this.sink.close(), STALL_MS, 'the record sink did not close');
       } finally {
         await this.stateWrite;
         if (this.stateFile !== null && this.accepted !== null) await writeState(this.stateFile, this.accepted);
@@ -168,7 +178,13 @@ export class RecordWriter {
     }
 
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ line, seq, hash, settled: false, resolve, reject });
+      const entry: Entry = { line, seq, hash, settled: false, resolve, reject };
+      this.queue.push(entry);
+      // Queued all the same: the chain already runs through it, and it is written once the sink moves.
+      if (this.stalled) {
+        entry.settled = true;
+        reject(stallError());
+      }
       void this.drain();
     });
   }
@@ -191,9 +207,12 @@ export class RecordWriter {
     this.draining = true;
     try {
       while (this.queue.length > 0) {
-        const entry = this.queue[0] as Entry;
+        // A sink that can take several lines at once gets what queued meanwhile: one round trip for all.
+        const batch = this.sink.writeMany ? this.queue.slice(0, WRITE_BATCH) : [this.queue[0] as Entry];
+        const watchdog = setTimeout(() => this.stall(), STALL_MS);
         try {
-          await this.sink.write(entry.line);
+          if (batch.length > 1 && this.sink.writeMany) await this.sink.writeMany(batch.map((e) => e.line));
+          else await this.sink.write((batch[0] as Entry).line);
         } catch (err) {
           this.ok = false;
           for (const e of this.queue) {
@@ -204,18 +223,36 @@ export class RecordWriter {
           }
           if (this.closing === null) this.retryTimer ??= setTimeout(() => this.retry(), RETRY_MS).unref();
           return;
+        } finally {
+          clearTimeout(watchdog);
+          this.stalled = false;
         }
-        this.queue.shift();
+        this.queue.splice(0, batch.length);
         this.ok = true;
-        this.accepted = { stream: this.stream, seq: entry.seq, hash: entry.hash };
+        const last = batch[batch.length - 1] as Entry;
+        this.accepted = { stream: this.stream, seq: last.seq, hash: last.hash };
         this.scheduleState();
-        if (!entry.settled) {
-          entry.settled = true;
-          entry.resolve();
+        for (const entry of batch) {
+          if (!entry.settled) {
+            entry.settled = true;
+            entry.resolve();
+          }
         }
       }
     } finally {
       this.draining = false;
+    }
+  }
+
+  /** The sink has sat on a write for STALL_MS: fail every waiting caller now, keep the lines queued. */
+  private stall(): void {
+    this.ok = false;
+    this.stalled = true;
+    for (const e of this.queue) {
+      if (!e.settled) {
+        e.settled = true;
+        e.reject(stallError());
+      }
     }
   }
 
@@ -241,5 +278,19 @@ export class RecordWriter {
       // A failed state write is retried by the next one; close writes it once more.
       this.stateWrite = this.stateWrite.then(() => writeState(path, pointer)).catch(() => undefined);
     }, STATE_INTERVAL_MS).unref();
+  }
+}
+
+function stallError(): Error {
+  return new Error(`the record sink has not accepted a write for ${STALL_MS} ms`);
+}
+
+/** `p`, or a rejection after `ms`: a sink that hangs must not hold the broker's shutdown with it. */
+async function settleWithin(p: Promise<void>, ms: number, message: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -55,6 +55,8 @@ export const RESOURCES: readonly ResourceDef[] = [
     { name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] },
     { name: 'status', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, verbs: ['get', 'patch', 'update'] },
   ], ['all']),
+  // Cluster-scoped; pod creates run the stored ones (admission.ts).
+  def('admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false, []),
 ];
 
 /** The verbs of every served resource (namespaces lack deletecollection, as on a real cluster). */

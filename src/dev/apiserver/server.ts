@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { admitPodCreate, type WebhookServices } from './admission.js';
 import { authenticate, authorize, type AuthConfig, type RbacRule, type UserInfo } from './auth.js';
 import {
   AGGREGATED_CONTENT_TYPE,
@@ -43,6 +44,11 @@ export interface StandInOptions extends StreamOptions {
    * requests, e.g. between the broker's drift probe and its write (the check-then-use race).
    */
   readonly afterResponse?: (request: { method: string; path: string; user: string }) => void;
+  /**
+   * Where a mutating webhook's `clientConfig.service` is served, by `namespace/name:port`, e.g.
+   * `{'seb-system/seb-injector:443': 'https://127.0.0.1:PORT'}`: the stand-in resolves no Services.
+   */
+  readonly webhookServices?: WebhookServices;
 }
 
 export interface StandInApiserver {
@@ -82,7 +88,11 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
     if (contentType.startsWith('application/vnd.kubernetes.protobuf')) {
       throw new StatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
     }
-    const bytes = await readBody(req);
+    const received = await readBody(req);
+    // Mutating admission runs after authorization and before the object is decoded into the store.
+    const bytes = r.verb === 'create' && r.def.resource === 'pods' && r.subresource === ''
+      ? await admitPodCreate(store, r.namespace, received, user, opts.webhookServices ?? {}, r.query.getAll('dryRun').length > 0)
+      : received;
     const table = wantsTable(req.headers.accept);
     if (r.verb === 'watch') return serveWatch(req, res, store, r, table);
     if (r.subresource === 'log') return serveLogs(req, res, store, r);

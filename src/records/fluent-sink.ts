@@ -1,0 +1,326 @@
+/**
+ * The Fluent forward sink (SPEC §8: "TCP, a write counts only when acknowledged"): Forward
+ * Protocol v1 in Forward mode, `[tag, [[time, record], ...], {chunk, size}]`, without shared_key
+ * or TLS. A line counts as written when the receiver answers `{ack: <its chunk id>}`.
+ *
+ * One chunk is in flight at a time; lines written while it is (or in the same turn of the event
+ * loop) go together in the next one, so a burst costs one round trip, not one per record.
+ *
+ * Failure never resolves anything: on a lost connection, an ack timeout or a malformed answer,
+ * every unacknowledged write rejects (the broker denies its request audit_unavailable) and the
+ * sink reconnects in the background with capped backoff. The sink never resends a chunk by itself:
+ * the record writer keeps a refused line and writes it again later, as a new write, which is the
+ * only write that can then resolve. So a receiver that took a chunk but whose ack was lost holds
+ * that record twice (byte-identical), and a receiver may hold the decision record of a request that
+ * was denied; the chain stays whole because that decision is followed by its
+ * `deny audit_unavailable` record (README "Records").
+ */
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { decodeMultiStream, encode, ExtData } from '@msgpack/msgpack';
+import type { RecordSink } from './sinks.js';
+
+/** A receiver that does not answer the TCP handshake within this is down. */
+export const CONNECT_TIMEOUT_MS = 3_000;
+/** A chunk not acknowledged within this fails, with every write waiting behind it. */
+export const ACK_TIMEOUT_MS = 5_000;
+/** Reconnect delays after a loss: doubling from the first to the cap. */
+export const RECONNECT_MIN_MS = 100;
+export const RECONNECT_MAX_MS = 2_000;
+/** Unacknowledged lines held at most; beyond either cap writes reject at once. */
+export const MAX_QUEUED_LINES = 10_000;
+export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/** A chunk stays below Fluent Bit's default in_forward Buffer_Chunk_Size (1024000); one oversized record still goes alone. */
+export const MAX_CHUNK_BYTES = 1_000_000;
+/** An answer is `{ack: <24 base64 characters>}`; anything this large unparsed is not one. */
+const MAX_ANSWER_BYTES = 4096;
+const ANSWER_LIMITS = { maxStrLength: 256, maxBinLength: 256, maxArrayLength: 16, maxMapLength: 16, maxExtLength: 16 } as const;
+/** Forward protocol EventTime: ext type 0, seconds and nanoseconds as big-endian uint32. */
+const EVENT_TIME_EXT = 0;
+
+export interface FluentTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly tag: string;
+}
+
+/** The bounds above, shortened by tests. */
+export interface FluentSinkOptions {
+  readonly connectTimeoutMs?: number;
+  readonly ackTimeoutMs?: number;
+  readonly reconnectMinMs?: number;
+  readonly reconnectMaxMs?: number;
+  readonly maxQueuedLines?: number;
+  readonly maxQueuedBytes?: number;
+  readonly maxChunkBytes?: number;
+}
+
+export interface FluentSink extends RecordSink {
+  /** Hands several lines over at once: they share a chunk (the record writer's batches). */
+  writeMany(lines: readonly string[]): Promise<void>;
+  /** False while disconnected: the last connection was lost or refused and no new one is up yet (feeds /readyz). */
+  healthy(): boolean;
+}
+
+interface Item {
+  /** `[time, record]`, the Forward mode entry. */
+  readonly entry: readonly [ExtData, Record<string, unknown>];
+  readonly bytes: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+interface InFlight {
+  readonly id: string;
+  readonly items: readonly Item[];
+  readonly timer: NodeJS.Timeout;
+}
+
+type State = 'connecting' | 'open' | 'down' | 'closed';
+
+/** Starts connecting at once, so that the first record (the stream's start) finds the connection up. */
+export function fluentSink(target: FluentTarget, opts: FluentSinkOptions = {}): FluentSink {
+  return new ForwardSink(target, opts);
+}
+
+class ForwardSink implements FluentSink {
+  private readonly address: string;
+  private readonly limits: Required<FluentSinkOptions>;
+  private state: State = 'connecting';
+  private socket: Socket | null = null;
+  private lastError = 'not connected yet';
+  private readonly queue: Item[] = [];
+  private inFlight: InFlight | null = null;
+  private queuedLines = 0;
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private backoff: number;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly target: FluentTarget,
+    opts: FluentSinkOptions,
+  ) {
+    this.address = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+    this.limits = {
+      connectTimeoutMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      ackTimeoutMs: opts.ackTimeoutMs ?? ACK_TIMEOUT_MS,
+      reconnectMinMs: opts.reconnectMinMs ?? RECONNECT_MIN_MS,
+      reconnectMaxMs: opts.reconnectMaxMs ?? RECONNECT_MAX_MS,
+      maxQueuedLines: opts.maxQueuedLines ?? MAX_QUEUED_LINES,
+      maxQueuedBytes: opts.maxQueuedBytes ?? MAX_QUEUED_BYTES,
+      maxChunkBytes: opts.maxChunkBytes ?? MAX_CHUNK_BYTES,
+    };
+    this.backoff = this.limits.reconnectMinMs;
+    this.connect();
+  }
+
+  write(line: string): Promise<void> {
+    return this.writeMany([line]);
+  }
+
+  writeMany(lines: readonly string[]): Promise<void> {
+    if (this.closing !== null) return Promise.reject(new Error('the fluent sink is closed'));
+    // While reconnecting after a failure, refuse at once: the request is denied now rather than held.
+    if (this.state === 'down') return Promise.reject(new Error(`the fluent receiver at ${this.address} is unreachable: ${this.lastError}`));
+    let total = 0;
+    const parsed: Pick<Item, 'entry' | 'bytes'>[] = [];
+    for (const line of lines) {
+      const record = parseRecord(line);
+      if (typeof record === 'string') return Promise.reject(new TypeError(record));
+      const bytes = Buffer.byteLength(line);
+      parsed.push({ entry: [eventTime(record), record], bytes });
+      total += bytes;
+    }
+    if (this.queuedLines + lines.length > this.limits.maxQueuedLines || this.queuedBytes + total > this.limits.maxQueuedBytes) {
+      return Promise.reject(new Error(`the fluent sink queue is full (${this.queuedLines} records, ${this.queuedBytes} bytes unacknowledged)`));
+    }
+    this.queuedLines += lines.length;
+    this.queuedBytes += total;
+    const written = parsed.map((p) => new Promise<void>((resolve, reject) => this.queue.push({ ...p, resolve, reject })));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // Lines written in the same turn of the event loop share the chunk.
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+    return Promise.all(written).then(() => undefined);
+  }
+
+  healthy(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Waits for outstanding acks (bounded by one connect and one ack timeout), then ends the connection. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const unacked = this.queuedLines === 0 ? 0 : await this.settledWithin(this.limits.connectTimeoutMs + this.limits.ackTimeoutMs);
+    if (unacked > 0) this.failAll(new Error('the fluent sink closed before the receiver acknowledged'));
+    const socket = this.socket;
+    this.state = 'closed';
+    if (socket !== null) {
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.end();
+      // A receiver that never finishes the close does not hold the broker's shutdown.
+      const cut = setTimeout(() => socket.destroy(), this.limits.connectTimeoutMs);
+      await closed;
+      clearTimeout(cut);
+    }
+    if (unacked > 0) throw new Error(`the fluent sink closed with ${unacked} records unacknowledged by ${this.address}`);
+  }
+
+  /** Resolves with 0 once nothing is unacknowledged, or with how many still are after `ms`. */
+  private settledWithin(ms: number): Promise<number> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.queuedLines), ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(0);
+      });
+    });
+  }
+
+  private connect(): void {
+    this.state = 'connecting';
+    const socket = connect({ host: this.target.host, port: this.target.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    let failure: Error | null = null;
+    const timer = setTimeout(() => socket.destroy(new Error(`no connection within ${this.limits.connectTimeoutMs} ms`)), this.limits.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      if (this.socket !== socket) return;
+      this.state = 'open';
+      this.flush();
+    });
+    socket.on('error', (err) => (failure ??= err));
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.lost(socket, failure ?? new Error('the receiver closed the connection'));
+    });
+    void this.readAnswers(socket);
+  }
+
+  /** Acks arrive as msgpack maps on the same connection; anything else ends the connection. */
+  private async readAnswers(socket: Socket): Promise<void> {
+    // Bytes since the last complete answer: a receiver cannot make the decoder buffer without end.
+    let unparsed = 0;
+    const counted = async function* (): AsyncGenerator<Buffer> {
+      for await (const data of socket as AsyncIterable<Buffer>) {
+        unparsed += data.length;
+        if (unparsed > MAX_ANSWER_BYTES) throw new Error('the receiver sent something other than acks');
+        yield data;
+      }
+    };
+    try {
+      for await (const answer of decodeMultiStream<undefined>(counted(), ANSWER_LIMITS)) {
+        unparsed = 0;
+        this.onAnswer(answer);
+      }
+      socket.destroy();
+    } catch (err) {
+      socket.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private onAnswer(answer: unknown): void {
+    const flight = this.inFlight;
+    const ack = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? (answer as Record<string, unknown>).ack : undefined;
+    // An ack that names no chunk in flight means the two ends disagree about the stream: start over.
+    if (flight === null || ack !== flight.id) throw new Error('the receiver answered with no ack for the chunk in flight');
+    clearTimeout(flight.timer);
+    this.inFlight = null;
+    this.backoff = this.limits.reconnectMinMs;
+    for (const item of flight.items) this.settle(item, null);
+    this.flush();
+  }
+
+  /** Sends the next chunk: everything queued, up to the chunk size (always at least one record). */
+  private flush(): void {
+    const socket = this.socket;
+    if (this.state !== 'open' || socket === null || socket.destroyed || this.inFlight !== null || this.queue.length === 0) return;
+    let bytes = 0;
+    let n = 0;
+    while (n < this.queue.length && (n === 0 || bytes + (this.queue[n] as Item).bytes <= this.limits.maxChunkBytes)) {
+      bytes += (this.queue[n] as Item).bytes;
+      n++;
+    }
+    const items = this.queue.splice(0, n);
+    // Forward protocol: a base64 of 128 random bits; the receiver echoes it as the ack.
+    const id = randomBytes(16).toString('base64');
+    const timer = setTimeout(() => socket.destroy(new Error(`no ack within ${this.limits.ackTimeoutMs} ms`)), this.limits.ackTimeoutMs);
+    this.inFlight = { id, items, timer };
+    socket.write(encode([this.target.tag, items.map((i) => i.entry), { chunk: id, size: items.length }]));
+  }
+
+  /** The connection is gone: every unacknowledged write fails, and a new connection is tried later. */
+  private lost(socket: Socket, err: Error): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.lastError = err.message;
+    this.failAll(new Error(`fluent receiver ${this.address}: ${err.message}`));
+    if (this.closing !== null) {
+      this.state = 'closed';
+      return;
+    }
+    this.state = 'down';
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.limits.reconnectMaxMs);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.closing === null) this.connect();
+    }, delay).unref();
+  }
+
+  private failAll(err: Error): void {
+    const flight = this.inFlight;
+    this.inFlight = null;
+    if (flight) clearTimeout(flight.timer);
+    const items = [...(flight?.items ?? []), ...this.queue.splice(0)];
+    for (const item of items) this.settle(item, err);
+  }
+
+  private settle(item: Item, err: Error | null): void {
+    this.queuedLines--;
+    this.queuedBytes -= item.bytes;
+    if (err) item.reject(err);
+    else item.resolve();
+    if (this.queuedLines === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+}
+
+/** The record as an object, so the receiver gets fields rather than one string; or what is wrong. */
+function parseRecord(line: string): Record<string, unknown> | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return 'a record line must be JSON';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a record line must hold a JSON object';
+  return value as Record<string, unknown>;
+}
+
+/**
+ * The record's own `ts` as EventTime, which keeps its milliseconds: integer seconds would let a
+ * collector sort a second's records out of their chain order. A record without a readable ts
+ * (never one the writer made) gets the current time.
+ */
+function eventTime(record: Record<string, unknown>): ExtData {
+  const parsed = typeof record.ts === 'string' ? Date.parse(record.ts) : NaN;
+  const ms = Number.isFinite(parsed) && parsed >= 0 ? parsed : Date.now();
+  const data = Buffer.alloc(8);
+  data.writeUInt32BE(Math.floor(ms / 1000) % 2 ** 32, 0);
+  data.writeUInt32BE((ms % 1000) * 1_000_000, 4);
+  return new ExtData(EVENT_TIME_EXT, data);
+}
