@@ -18,8 +18,9 @@ import { configPathFrom } from './run.js';
 /**
  * The capture broker listens on free loopback ports whatever the config says, and writes the
  * kubeconfig for COMMAND into its own directory, never over a running broker's.
+ * `seb dev --demo` captures through the same config.
  */
-function forCapture(config: Config, clientDir: string): Config {
+export function captureConfig(config: Config, clientDir: string): Config {
   return {
     ...config,
     listen: { aws: '127.0.0.1:0', kube: '127.0.0.1:0', admin: '127.0.0.1:0' },
@@ -48,7 +49,7 @@ export const command: Command = {
     if (args.rest.length === 0) throw new UsageError(['a COMMAND after -- is required']);
     const clientDir = await mkdtemp(join(tmpdir(), 'seb-capture-'));
     try {
-      const config = forCapture(await loadConfigFile(configPathFrom(args.flags.config, io.env)), clientDir);
+      const config = captureConfig(await loadConfigFile(configPathFrom(args.flags.config, io.env)), clientDir);
       const account = captureAccount(config, args.flags.identity as string | undefined);
       const broker = await startBroker(config, {
         log: (line) => void io.stderr.write(`${line}\n`),

@@ -131,6 +131,10 @@ function isDirectRun(): boolean {
 }
 
 if (isDirectRun()) {
+  // The AWS SDK warns on every start under Node 20 that its 2027 releases will need Node 22. seb
+  // pins its SDK versions and states its Node support in the README; the notice would only bury
+  // the broker's own lines on stderr. Whoever sets the variable keeps the choice.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const io: CliIO = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
   void main(process.argv.slice(2), io).then((status) => {
     process.exitCode = status;

@@ -6,16 +6,16 @@
  * the broker's own schema, so it never hands out a certificate the broker would call malformed.
  *
  *   POST /certificates  {"ops": [...], "sub"?, "identity"?, "ttl"?}  -> 200 text/plain compact JWS
- *   POST /revoke        {"jti": "..."}                               -> 200 application/json
+ *   POST /revoke        {"jti": "..."} or {"certificate": "<jws>"}   -> 200 application/json {"jti", "seq"}
  *
  * Bad input is a 400 with a one-line reason. Loopback only: anyone who reaches it can get any
  * certificate, which is the point of a sandbox and the reason it must not listen further.
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rename, writeFile } from 'node:fs/promises';
-import type { JWK } from 'jose';
+import { compactVerify, type JWK } from 'jose';
 import { AUTHORITY_TYP, CERT_TYP } from '../certificate/carrier.js';
 import { privateKeyFromJwk, type PrivateSigningKey } from '../certificate/keys.js';
 import { completeOp, parseOp } from '../certificate/op-schema.js';
@@ -78,6 +78,7 @@ class BadRequest extends Error {
 
 export async function startIssuer(o: IssuerOptions): Promise<DevIssuer> {
   const signer = freshKey();
+  const publicKey = createPublicKey(signer.key);
   const revoked = new Map<string, number>();
   let seq = 0;
   let publishing: Promise<number> = Promise.resolve(0);
@@ -152,17 +153,37 @@ export async function startIssuer(o: IssuerOptions): Promise<DevIssuer> {
     return { jws, jti };
   }
 
+  /**
+   * By `jti`, or by the certificate itself (what the agent holds; the printed curl line sends
+   * "$CERT"), whose jti is read only after its signature verifies under this issuer's key.
+   */
   async function revoke(body: unknown): Promise<{ jti: string; seq: number }> {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('the body must be a JSON object {"jti": "..."}');
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('the body must be a JSON object {"jti": "..."} or {"certificate": "..."}');
     const fields = body as Record<string, unknown>;
-    const extra = Object.keys(fields).find((k) => k !== 'jti');
-    if (extra !== undefined) throw new BadRequest(`unknown field ${JSON.stringify(extra)} (allowed: jti)`);
-    const jti = fields['jti'];
+    const extra = Object.keys(fields).find((k) => k !== 'jti' && k !== 'certificate');
+    if (extra !== undefined) throw new BadRequest(`unknown field ${JSON.stringify(extra)} (allowed: jti or certificate)`);
+    if (('jti' in fields) === ('certificate' in fields)) throw new BadRequest('give exactly one of jti and certificate');
+    const jti = 'jti' in fields ? fields['jti'] : await jtiOf(fields['certificate']);
     if (typeof jti !== 'string' || !JTI.test(jti)) throw new BadRequest('jti: must be 1-128 characters of [A-Za-z0-9._:-]');
     if (!revoked.has(jti)) revoked.set(jti, Math.floor(Date.now() / 1000));
     const published = await publish();
     o.log(`seb dev issuer: revoked ${jti} (authority seq ${published})`);
     return { jti, seq: published };
+  }
+
+  async function jtiOf(certificate: unknown): Promise<unknown> {
+    if (typeof certificate !== 'string' || certificate.length > MAX_CERTIFICATE_BYTES) throw new BadRequest('certificate: must be a compact JWS');
+    let payload: Uint8Array;
+    try {
+      ({ payload } = await compactVerify(certificate.trim(), publicKey, { algorithms: [signer.alg] }));
+    } catch {
+      throw new BadRequest('certificate: not a certificate this issuer signed');
+    }
+    try {
+      return (parseStrictJson(Buffer.from(payload)) as { jti?: unknown } | null)?.jti;
+    } catch {
+      throw new BadRequest('certificate: its claims are not strict JSON');
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

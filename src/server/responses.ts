@@ -35,7 +35,9 @@ export async function recordDenial(write: () => Promise<RecordRef>, denial: Deni
   try {
     return await write();
   } catch (err) {
-    console.error(`seb: deny record lost (${denial.code}): ${String(err)}`);
+    // The writer keeps a refused line queued and writes it again once the sink is back; only a
+    // full backlog refuses a record outright, and the error says so.
+    console.error(`seb: deny record not accepted by the sink (${denial.code}): ${String(err)}`);
     return null;
   }
 }
@@ -60,7 +62,20 @@ export function recordOutcome(records: RecordWriter, decision: RecordRef | null,
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
       error: o.error,
     })
-    .catch((err: unknown) => console.error(`seb: outcome record lost: ${String(err)}`));
+    .catch((err: unknown) => console.error(`seb: outcome record not accepted by the sink: ${String(err)}`));
+}
+
+/**
+ * The client left while its request was being admitted (a slow STS, a drift probe, the ledger):
+ * the request is not sent. Nobody would read its answer, and a client that gave up retries, so a
+ * mutation executed for nobody would spend the use its retry needs. The admit record gets its
+ * outcome; the denial that follows releases the use and is recorded.
+ */
+export function refuseIfClientLeft(client: { readonly destroyed: boolean }, records: RecordWriter, decision: RecordRef | null, started: number, bytesIn: number): void {
+  if (!client.destroyed) return;
+  const denial = new Denial('unparseable_request', 'the client went away before the request went upstream');
+  recordOutcome(records, decision, started, { status: null, upstreamRequestId: null, bytesIn, bytesOut: 0, error: `not forwarded: ${denial.code}: ${denial.detail}` });
+  throw denial;
 }
 
 /**

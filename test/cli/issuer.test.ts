@@ -1,18 +1,19 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import t from 'tap';
 import { Authority } from '../../src/authority/state.js';
-import { loadPrivateJwk } from '../../src/certificate/keys.js';
+import { loadPrivateJwk, privateKeyFromJwk } from '../../src/certificate/keys.js';
 import { TrustStore } from '../../src/certificate/trust.js';
 import { CertificateVerifier } from '../../src/certificate/verify.js';
 import { command as authorityIssue } from '../../src/cli/authority.js';
-import { commands as certCommands } from '../../src/cli/cert.js';
+import { commands as certCommands, sign } from '../../src/cli/cert.js';
 import type { Command, FlagValue } from '../../src/cli/command.js';
 import { command as digest } from '../../src/cli/digest.js';
 import { command as keysGenerate } from '../../src/cli/keys.js';
+import { startIssuer } from '../../src/dev/issuer.js';
 
 const [certIssue, certInspect] = certCommands as [Command, Command];
 const dir = mkdtempSync(join(tmpdir(), 'seb-cli-'));
@@ -167,4 +168,53 @@ t.test('digest prints the hex SHA-256 of the bytes or of the JCS form', async (t
   t.equal(dup.out, '');
   const missing = await run(digest, {}, [join(dir, 'missing')]);
   t.equal(missing.code, 1);
+});
+
+t.test('the dev issuer revokes by jti or by the certificate itself, rewriting the authority state at once', async (t) => {
+  const authorityFile = join(dir, 'dev-authority.jws');
+  const logs: string[] = [];
+  const issuer = await startIssuer({
+    iss: 'seb-dev-issuer', audience: 'seb:dev', authorityFile, maxTtl: 900,
+    identities: ['all', 'reader'], defaultSub: 'agent:dev', defaultIdentity: 'all', log: (l) => logs.push(l),
+  });
+  t.teardown(() => issuer.close());
+  const claimsOf = (jws: string): Record<string, unknown> => JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8'));
+  const state = (): Record<string, unknown> => claimsOf(readFileSync(authorityFile, 'utf8').trim());
+  t.match(state(), { seq: 1, revoked: { jti: [] } }, 'the first state is published before the issuer answers');
+  const post = (path: string, body: string) => fetch(`${issuer.url}/${path}`, { method: 'POST', body });
+
+  const issued = await post('certificates', JSON.stringify({ ops: [JSON.parse(S3_OP)] }));
+  t.equal(issued.status, 200);
+  const jws = (await issued.text()).trim();
+  const jti = issued.headers.get('x-seb-jti')!;
+  t.equal(claimsOf(jws)['jti'], jti);
+
+  const byCertificate = await post('revoke', JSON.stringify({ certificate: jws }));
+  t.equal(byCertificate.status, 200);
+  t.same(await byCertificate.json(), { jti, seq: 2 });
+  t.match(state(), { seq: 2, revoked: { jti: [jti] } }, 'the file holds the revocation when the answer arrives');
+  const byJti = await post('revoke', JSON.stringify({ jti: 'other-1' }));
+  t.same(await byJti.json(), { jti: 'other-1', seq: 3 });
+  t.match(state(), { seq: 3, revoked: { jti: [jti, 'other-1'] } });
+
+  // Signed by another key: never trusted for its jti.
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const stranger = privateKeyFromJwk({ ...privateKey.export({ format: 'jwk' }), kid: 'stranger', alg: 'EdDSA' }, 'test key');
+  const forged = await sign({ ...claimsOf(jws), jti: 'forged-1' }, 'seb-cert+jwt', stranger);
+  for (const [body, problem] of [
+    [JSON.stringify({ certificate: forged }), /^certificate: not a certificate this issuer signed\n$/],
+    [JSON.stringify({ certificate: 'a.b.c' }), /^certificate: not a certificate this issuer signed\n$/],
+    [JSON.stringify({ certificate: 7 }), /^certificate: must be a compact JWS\n$/],
+    [JSON.stringify({ jti, certificate: jws }), /^give exactly one of jti and certificate\n$/],
+    [JSON.stringify({}), /^give exactly one of jti and certificate\n$/],
+    [JSON.stringify({ jti: 'a b' }), /^jti: must be/],
+    [JSON.stringify({ sub: 'x' }), /^unknown field "sub"/],
+    ['[]', /^the body must be a JSON object/],
+  ] as const) {
+    const res = await post('revoke', body);
+    t.equal(res.status, 400, body.slice(0, 60));
+    t.match(await res.text(), problem);
+  }
+  t.match(state(), { seq: 3 }, 'refused revocations publish nothing');
+  t.notOk((state()['revoked'] as { jti: string[] }).jti.includes('forged-1'));
 });
