@@ -60,8 +60,14 @@ export function decodeJws(jws: string, typ: string, maxBytes: number): DecodedJw
 /** The JWS signature over `header.payload`, checked with the issuer key (alg already matched). */
 export function signatureHolds(jws: string, trusted: TrustedKey): boolean {
   const dot = jws.lastIndexOf('.');
+  const encoded = jws.slice(dot + 1);
+  const signature = Buffer.from(encoded, 'base64url');
+  // One spelling per signature (RFC 4648 §3.5 canonical encoding): Buffer ignores the spare bits of
+  // the last character, so without this one signed certificate had 16 token strings that all
+  // verified, each a fresh cache key and record (found by test/fuzz/certificate.test.ts).
+  if (signature.toString('base64url') !== encoded) return false;
   try {
-    return trusted.verify(Buffer.from(jws.slice(0, dot), 'latin1'), Buffer.from(jws.slice(dot + 1), 'base64url'));
+    return trusted.verify(Buffer.from(jws.slice(0, dot), 'latin1'), signature);
   } catch {
     return false;
   }

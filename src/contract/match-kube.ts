@@ -1,17 +1,22 @@
-/** Contract matching for Kubernetes ops (SPEC §2.1): every pinned field equal, params as a multiset. */
+/** Contract matching for Kubernetes ops (SPEC §2.1): every pinned field equal, each parameter's values in order. */
 import { Denial } from '../reasons.js';
 import type { K8sOp, Op } from '../certificate/types.js';
 import type { KubeFacts } from '../targets/kube/facts.js';
 import { bodyMatches } from './body.js';
 import type { Matched } from './match.js';
 
-function sameMultiset(a: Readonly<Record<string, readonly string[]>>, b: Readonly<Record<string, readonly string[]>>): boolean {
+/**
+ * Names in any order, but each name's values in the order sent: the apiserver reads repeated values
+ * as a list, and for exec's `command` that list is argv (`sh -c 'echo $0' 'rm -rf /'` and
+ * `sh -c 'rm -rf /' 'echo $0'` hold the same multiset; found by test/fuzz/kube-match).
+ */
+function sameParams(a: Readonly<Record<string, readonly string[]>>, b: Readonly<Record<string, readonly string[]>>): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   for (const key of keys) {
     if (!Object.prototype.hasOwnProperty.call(b, key)) return false;
-    const x = [...a[key]!].sort();
-    const y = [...b[key]!].sort();
+    const x = a[key]!;
+    const y = b[key]!;
     if (x.length !== y.length || x.some((v, i) => v !== y[i])) return false;
   }
   return true;
@@ -29,7 +34,7 @@ function sameRequest(op: K8sOp, f: KubeFacts): boolean {
     op.name === f.name &&
     op.generate_name === f.generate_name &&
     op.content_type === f.content_type &&
-    sameMultiset(op.params, f.params)
+    sameParams(op.params, f.params)
   );
 }
 

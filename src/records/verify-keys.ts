@@ -3,8 +3,11 @@ import { createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:c
 /** A record signature check for one key: true when `sig` (base64url) signs `data`. */
 export type SigCheck = (data: string, sig: string) => 'ok' | 'bad' | 'malformed';
 
-// Both Ed25519 and ES256 (raw r||s, RFC 7518 §3.4) signatures are 64 bytes: 86 base64url characters.
-const SIG64 = /^[A-Za-z0-9_-]{86}$/;
+// Both Ed25519 and ES256 (raw r||s, RFC 7518 §3.4) signatures are 64 bytes: 86 base64url characters,
+// the last of which carries 2 bits of the signature and 4 spare bits that must be zero (RFC 4648
+// §3.5): otherwise 16 spellings of one `sig` verify, and a last record, which no later `prev` covers,
+// could be altered undetected (found by test/fuzz/records.test.ts).
+const SIG64 = /^[A-Za-z0-9_-]{85}[AQgw]$/;
 
 /**
  * Record-signing public keys by kid, from the broker's JWKS (`GET /keys`, `public.jwks.json`).

@@ -34,4 +34,6 @@ export const INSTALL_HINTS = {
   aws: 'pip install awscli',
   kubectl: 'apt-get install kubectl',
   'redis-server': 'apt-get install redis-server',
+  python3: 'apt-get install python3',
+  botocore: 'pip install botocore (the aws CLI v1 installs it too)',
 } as const;

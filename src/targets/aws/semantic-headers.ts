@@ -31,6 +31,13 @@ const TRANSPORT = new Set([
   'x-seb-certificate',
 ]);
 const TRANSPORT_PREFIX = 'x-amz-checksum-';
+/**
+ * A semantic header is forwarded and signed, so its value must read one way on both sides: tab and
+ * visible ASCII only. Node hands over bytes 0x80-0xff as latin1 text, which SigV4 then hashes as
+ * UTF-8, and signers disagree on whether U+0085 and U+00A0 are spaces to fold (smithy no and yes,
+ * botocore yes and yes; found by test/fuzz/sigv4-botocore.test.ts).
+ */
+const VALUE = /^[\t\x20-\x7e]*$/;
 
 export const AWS_CHUNKED = 'aws-chunked';
 
@@ -65,12 +72,13 @@ export function splitContentEncoding(value: string): ContentCodings {
   return { awsChunked, rest: rest.length === 0 ? null : rest.join(',') };
 }
 
-/** Every header but the transport allow-list, in a null-prototype record. */
+/** Every header but the transport allow-list, in a null-prototype record; refuses non-ASCII values. */
 export function semanticHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const name of Object.keys(headers)) {
     if (TRANSPORT.has(name) || name.startsWith(TRANSPORT_PREFIX)) continue;
     const value = headers[name]!;
+    if (!VALUE.test(value)) throw unparseable(`header ${name} holds a character outside visible ASCII`);
     if (name === 'content-encoding') {
       // Without aws-chunked the value is kept verbatim: exactly what the client sent is pinned.
       const { awsChunked, rest } = splitContentEncoding(value);

@@ -56,7 +56,9 @@ export function kubeFacts(info: KubeRequestInfo, contentType: string | undefined
   let generateName: string | null = null;
   // SPEC §2.1: a create's name is the URL's where it has one (subresource creates), else the body's.
   if (verb === 'create' && !streams && name === null) ({ name, generateName } = bodyNames(payload, mediaType));
-  const params: Record<string, string[]> = {};
+  // Null prototype: a parameter named `__proto__` must stay a parameter, not vanish into the
+  // prototype and let a request carrying it match an op without it (found by test/fuzz/kube-match).
+  const params: Record<string, string[]> = Object.create(null);
   for (const [key, values] of info.query) if (!UNPINNED_PARAMS.has(key)) params[key] = [...values];
   return {
     verb,

@@ -307,7 +307,8 @@ export function resolveRequestInfo(method: string, rawPath: string, rawQuery: st
   rest = rest.slice(1);
 
   let verb: string;
-  if (SPECIAL_VERBS.has(rest[0]!)) {
+  const verbInPath = SPECIAL_VERBS.has(rest[0]!);
+  if (verbInPath) {
     if (rest.length < 2) throw unparseable(`the request path ends at the ${rest[0]} verb`);
     verb = rest[0]!;
     rest = rest.slice(1);
@@ -343,7 +344,9 @@ export function resolveRequestInfo(method: string, rawPath: string, rawQuery: st
   // A field selector never names the object of a delete (RequestInfo checks only the path).
   if (name === '' && verb === 'delete') verb = 'deletecollection';
 
-  const selects = verb === 'list' || verb === 'watch' || verb === 'deletecollection';
+  // The apiserver keeps no selectors for the legacy verb-in-path forms (requestinfo.go
+  // `verbViaPathPrefix`: its single-object watch takes none), so neither does the broker.
+  const selects = !verbInPath && (verb === 'list' || verb === 'watch' || verb === 'deletecollection');
   return {
     isResource: true,
     verb,
