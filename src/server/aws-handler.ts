@@ -39,7 +39,7 @@ import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
 import { certificateSummary, safeText } from './record-fields.js';
-import { type Decision, commitBeforeForward, denialMessage, recordDenial, recordOutcome, sebHeaders } from './responses.js';
+import { type Decision, commitBeforeForward, denialMessage, recordDenial, recordOutcome, refuseIfClientLeft, sebHeaders } from './responses.js';
 
 export interface AwsHandlerDeps {
   readonly config: Config;
@@ -132,7 +132,7 @@ export class AwsHandler {
     }
     if (head.expectContinue) x.res.writeContinue();
 
-    const raw = await readBody(x.req, head.contentLength, config.limits.max_body_bytes);
+    const raw = await readBody(x.req, head.contentLength, config.limits);
     x.bodyRead = true;
     const body = decodeAwsBody(head.headers, raw);
     const operation = (x.operation = understandAws(head, body.payload)!);
@@ -267,6 +267,7 @@ export class AwsHandler {
       throw new Denial('audit_unavailable', `the record sink refused the decision: ${err instanceof Error ? err.message : String(err)}`);
     });
     x.clock.lap('record');
+    refuseIfClientLeft(x.res, this.#d.records, x.record, x.started, body.payload.length);
     await commitBeforeForward(x.reservation, this.#d.records, x.record, x.started, body.payload.length);
     await this.#relay(x, upstream, head.method, body.payload, decision, dispatcher);
   }
@@ -285,6 +286,8 @@ export class AwsHandler {
       if (!res.writableFinished) abort.abort();
     };
     res.on('close', onClose);
+    // The client may have left while the use was being committed: then nothing is sent after all.
+    if (res.destroyed) abort.abort();
     let status: number | null = null;
     let bytesOut = 0;
     let upstreamRequestId: string | null = null;

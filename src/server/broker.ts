@@ -19,6 +19,7 @@ import { openLedger } from '../replay/open.js';
 import { resolveEndpoint } from '../targets/aws/endpoints.js';
 import { RecordWriter } from '../records/writer.js';
 import { fileSink, stdoutSink, type RecordSink } from '../records/sinks.js';
+import { fluentSink } from '../records/fluent-sink.js';
 import { AwsHandler } from './aws-handler.js';
 import { KubeHandler } from './kube-handler.js';
 import { kubeUpstream } from '../targets/kube/upstream.js';
@@ -26,9 +27,8 @@ import { writeClientDir } from '../targets/kube/client-dir.js';
 import { adminHandler } from './admin.js';
 import { Metrics } from './metrics.js';
 import { ListenerDrain } from './drain.js';
-
-/** SPEC §1: request heads up to 64 KiB (a certificate alone may be 16 KiB). */
-const MAX_HEADER_BYTES = 64 * 1024;
+import { agentServerOptions, limitListener, refuseUnreadable } from './agent-listener.js';
+import { ConnectionQueues } from './pipelining.js';
 
 export interface BrokerOptions {
   /** Operational log lines (stderr by default; records never go here). */
@@ -80,11 +80,13 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     for (const stop of stops.reverse()) await stop();
   };
   /** An agent-facing listener: `wire` routes its requests through a drain (graceful shutdown). */
-  const serveAgents = async (server: Server | HttpsServer, address: string, wire: (drain: ListenerDrain) => void): Promise<AddressInfo> => {
+  const serveAgents = async (server: Server | HttpsServer, address: string, wire: (drain: ListenerDrain, queues: ConnectionQueues) => void): Promise<AddressInfo> => {
     const drain = new ListenerDrain(server);
     drains.push(drain);
-    wire(drain);
-    server.on('clientError', refuseUnreadable);
+    const queues = new ConnectionQueues();
+    wire(drain, queues);
+    limitListener(server);
+    server.on('clientError', (err: Error & { code?: string }, socket: import('node:stream').Duplex) => refuseUnreadable(err, socket, queues));
     const bound = await listen(server, address);
     stops.push(() => drain.drain(Date.now()));
     return bound;
@@ -117,18 +119,17 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     metrics.observeAuthority(authority);
     const authoritySource = await startAuthoritySource(config, authority, { metrics, log });
     stops.push(() => authoritySource.close());
-    const sink: RecordSink =
-      config.records.sink === 'stdout'
-        ? stdoutSink(opts.recordsOut ?? process.stdout)
-        : 'file' in config.records.sink
-          ? await fileSink(config.records.sink.file)
-          : failUnsupported('records.sink: fluent is not served by this version');
+    const { sink, sinkUp } = await openSink(config.records.sink, opts.recordsOut ?? process.stdout);
     const records = await RecordWriter.open({
       brokerId: config.broker.id,
       key: { kid: signingKey.kid, privateKey: signingKey.key },
       sink,
       sign: config.records.sign,
       stateFile: config.records.state_file,
+    }).catch(async (err: unknown) => {
+      // The writer never owned the sink: close it here (the fluent sink would keep reconnecting).
+      await sink.close().catch(() => undefined);
+      throw err;
     });
     // A sink that is already failing cannot take the closing record; say so, still stop.
     stops.push(() => records.close().catch((err: unknown) => log(`seb: the record stream could not be closed: ${String(err)}`)));
@@ -162,10 +163,10 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
         ...(opts.capture ? { capture: opts.capture } : {}),
         ...(opts.captureAccount ? { captureAccount: opts.captureAccount } : {}),
       });
-      const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: config.limits.request_timeout * 1000 });
-      awsAddress = await serveAgents(server, config.listen.aws, (drain) => {
-        server.on('request', drain.requests(handler.handle));
-        server.on('checkContinue', drain.requests(handler.handle));
+      const server = createServer(agentServerOptions(config.limits.request_timeout));
+      awsAddress = await serveAgents(server, config.listen.aws, (drain, queues) => {
+        server.on('request', drain.requests(queues.requests(handler.handle)));
+        server.on('checkContinue', drain.requests(queues.requests(handler.handle)));
       });
     }
 
@@ -173,7 +174,7 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       adminHandler({
         metrics,
         jwks: { keys: [signingKey.publicJwk] },
-        readiness: () => ({ trust: true, authority: authority.fresh(), records: records.healthy(), replay: ledger.healthy(), accepting: closing === null }),
+        readiness: () => ({ trust: true, authority: authority.fresh(), records: records.healthy() && sinkUp(), replay: ledger.healthy(), accepting: closing === null }),
       }),
     );
     let kubeAddress: AddressInfo | null = null;
@@ -187,9 +188,9 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       const tls = config.kube.tls
         ? { cert: await readFile(config.kube.tls.cert), key: await readFile(config.kube.tls.key) }
         : { cert: local!.serving.certPem, key: local!.serving.keyPem };
-      const server = createHttpsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES });
-      kubeAddress = await serveAgents(server, config.listen.kube, (drain) => {
-        server.on('request', drain.requests(handler.handle));
+      const server = createHttpsServer({ ...tls, ...agentServerOptions(config.limits.request_timeout) });
+      kubeAddress = await serveAgents(server, config.listen.kube, (drain, queues) => {
+        server.on('request', drain.requests(queues.requests(handler.handle)));
         server.on('upgrade', drain.upgrades(handler.upgrade));
       });
       if (local) {
@@ -231,14 +232,6 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
   }
 }
 
-/** Requests Node's parser refuses (oversized heads, smuggling shapes) never reach the pipeline. */
-function refuseUnreadable(err: Error & { code?: string }, socket: import('node:stream').Duplex): void {
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  if (socket.writable) {
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\nx-seb-decision: deny\r\nx-seb-reason: unparseable_request\r\ncontent-length: 0\r\n\r\n`);
-  } else socket.destroy();
-}
-
 /** A CA made at start and a serving certificate for the kube listener (SPEC §1). */
 async function localServingCert(host: string): Promise<{ caPem: string; serving: { certPem: string; keyPem: string } }> {
   const { makeLocalCa, issueServingCert } = await import('../targets/kube/local-pki.js');
@@ -253,8 +246,15 @@ async function closeServer(server: Server | HttpsServer): Promise<void> {
   await closed;
 }
 
-function failUnsupported(message: string): never {
-  throw new Error(message);
+/**
+ * The configured record sink (SPEC §8), and whether it can write: the writer's health follows its
+ * last write; a fluent sink also knows when its connection is down between writes (SPEC §1 /readyz).
+ */
+async function openSink(choice: Config['records']['sink'], out: NodeJS.WritableStream): Promise<{ sink: RecordSink; sinkUp: () => boolean }> {
+  if (choice === 'stdout') return { sink: stdoutSink(out), sinkUp: () => true };
+  if ('file' in choice) return { sink: await fileSink(choice.file), sinkUp: () => true };
+  const sink = fluentSink(choice.fluent);
+  return { sink, sinkUp: () => sink.healthy() };
 }
 
 /** `host:port`, `[v6]:port`; port 0 picks a free one (tests, `seb op capture`). */

@@ -15,6 +15,12 @@ const BROKER_CARRIER = 'x-seb-certificate';
  * X-Stream-Protocol-Version per protocol). Every other repeated header is ambiguous and refused.
  */
 const LIST_HEADERS = new Set(['x-stream-protocol-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'accept', 'accept-encoding']);
+/**
+ * Header fields in one request head. The AWS SDKs and kubectl send a few dozen at most; Node would
+ * silently drop those past its own count (agent-listener.ts keeps one more), which could hide a
+ * second Host or Transfer-Encoding from this check, so a head with more is refused as a whole.
+ */
+export const MAX_HEADER_FIELDS = 256;
 
 export interface CleanHead extends AwsHttpRequest {
   /** The client asked for `Expect: 100-continue`. */
@@ -32,8 +38,9 @@ export function cleanHead(req: IncomingMessage): CleanHead {
   const path = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q + 1);
 
-  const headers: Record<string, string> = Object.create(null);
   const raw = req.rawHeaders;
+  if (raw.length / 2 > MAX_HEADER_FIELDS) throw new Denial('unparseable_request', `more than ${MAX_HEADER_FIELDS} header fields`, 431);
+  const headers: Record<string, string> = Object.create(null);
   let impersonation = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
@@ -52,6 +59,8 @@ export function cleanHead(req: IncomingMessage): CleanHead {
   const cl = headers['content-length'];
   if (te !== undefined && cl !== undefined) throw unparseable('both Content-Length and Transfer-Encoding');
   if (te !== undefined && te.toLowerCase() !== 'chunked') throw unparseable(`transfer-encoding ${te} is not supported`);
+  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+  if (te !== undefined && req.httpVersion !== '1.1') throw unparseable(`transfer-encoding in an HTTP/${req.httpVersion} request`);
   if (cl !== undefined && !/^\d{1,15}$/.test(cl)) throw unparseable('content-length is not a decimal number');
   if (impersonation) throw new Denial('client_impersonation', 'Impersonate-* headers are never accepted from the client');
 

@@ -32,7 +32,7 @@ import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
 import { certificateSummary, safeText } from './record-fields.js';
-import { type Decision, commitBeforeForward, denialMessage, recordDenial, recordOutcome, sebHeaders } from './responses.js';
+import { type Decision, commitBeforeForward, denialMessage, recordDenial, recordOutcome, refuseIfClientLeft, sebHeaders } from './responses.js';
 
 export interface KubeHandlerDeps {
   readonly config: Config;
@@ -145,7 +145,7 @@ export class KubeHandler {
     }
     if (isReadRequest(info) && config.reads === 'allow') {
       if (!this.#reader) throw new Denial('unknown_execution_identity', 'no k8s read_executor is configured');
-      const body = readsBody ? await readBody(req, head.contentLength, config.limits.max_body_bytes) : Buffer.alloc(0);
+      const body = readsBody ? await readBody(req, head.contentLength, config.limits) : Buffer.alloc(0);
       x.bodyRead = true;
       x.identity = this.#reader;
       x.record = await this.#decision(x, 'read', null);
@@ -154,7 +154,7 @@ export class KubeHandler {
     if (isReadRequest(info) && config.reads === 'deny') throw new Denial('contract_mismatch', 'reads are denied by this broker (reads: deny)');
 
     if (this.#d.capture) {
-      const body = readsBody ? await readBody(req, head.contentLength, config.limits.max_body_bytes) : Buffer.alloc(0);
+      const body = readsBody ? await readBody(req, head.contentLength, config.limits) : Buffer.alloc(0);
       x.bodyRead = true;
       this.#d.capture(kubeOpFor(kubeFacts(info, head.headers['content-type'], body), body));
       throw new Denial('contract_mismatch', 'seb op capture: the mutation was printed as an op, not executed');
@@ -171,7 +171,7 @@ export class KubeHandler {
     x.clock.lap('certificate');
     if (vendsCredentials(info)) throw new Denial('credential_vending', `${info.verb} ${info.resource}${info.subresource ? `/${info.subresource}` : ''} hands out credentials`);
 
-    const body = readsBody ? await readBody(req, head.contentLength, config.limits.max_body_bytes) : Buffer.alloc(0);
+    const body = readsBody ? await readBody(req, head.contentLength, config.limits) : Buffer.alloc(0);
     x.bodyRead = true;
     const facts = (x.facts = kubeFacts(info, head.headers['content-type'], body));
     const matched = (x.matched = matchKubeOp(cert.contract.ops, facts, body));
@@ -229,12 +229,15 @@ export class KubeHandler {
 
   async #forward(x: Exchange, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
     const { upstream, config } = this.#d;
+    refuseIfClientLeft(res, this.#d.records, x.record, x.started, admitted.body.length);
     await commitBeforeForward(x.reservation, this.#d.records, x.record, x.started, admitted.body.length);
     const abort = new AbortController();
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
     };
     res.on('close', onClose);
+    // The client may have left while the use was being committed: then nothing is sent after all.
+    if (res.destroyed) abort.abort();
     const longRunning = isLongRunning(x.info!);
     const stopWatching = longRunning
       ? this.#closeWhenNoLongerValid(x, () => {
@@ -289,6 +292,8 @@ export class KubeHandler {
   /** Tunnels an admitted upgrade; the use is spent only when the apiserver answers 101. */
   async #tunnel(x: Exchange, req: IncomingMessage, socket: Duplex, head: Buffer, admitted: Admitted): Promise<void> {
     const { upstream } = this.#d;
+    // A session opened for a client that is gone would run its command with nobody attached.
+    refuseIfClientLeft(socket, this.#d.records, x.record, x.started, 0);
     const url = new URL(req.url!, upstream.origin);
     const outgoing = httpsRequest({
       host: url.hostname,

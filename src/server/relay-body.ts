@@ -16,6 +16,8 @@ export function relayBody(body: Readable, res: ServerResponse): Promise<void> {
       reject(err);
     };
     body.once('error', fail);
+    // A response already closed emits no 'close' again: without this the promise would never settle.
+    if (res.destroyed) return fail(new Error('the client closed the connection'));
     res.once('finish', resolve);
     res.once('close', () => {
       if (!res.writableFinished) fail(new Error('the client closed the connection'));

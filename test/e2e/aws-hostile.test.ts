@@ -4,9 +4,9 @@
 // status, X-SEB-Decision / X-SEB-Reason, an AWS-format error naming the reason, a deny record),
 // and the broker must survive all of it: /healthz still answers and nothing was ever admitted.
 import t, { type Test } from 'tap';
-import { connect } from 'node:net';
 import { createHmac, createPublicKey } from 'node:crypto';
 import { startTestBroker } from '../helpers/broker.js';
+import { exchange as rawExchange, type ExchangeOptions, type RawResponse, type RawResult } from '../helpers/raw-http.js';
 import { awsOp, makeKey, signJws } from '../helpers/pki.js';
 import { sha256Hex } from '../../src/lib/digest.js';
 import { canonicalJson } from '../../src/lib/jcs.js';
@@ -17,127 +17,8 @@ t.teardown(() => tb.close());
 const port = Number(new URL(tb.url).port);
 const host = `127.0.0.1:${port}`;
 
-// ---------------------------------------------------------------------------------------------
-// A raw HTTP/1.1 client: writes exactly the given bytes, parses whatever comes back.
-
-interface RawResponse {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-}
-
-interface RawResult {
-  /** Every response in arrival order, informational (1xx) ones included. */
-  readonly all: RawResponse[];
-  /** The final (non-1xx) responses. */
-  readonly responses: RawResponse[];
-  /** The broker closed the connection. */
-  readonly closed: boolean;
-  readonly timedOut: boolean;
-}
-
-/** One response from the front of `buf`, or null while it is incomplete. */
-function takeResponse(buf: Buffer, closed: boolean): { res: RawResponse; used: number } | null {
-  const end = buf.indexOf('\r\n\r\n');
-  if (end === -1) return null;
-  const lines = buf.toString('latin1', 0, end).split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!);
-  if (m === null) throw new Error(`not an HTTP status line: ${JSON.stringify(lines[0])}`);
-  const status = Number(m[1]);
-  const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
-  }
-  let pos = end + 4;
-  if (status < 200 || status === 204 || status === 304) return { res: { status, headers, body: '' }, used: pos };
-  if (headers['transfer-encoding']?.toLowerCase() === 'chunked') {
-    const parts: Buffer[] = [];
-    for (;;) {
-      const lineEnd = buf.indexOf('\r\n', pos);
-      if (lineEnd === -1) return null;
-      const size = parseInt(buf.toString('latin1', pos, lineEnd), 16);
-      pos = lineEnd + 2;
-      if (size === 0) {
-        // No trailers from this broker: the last chunk is followed by an empty line.
-        if (buf.length < pos + 2) return null;
-        pos += 2;
-        break;
-      }
-      if (buf.length < pos + size + 2) return null;
-      parts.push(buf.subarray(pos, pos + size));
-      pos += size + 2;
-    }
-    return { res: { status, headers, body: Buffer.concat(parts).toString('utf8') }, used: pos };
-  }
-  if (headers['content-length'] !== undefined) {
-    const n = Number(headers['content-length']);
-    if (buf.length < pos + n) return null;
-    return { res: { status, headers, body: buf.toString('utf8', pos, pos + n) }, used: pos + n };
-  }
-  if (!closed) return null;
-  return { res: { status, headers, body: buf.toString('utf8', pos) }, used: buf.length };
-}
-
-interface ExchangeOptions {
-  /** Final responses to wait for (default 1). */
-  readonly count?: number;
-  /** Also wait until the broker closes the connection. */
-  readonly waitClose?: boolean;
-  readonly timeoutMs?: number;
-  /** Called once the bytes are written; may write more or destroy the socket. */
-  readonly after?: (socket: import('node:net').Socket) => void;
-}
-
-function exchange(bytes: string | Buffer | (string | Buffer)[], o: ExchangeOptions = {}): Promise<RawResult> {
-  const count = o.count ?? 1;
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.setTimeout(o.timeoutMs ?? 5_000);
-    let acc = Buffer.alloc(0);
-    const all: RawResponse[] = [];
-    let serverClosed = false;
-    let timedOut = false;
-    let done = false;
-    const finals = () => all.filter((r) => r.status >= 200);
-    const parse = (closed: boolean) => {
-      for (;;) {
-        const got = takeResponse(acc, closed);
-        if (got === null) return;
-        all.push(got.res);
-        acc = acc.subarray(got.used);
-      }
-    };
-    const finish = () => {
-      if (done) return;
-      done = true;
-      parse(true);
-      socket.destroy();
-      resolve({ all, responses: finals(), closed: serverClosed, timedOut });
-    };
-    socket.on('data', (chunk: Buffer) => {
-      acc = Buffer.concat([acc, chunk]);
-      parse(false);
-      if (finals().length >= count && !o.waitClose) finish();
-    });
-    socket.on('end', () => {
-      serverClosed = true;
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      // A reset after the broker refused an upload is the broker closing the connection too.
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') serverClosed = true;
-    });
-    socket.on('timeout', () => {
-      timedOut = true;
-      finish();
-    });
-    socket.on('close', finish);
-    for (const b of Array.isArray(bytes) ? bytes : [bytes]) socket.write(b);
-    o.after?.(socket);
-  });
-}
+/** Exactly these bytes to the AWS listener (test/helpers/raw-http.ts parses what comes back). */
+const exchange = (bytes: string | Buffer | (string | Buffer)[], o: ExchangeOptions = {}): Promise<RawResult> => rawExchange({ port }, bytes, o);
 
 // ---------------------------------------------------------------------------------------------
 // Requests as an unmodified SigV4 client would shape them (the signature is fake: the broker reads
