@@ -25,6 +25,7 @@ const SECONDS = Number(process.env.SEB_SOAK_SECONDS ?? 600);
 const SAMPLE_SECONDS = Number(process.env.SEB_SOAK_SAMPLE ?? Math.max(5, Math.round(SECONDS / 20)));
 const RSS_SLACK_MIB = Number(process.env.SEB_SOAK_RSS_SLACK_MIB ?? 32);
 const FD_SLACK = 16;
+const IDLE_SETTLE_MS = 10_000;
 const TICK_MS = 20;
 /** Half the peak `npm run bench` last measured for the certified AWS mutation, unless told. */
 const RATE = Number(process.env.SEB_SOAK_RATE ?? halfOfMeasuredPeak());
@@ -141,7 +142,7 @@ function newWindow(startS) {
 
 function sample(atS) {
   const mem = memory(broker.child.pid);
-  return { atS, rssMiB: mem.rssMiB, fds: readdirSync(`/proc/${broker.child.pid}/fd`).length, handles: null, ...window };
+  return { atS, rssMiB: mem.rssMiB, fds: readdirSync(`/proc/${broker.child.pid}/fd`).length, handles: null, inFlight: inFlight.size, ...window };
 }
 
 async function activeHandles() {
@@ -197,9 +198,10 @@ while (sent < BUDGET) {
 await Promise.all(inFlight);
 windows.push(window);
 const durationS = (performance.now() - started) / 1000;
-const final = sample(Math.round(durationS));
-final.handles = await activeHandles();
-samples.push(final);
+// Idle again: what the broker holds once the load is gone (a leak keeps what a busy heap returns).
+await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+const idle = sample(Math.round((performance.now() - started) / 1000));
+idle.handles = await activeHandles();
 
 await aws.close();
 await kube.close();
@@ -219,10 +221,14 @@ try {
 }
 
 // Flatness: compare the last third of the run with the middle third (the first is warm-up).
-const third = (k) => samples.filter((s) => s.atS > 0).slice(Math.floor((samples.length - 1) * k), Math.floor((samples.length - 1) * (k + 1 / 3)) || undefined);
+// Flatness under load: the last third of the loaded samples against the middle third (the first
+// third is warm-up: pools, JIT, the heap growing to its working size).
+const loaded = samples.filter((s) => s.atS > 0);
+const third = (k) => loaded.slice(Math.floor(loaded.length * k), Math.floor(loaded.length * (k + 1 / 3)));
 const mean = (xs, f) => xs.reduce((a, s) => a + f(s), 0) / Math.max(1, xs.length);
 const middle = third(1 / 3);
 const last = third(2 / 3);
+const firstLoaded = loaded[0];
 const rssGrowth = mean(last, (s) => s.rssMiB) - mean(middle, (s) => s.rssMiB);
 const fdGrowth = mean(last, (s) => s.fds) - mean(middle, (s) => s.fds);
 const unexpected = Object.values(totals).reduce((a, t) => a + (t.sent - t.expected), 0);
@@ -232,6 +238,11 @@ const checks = [
   { check: 'errors did not grow (first window vs last)', ok: !errorGrowth, detail: `${windows[0]?.unexpected ?? 0} -> ${windows.at(-1)?.unexpected ?? 0}` },
   { check: `RSS flat (last third within ${RSS_SLACK_MIB} MiB of the middle third)`, ok: rssGrowth <= RSS_SLACK_MIB, detail: `${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} MiB` },
   { check: `descriptors flat (within ${FD_SLACK})`, ok: fdGrowth <= FD_SLACK, detail: `${fdGrowth >= 0 ? '+' : ''}${fdGrowth.toFixed(1)}` },
+  {
+    check: `idle again, RSS back within ${RSS_SLACK_MIB} MiB of the first loaded sample, descriptors and handles back to the start`,
+    ok: idle.rssMiB <= firstLoaded.rssMiB + RSS_SLACK_MIB && idle.fds <= baseline.fds + FD_SLACK && idle.handles <= baseline.handles + FD_SLACK,
+    detail: `RSS ${idle.rssMiB.toFixed(1)} MiB (first loaded ${firstLoaded.rssMiB.toFixed(1)}), fds ${idle.fds} (start ${baseline.fds}), handles ${idle.handles} (start ${baseline.handles})`,
+  },
   { check: 'records verify', ok: verify.ok, detail: verify.output.split('\n')[0] },
 ];
 
@@ -242,9 +253,9 @@ const markdown = [
   '| --- | --- | --- | --- | --- |',
   ...MIX.map((m) => `| ${m.kind} | ${totals[m.kind].sent} | ${m.expect} | ${totals[m.kind].expected} | ${JSON.stringify(totals[m.kind].other)} |`),
   '',
-  '| at s | RSS MiB | fds | active handles | sent in window | unexpected in window |',
-  '| --- | --- | --- | --- | --- | --- |',
-  ...samples.map((s) => `| ${s.atS} | ${s.rssMiB.toFixed(1)} | ${s.fds} | ${s.handles} | ${s.sent} | ${s.unexpected} |`),
+  '| at s | RSS MiB | fds | active handles | client requests in flight | sent in window | unexpected in window |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
+  ...[...samples, { ...idle, sent: '(idle)', unexpected: '' }].map((s) => `| ${s.atS} | ${s.rssMiB.toFixed(1)} | ${s.fds} | ${s.handles} | ${s.inFlight} | ${s.sent} | ${s.unexpected} |`),
   '',
   '| check | result | detail |',
   '| --- | --- | --- |',
@@ -253,7 +264,7 @@ const markdown = [
 
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results/soak.md'), `${markdown}\n`);
-writeFileSync(join(here, 'results/soak.json'), `${JSON.stringify({ seconds: durationS, rate: RATE, totals, samples, checks, verify }, null, 2)}\n`);
+writeFileSync(join(here, 'results/soak.json'), `${JSON.stringify({ seconds: durationS, rate: RATE, totals, samples, idle, checks, verify }, null, 2)}\n`);
 process.stdout.write(`${markdown}\n`);
 process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
 
