@@ -150,15 +150,22 @@ function parseClaims(payload: Record<string, unknown>, kid: string): Certificate
   for (const key of Object.keys(payload)) if (!(CLAIMS as readonly string[]).includes(key)) throw malformed(`unknown claim ${key}`);
   const jti = payload['jti'];
   if (typeof jti !== 'string' || !JTI.test(jti)) throw malformed('jti must be 1-128 characters of [A-Za-z0-9._:-]');
+  const iat = numericDate(payload['iat'], 'iat');
+  const nbf = numericDate(payload['nbf'], 'nbf');
+  const exp = numericDate(payload['exp'], 'exp');
+  // A window that closes before it opens is broken, not early or late: no skew can make it valid.
+  // (exp before iat is left to the window check: iat <= now + skew, so it is expired, which is
+  // what `seb cert issue` means by signing an already expired certificate, SPEC §9.)
+  if (nbf > exp) throw malformed('nbf is after exp');
   return Object.freeze({
     kid,
     iss: nonEmpty(payload['iss'], 'iss'),
     sub: nonEmpty(payload['sub'], 'sub'),
     aud: audience(payload['aud']),
     jti,
-    iat: numericDate(payload['iat'], 'iat'),
-    nbf: numericDate(payload['nbf'], 'nbf'),
-    exp: numericDate(payload['exp'], 'exp'),
+    iat,
+    nbf,
+    exp,
     policy_epoch: epoch(payload['policy_epoch'], 'policy_epoch'),
     revocation_epoch: epoch(payload['revocation_epoch'], 'revocation_epoch'),
     execution_identity: nonEmpty(payload['execution_identity'], 'execution_identity'),

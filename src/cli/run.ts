@@ -33,7 +33,8 @@ export const command: Command = {
 /**
  * SIGTERM or SIGINT drains the broker (README "Shutdown"): requests in flight get up to `graceSeconds`
  * and the record stream is closed. A second signal cuts what is still in flight. Resolves false
- * when the stop failed (the end record may be missing), so the exit status says so.
+ * when the stop failed or the record stream could not be closed (the end record may be missing),
+ * so the exit status says so.
  */
 function stopOnSignal(broker: RunningBroker, graceSeconds: number, log: (line: string) => void): Promise<boolean> {
   return new Promise((resolve) => {
@@ -46,7 +47,8 @@ function stopOnSignal(broker: RunningBroker, graceSeconds: number, log: (line: s
       }
       log(`seb: ${signal}: stopping; requests in flight get up to ${graceSeconds} s`);
       broker.close({ graceful: true }).then(
-        () => done(true),
+        // The broker has already logged why the stream could not be closed: only the status is left.
+        () => broker.records.close().then(() => done(true), () => done(false)),
         (err: unknown) => {
           log(`seb: error while stopping: ${err instanceof Error ? err.message : String(err)}`);
           done(false);

@@ -48,6 +48,10 @@ export interface RunningBroker {
   readonly kube: AddressInfo | null;
   readonly admin: AddressInfo;
   readonly records: RecordWriter;
+  /**
+   * Resolves even when the record stream could not be closed (that is logged, and the other
+   * parts still stop); `records.close()` then rejects, with the same error on every call.
+   */
   close(opts?: CloseOptions): Promise<void>;
 }
 
@@ -132,7 +136,9 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       throw err;
     });
     // A sink that is already failing cannot take the closing record; say so, still stop.
-    stops.push(() => records.close().catch((err: unknown) => log(`seb: the record stream could not be closed: ${String(err)}`)));
+    stops.push(() =>
+      records.close().catch((err: unknown) => log(`seb: the record stream could not be closed (the end record may be missing): ${err instanceof Error ? err.message : String(err)}`)),
+    );
     // `seb op capture` executes no mutation, so it counts nothing and needs no shared store.
     const ledger = opts.capture ? new MemoryLedger() : await openLedger(config.replay.store, log);
     stops.push(() => ledger.close());

@@ -100,6 +100,8 @@ t.test('hostile certificates are refused with the SPEC §4 reason', async (t) =>
     ['missing claim contract', raw(H, { ...claims(), contract: undefined }), 'malformed_certificate'],
     ['unknown claim', raw(H, claims({ scope: 'admin' })), 'malformed_certificate'],
     ['iat is a string', raw(H, claims({ iat: String(NOW) })), 'malformed_certificate'],
+    ['nbf after exp', raw(H, claims({ iat: NOW, nbf: NOW + 301, exp: NOW + 300 })), 'malformed_certificate'],
+    ['nbf after exp, signed by a stranger (shape is checked first)', raw(H, claims({ nbf: NOW + 301, exp: NOW + 300 }), stranger.privateKey), 'malformed_certificate'],
     ['policy_epoch not integer', raw(H, claims({ policy_epoch: 1.5 })), 'malformed_certificate'],
     ['aud empty array', raw(H, claims({ aud: [] })), 'malformed_certificate'],
     ['aud number', raw(H, claims({ aud: 7 })), 'malformed_certificate'],
@@ -144,6 +146,13 @@ t.test('time claims with a frozen clock (skew 30, max_validity 900)', async (t) 
     ['exp - iat == max_validity', { iat: NOW, nbf: NOW, exp: NOW + 900 }, NOW, null],
     ['exp - iat > max_validity', { iat: NOW, nbf: NOW, exp: NOW + 901 }, NOW, 'validity_too_long'],
     ['fractional NumericDate', { iat: NOW + 0.5, nbf: NOW, exp: NOW + 10.25 }, NOW, null],
+    // exp before iat (what `seb cert issue` signs when told to issue an expired certificate) is
+    // left to the window: iat <= now + skew makes it expired, or within the skew of expiring.
+    ['exp before iat, long past', { iat: NOW, nbf: NOW - 600, exp: NOW - 300 }, NOW, 'expired'],
+    ['exp before iat, within the skew', { iat: NOW, nbf: NOW - 60, exp: NOW - 10 }, NOW, null],
+    // A window that closes before it opens is impossible from one issuer clock, even within the skew.
+    ['nbf after exp', { iat: NOW, nbf: NOW + 20, exp: NOW + 10 }, NOW, 'malformed_certificate'],
+    ['exp == iat == nbf (an empty window, skew aside)', { iat: NOW, nbf: NOW, exp: NOW }, NOW, null],
   ];
   for (const [name, times, now, code] of cases) {
     const p = verifier({}, now).verify(raw(H, claims(times)));

@@ -79,7 +79,7 @@ const cases: Case[] = [
     key: 'k-tamper',
   },
   { name: 'another broker’s audience', reason: 'wrong_audience', token: async () => tb.cert([await putOp('k-aud')], { aud: 'seb:elsewhere' }), key: 'k-aud' },
-  { name: 'not valid yet', reason: 'not_yet_valid', token: async () => tb.cert([await putOp('k-nbf')], { nbf: Math.floor(Date.now() / 1000) + 600 }), key: 'k-nbf' },
+  { name: 'not valid yet', reason: 'not_yet_valid', token: async () => tb.cert([await putOp('k-nbf')], { nbf: Math.floor(Date.now() / 1000) + 600, ttl: 900 }), key: 'k-nbf' },
   {
     name: 'expired',
     reason: 'expired',

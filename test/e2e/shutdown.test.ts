@@ -14,8 +14,9 @@ import { startTestBroker } from '../helpers/broker.js';
 import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
 import { SEB, captureOps, makeDeployment, startSebRun } from '../helpers/seb-run.js';
 import { agentS3 } from '../helpers/aws-sdk.js';
+import { until } from '../helpers/until.js';
 
-/** Workers sending at once, and the most requests they send in all (under the certificate's uses). */
+/** Workers sending at once, and the most requests they send in all (each worker's op has 100 uses). */
 const WORKERS = 6;
 const MAX_REQUESTS = 90;
 /** SIGTERM goes out once this many responses came back, so the load is well under way. */
@@ -37,21 +38,25 @@ t.test('seb run: SIGTERM under load drains, closes the stream and exits 0', asyn
 
   const agent = agentS3;
   const body = 'written under load\n';
-  const put = new PutObjectCommand({ Bucket: 'drain', Key: 'load.txt', Body: body });
+  // One key per worker: moto's threaded server races when two PutObjects of one key overlap (the
+  // second disposes the object the first is still answering for, and the first gets a 500 page).
+  // Each worker sends one request at a time, so no two requests in flight share a key.
+  const put = (worker: number): PutObjectCommand => new PutObjectCommand({ Bucket: 'drain', Key: `load-${worker}.txt`, Body: body });
   const configPath = deployment.config('seb-drain');
   const ops = await captureOps(configPath, moto.account, async (url) => {
     const c = agent(url, 'placeholder');
     try {
-      await c.send(put);
+      // The capturing broker answers each mutation with an error; the op is what it keeps.
+      for (let w = 0; w < WORKERS; w++) await c.send(put(w)).catch(() => undefined);
     } finally {
       c.destroy();
     }
   });
-  t.equal(ops.length, 1, 'PutObject captured');
+  t.equal(ops.length, WORKERS, 'one PutObject captured per worker');
   const seb = await startSebRun(configPath);
   t.teardown(() => seb.stop());
   // Issued after the broker started: its memory ledger refuses certificates older than itself.
-  const { jws } = await deployment.cert([{ ...ops[0]!, max_uses: 100 }]);
+  const { jws } = await deployment.cert(ops.map((op) => ({ ...op, max_uses: 100 })));
   const client = agent(seb.aws, jws);
   t.teardown(() => client.destroy());
 
@@ -63,10 +68,10 @@ t.test('seb run: SIGTERM under load drains, closes the stream and exits 0', asyn
   }
   const sent: Sent[] = [];
   let signalAt = Infinity;
-  const worker = async (): Promise<void> => {
+  const worker = async (w: number): Promise<void> => {
     while (sent.length + WORKERS <= MAX_REQUESTS) {
       const started = Date.now();
-      const outcome = await client.send(new PutObjectCommand({ Bucket: 'drain', Key: 'load.txt', Body: body })).then(
+      const outcome = await client.send(put(w)).then(
         (out) => ({ status: out.$metadata.httpStatusCode, message: '' }),
         (err: { $metadata?: { httpStatusCode?: number }; message?: string }) => ({ status: err.$metadata?.httpStatusCode, message: err.message ?? String(err) }),
       );
@@ -79,7 +84,7 @@ t.test('seb run: SIGTERM under load drains, closes the stream and exits 0', asyn
       if (outcome.status === undefined) return;
     }
   };
-  await Promise.all(Array.from({ length: WORKERS }, worker));
+  await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
   t.ok(signalAt < Infinity, `SIGTERM was sent after ${SIGNAL_AFTER} responses`);
 
   const code = await Promise.race([seb.exited, new Promise((r) => setTimeout(() => r('still running'), STOP_WITHIN_MS))]);
@@ -115,6 +120,26 @@ t.test('seb run: SIGTERM under load drains, closes the stream and exits 0', asyn
     [],
     'every admitted decision has its outcome record (status 200)',
   );
+});
+
+t.test('seb run: SIGTERM when the end record cannot be written exits 1, saying so once', async (t) => {
+  const moto = await startMoto();
+  t.teardown(() => moto.stop());
+  const deployment = await makeDeployment(moto);
+  t.teardown(() => deployment.close());
+  const seb = await startSebRun(deployment.config('seb-lost-end'));
+  t.teardown(() => seb.stop());
+  t.ok(await until(() => seb.records.length > 0), 'the start record came through stdout');
+
+  // The log collector goes away: stdout is a pipe nobody reads, so the end record meets EPIPE.
+  seb.child.stdout.destroy();
+  seb.child.kill('SIGTERM');
+  const code = await Promise.race([seb.exited, new Promise((r) => setTimeout(() => r('still running'), STOP_WITHIN_MS))]);
+  t.equal(code, 1, 'exit status 1', { stderr: seb.stderr() });
+  const about = seb.stderr().split('\n').filter((l) => /record stream|end record|error while stopping/.test(l));
+  t.match(about, [/^seb: the record stream could not be closed \(the end record may be missing\): \S/], 'one stderr line says why', { stderr: seb.stderr() });
+  t.equal(about.length, 1, 'and only one');
+  t.match(seb.stderr(), /seb: stopped\n$/, 'the stop still completed');
 });
 
 t.test('a graceful close ends open watches at once, each with an outcome record', async (t) => {

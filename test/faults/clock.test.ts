@@ -6,11 +6,14 @@
 import t from 'tap';
 import type { CertOptions } from '../helpers/pki.js';
 import { expectAdmitted, expectAuditTrail, expectDenied, startWorld, type TargetKind } from './world.js';
+import { until } from '../helpers/until.js';
 
 /** The defaults of trust.clock_skew (30 s) and trust.max_validity, which the broker here runs with. */
 const MAX_VALIDITY = 900;
 const w = await startWorld({ kube: true });
 t.teardown(() => w.close());
+/** The broker started before this second (its memory ledger refuses certificates issued earlier). */
+const started = Math.floor(Date.now() / 1000);
 
 interface Case {
   readonly name: string;
@@ -19,6 +22,8 @@ interface Case {
   /** null: admitted. */
   readonly reason: 'not_yet_valid' | 'expired' | 'validity_too_long' | null;
   readonly detail?: string;
+  /** Seconds the broker must have been up first, for a certificate issued in the past. */
+  readonly upFor?: number;
 }
 
 const CASES: Case[] = [
@@ -27,8 +32,8 @@ const CASES: Case[] = [
   { name: 'not before 40 s from now', times: (now) => ({ iat: now, nbf: now + 40, exp: now + 300 }), reason: 'not_yet_valid', detail: 'nbf is in the future' },
   { name: 'not before 20 s from now', times: (now) => ({ iat: now, nbf: now + 20, exp: now + 300 }), reason: null },
   { name: 'expired 40 s ago (issuer clock behind beyond the skew)', times: (now) => ({ iat: now - 100, nbf: now - 100, exp: now - 40 }), reason: 'expired' },
-  // iat stays at now: the memory ledger refuses certificates issued before the broker started.
-  { name: 'expired 20 s ago (within the skew)', times: (now) => ({ iat: now, nbf: now, exp: now - 20 }), reason: null },
+  // exp may not precede iat, so iat is 20 s ago too: after the broker's start, or its memory ledger refuses it.
+  { name: 'expired 20 s ago (within the skew)', times: (now) => ({ iat: now - 20, nbf: now - 20, exp: now - 20 }), reason: null, upFor: 21 },
   { name: `valid for longer than max_validity (${MAX_VALIDITY} s)`, times: (now) => ({ iat: now, nbf: now, exp: now + MAX_VALIDITY + 60 }), reason: 'validity_too_long' },
 ];
 
@@ -36,6 +41,8 @@ for (const target of ['aws', 'k8s'] as const satisfies readonly TargetKind[]) {
   for (const c of CASES) {
     t.test(`${target}: ${c.name}: ${c.reason ?? 'admitted'}`, async (t) => {
       const name = `clock-${target}-${CASES.indexOf(c)}`;
+      const upFor = c.upFor;
+      if (upFor !== undefined) t.ok(await until(() => Date.now() / 1000 >= started + upFor, (upFor + 5) * 1000), `the broker is up for ${upFor} s`);
       const now = Math.floor(Date.now() / 1000);
       const { jws, jti } = target === 'aws' ? await w.putCert(name, c.times(now)) : await w.createCert(name, c.times(now));
       const before = w.mutations();

@@ -270,7 +270,7 @@ export function kubeStatusMessage(t: Test, res: RawResponse): string {
   t.match(res.headers['content-type'], 'application/json');
   t.equal(status.kind, 'Status', 'a Kubernetes Status');
   t.equal(status.code, res.status, 'Status.code is the HTTP status');
-  const reasons: Record<number, string> = { 400: 'BadRequest', 403: 'Forbidden', 408: 'Unknown', 431: 'BadRequest', 409: 'Conflict', 502: 'ServiceUnavailable', 503: 'ServiceUnavailable', 504: 'Timeout' };
+  const reasons: Record<number, string> = { 400: 'BadRequest', 403: 'Forbidden', 408: 'Timeout', 431: 'BadRequest', 409: 'Conflict', 502: 'ServiceUnavailable', 503: 'ServiceUnavailable', 504: 'Timeout' };
   t.equal(status.reason, reasons[res.status], `Status.reason ${reasons[res.status]}`);
   return status.message ?? '';
 }

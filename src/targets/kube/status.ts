@@ -19,6 +19,8 @@ export interface KubeStatusBody {
 const STATUS_REASONS: Readonly<Record<number, string>> = {
   400: 'BadRequest',
   403: 'Forbidden',
+  // The apiserver's StatusReasonTimeout (a body that did not arrive within limits.request_timeout).
+  408: 'Timeout',
   409: 'Conflict',
   413: 'RequestEntityTooLarge',
   431: 'BadRequest',

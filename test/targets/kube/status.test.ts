@@ -20,6 +20,8 @@ t.test('status codes and reasons', async (t) => {
     [409, 409, 'Conflict'],
     [503, 503, 'ServiceUnavailable'],
     [400, 400, 'BadRequest'],
+    [408, 408, 'Timeout'],
+    [504, 504, 'Timeout'],
   ];
   for (const [input, code, reason] of table) {
     t.equal(kubeStatusCode(input), code);
