@@ -228,7 +228,6 @@ const third = (k) => loaded.slice(Math.floor(loaded.length * k), Math.floor(load
 const mean = (xs, f) => xs.reduce((a, s) => a + f(s), 0) / Math.max(1, xs.length);
 const middle = third(1 / 3);
 const last = third(2 / 3);
-const firstLoaded = loaded[0];
 const rssGrowth = mean(last, (s) => s.rssMiB) - mean(middle, (s) => s.rssMiB);
 const fdGrowth = mean(last, (s) => s.fds) - mean(middle, (s) => s.fds);
 const unexpected = Object.values(totals).reduce((a, t) => a + (t.sent - t.expected), 0);
@@ -239,15 +238,19 @@ const checks = [
   { check: `RSS flat (last third within ${RSS_SLACK_MIB} MiB of the middle third)`, ok: rssGrowth <= RSS_SLACK_MIB, detail: `${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} MiB` },
   { check: `descriptors flat (within ${FD_SLACK})`, ok: fdGrowth <= FD_SLACK, detail: `${fdGrowth >= 0 ? '+' : ''}${fdGrowth.toFixed(1)}` },
   {
-    check: `idle again, RSS back within ${RSS_SLACK_MIB} MiB of the first loaded sample, descriptors and handles back to the start`,
-    ok: idle.rssMiB <= firstLoaded.rssMiB + RSS_SLACK_MIB && idle.fds <= baseline.fds + FD_SLACK && idle.handles <= baseline.handles + FD_SLACK,
-    detail: `RSS ${idle.rssMiB.toFixed(1)} MiB (first loaded ${firstLoaded.rssMiB.toFixed(1)}), fds ${idle.fds} (start ${baseline.fds}), handles ${idle.handles} (start ${baseline.handles})`,
+    // RSS is not judged here: V8 returns an idle heap to the OS only at its next GC, whenever that is.
+    check: `idle again, descriptors and active handles back to the start (within ${FD_SLACK})`,
+    ok: idle.fds <= baseline.fds + FD_SLACK && idle.handles <= baseline.handles + FD_SLACK,
+    detail: `fds ${idle.fds} (start ${baseline.fds}), handles ${idle.handles} (start ${baseline.handles}); RSS ${idle.rssMiB.toFixed(1)} MiB`,
   },
   { check: 'records verify', ok: verify.ok, detail: verify.output.split('\n')[0] },
 ];
 
+const behind = samples.at(-1)?.inFlight ?? 0;
 const markdown = [
   `Soak: ${Math.round(durationS)} s at ${RATE} req/s on ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores), Node ${process.version}, ${new Date().toISOString()}.`,
+  '',
+  `Offered ${RATE} req/s; the broker answered ${Math.round((sent - behind) / Math.min(durationS, SECONDS))} req/s on average over the loaded part (${behind} requests queued in the client at the last sample; every one was answered before the checks).`,
   '',
   '| kind | sent | expected answer | got it | other answers |',
   '| --- | --- | --- | --- | --- |',
