@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import type { IncomingMessage } from 'node:http';
 import { cleanHead } from '../../src/server/hygiene.js';
 import { credentialScope } from '../../src/targets/aws/scope.js';
-import { check, Coverage, outcome } from './harness.js';
+import { admitsExactly, check, Coverage, outcome, type ContractTarget } from './harness.js';
 import { applyEdit, chunkedBody, edit, kubePath, plainText, queryCase, tokenName, wireHeaderValue } from './arbitraries.js';
 import {
   capture,
@@ -33,30 +33,14 @@ import {
 
 const TARGET = 'aws-understand';
 
-/** The captured op admits its own request; every mutation is admitted only when it means the same call. */
-function admitsExactly(cov: Coverage, r: Req, mutations: readonly Parameters<typeof mutate>[1][]): boolean {
-  const base = outcome(() => capture(r));
-  if (!base.ok) {
-    cov.hit('refused');
-    return true;
-  }
-  cov.hit('captured');
-  const op = base.value;
-  const own = decide(op, r);
-  if (!own.ok) throw new Error(`the captured op does not admit its own request: ${own.denial.message}`);
-  const fp = fingerprint(r);
-  for (const m of mutations) {
-    const changed = mutate(r, m);
-    const got = decide(op, changed);
-    const same = fingerprint(changed) === fp;
-    if (got.ok && !same) throw new Error(`admitted a different call after ${JSON.stringify(m)}: ${JSON.stringify(changed)}`);
-    if (got.ok) cov.hit('admitted-same');
-    if (same && isSpellingOnly(m) && !got.ok) {
-      throw new Error(`refused a respelling of the certified call after ${JSON.stringify(m)}: ${got.denial.message}`);
-    }
-  }
-  return true;
-}
+const AWS_CONTRACT: ContractTarget<Req, Parameters<typeof mutate>[1], ReturnType<typeof capture>> = {
+  capture,
+  decide,
+  mutate,
+  fingerprint,
+  isSpellingOnly,
+  show: (r) => JSON.stringify(r),
+};
 
 for (const [name, arb] of [
   ['s3', s3Request],
@@ -66,7 +50,7 @@ for (const [name, arb] of [
 ] as const) {
   t.test(`${name}: capture admits the request, one changed component is admitted only if it is the same call`, async (t) => {
     const cov = new Coverage();
-    await check(t, TARGET, `${name} capture/mutate`, fc.property(arb as fc.Arbitrary<Req>, fc.array(mutation, { minLength: 1, maxLength: 4 }), (r, ms) => admitsExactly(cov, r, ms)));
+    await check(t, TARGET, `${name} capture/mutate`, fc.property(arb as fc.Arbitrary<Req>, fc.array(mutation, { minLength: 1, maxLength: 4 }), (r, ms) => admitsExactly(AWS_CONTRACT, cov, r, ms)));
     // Guard against a vacuous pass: most generated requests must be ones the broker reads.
     t.ok(cov.count('captured') >= cov.count('refused'), `${name}: ${cov.count('captured')} captured, ${cov.count('refused')} refused`);
   });

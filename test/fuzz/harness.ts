@@ -112,3 +112,41 @@ export class Coverage {
     return this.#counts.get(what) ?? 0;
   }
 }
+
+/** How one target captures, decides and mutates requests, for `admitsExactly`. */
+export interface ContractTarget<R, M, Op> {
+  capture(r: R): Op;
+  decide(op: Op, r: R): Outcome<unknown>;
+  mutate(r: R, m: M): R;
+  /** Equal exactly when the upstream would read the two requests as the same call. */
+  fingerprint(r: R): string;
+  /** A mutation that only respells the call: the broker must still admit it. */
+  isSpellingOnly(m: M): boolean;
+  show(r: R): string;
+}
+
+/**
+ * The contract property: the op captured from a request admits that request, and after any of
+ * `mutations` it admits the result only if it is the same call (and always admits a respelling).
+ */
+export function admitsExactly<R, M, Op>(target: ContractTarget<R, M, Op>, cov: Coverage, r: R, mutations: readonly M[]): boolean {
+  const base = outcome(() => target.capture(r));
+  if (!base.ok) {
+    cov.hit('refused');
+    return true;
+  }
+  cov.hit('captured');
+  const op = base.value;
+  const own = target.decide(op, r);
+  if (!own.ok) throw new Error(`the captured op does not admit its own request: ${own.denial.message}`);
+  const fp = target.fingerprint(r);
+  for (const m of mutations) {
+    const changed = target.mutate(r, m);
+    const got = target.decide(op, changed);
+    const same = target.fingerprint(changed) === fp;
+    if (got.ok && !same) throw new Error(`admitted a different call after ${JSON.stringify(m)}: ${target.show(changed)}`);
+    if (got.ok) cov.hit('admitted');
+    if (same && target.isSpellingOnly(m) && !got.ok) throw new Error(`refused a respelling of the certified call after ${JSON.stringify(m)}: ${got.denial.message}`);
+  }
+  return true;
+}
