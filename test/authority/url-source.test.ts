@@ -103,7 +103,7 @@ t.test('long-poll: a held request answers at the next publish; no polling in bet
     const published = Date.now();
     feed.publish(await state(seq));
     t.ok(await until(() => w.authority.snapshot()?.seq === seq, 1000));
-    t.ok(Date.now() - published < 200, `seq ${seq} in ${Date.now() - published} ms`);
+    t.ok(Date.now() - published < 700, `seq ${seq} in ${Date.now() - published} ms, not at the next 1 s poll`);
   }
 });
 

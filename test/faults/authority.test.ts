@@ -64,7 +64,8 @@ async function staleAfter(t: Test, w: World, fault: Fault, publish: (o: { seq: n
   t.equal(w.mutations(), before, 'nothing went upstream');
 
   await publish({ seq: seq + 1, maxAge: MAX_AGE });
-  t.ok(await until(async () => (await readyz(w)).status === 200, 5_000), 'a fresh state: ready again');
+  // A failing source is retried at most 5 s apart (backoff.ts), then polled every second.
+  t.ok(await until(async () => (await readyz(w)).status === 200, 8_000), 'a fresh state: ready again');
   const after = await w.putCert(`${name}-after`);
   await expectAdmitted(t, w, await w.put(`${name}-after`, after.jws), 200, after.jti);
 }
