@@ -4,12 +4,22 @@ import { createInterface } from 'node:readline';
 import { verifyRecords, type VerifyReport } from '../records/verify.js';
 import { UsageError, type Command } from './command.js';
 
-/** `seb records verify --key FILE [FILE|-]` (SPEC §9): exit 0 and a summary, or 1 naming the first broken record. */
+/**
+ * `seb records verify --key FILE [--allow-copies] [FILE|-]` (SPEC §9): exit 0 and a summary, or 1
+ * naming the first broken record.
+ */
 export const command: Command = {
   path: ['records', 'verify'],
   summary: 'check the signatures and hash chains of broker records',
-  usage: '--key FILE [FILE|-]',
-  flags: [{ name: 'key', type: 'string', required: true, value: 'FILE', help: "the broker's public record-signing JWKS (GET /keys, public.jwks.json)" }],
+  usage: '--key FILE [--allow-copies] [FILE|-]',
+  flags: [
+    { name: 'key', type: 'string', required: true, value: 'FILE', help: "the broker's public record-signing JWKS (GET /keys, public.jwks.json)" },
+    {
+      name: 'allow-copies',
+      type: 'boolean',
+      help: 'skip exact copies of records already verified, as an at-least-once pipeline (Fluent Bit retrying a chunk whose ack was lost) delivers them; any other second record is still inserted',
+    },
+  ],
   positionals: { min: 0, max: 1, help: 'records file (bare records or container-log lines); - or none for stdin' },
   async run(args, io) {
     const keyFile = args.flags.key;
@@ -21,7 +31,7 @@ export const command: Command = {
     const lines = createInterface({ input: source, crlfDelay: Infinity });
     let report: VerifyReport;
     try {
-      report = await verifyRecords(lines, { keys: jwks });
+      report = await verifyRecords(lines, { keys: jwks, allowCopies: args.flags['allow-copies'] === true });
     } catch (err) {
       if (err instanceof TypeError) throw new UsageError([`--key: ${err.message}`]);
       throw err;
@@ -32,7 +42,9 @@ export const command: Command = {
       const ended = report.streams.filter((s) => s.ended).length;
       io.stdout.write(
         `ok: ${report.records} records in ${report.streams.length} streams (${ended} ended), ` +
-          `${report.uncovered} not yet covered by a signature\n`,
+          `${report.uncovered} not yet covered by a signature` +
+          (report.copies > 0 ? `, ${report.copies} exact copies skipped` : '') +
+          '\n',
       );
       return 0;
     }

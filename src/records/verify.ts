@@ -42,8 +42,27 @@ export interface StreamSummary {
   readonly linked: boolean | null;
 }
 
+export interface VerifyOptions {
+  /** The broker's public record-signing JWKS. */
+  readonly keys: readonly unknown[];
+  /**
+   * Skip byte-for-byte copies (same JCS form) of a record already verified: an at-least-once
+   * pipeline resends a chunk whose ack was lost. A second record with the same seq and other
+   * content is still `inserted`.
+   */
+  readonly allowCopies?: boolean;
+}
+
 export type VerifyReport =
-  | { readonly ok: true; readonly records: number; readonly streams: readonly StreamSummary[]; readonly uncovered: number }
+  | {
+      readonly ok: true;
+      /** Distinct records verified, copies not counted. */
+      readonly records: number;
+      readonly streams: readonly StreamSummary[];
+      readonly uncovered: number;
+      /** Copies skipped under `allowCopies`. */
+      readonly copies: number;
+    }
   | {
       readonly ok: false;
       /** 1-based line of the input. */
@@ -86,13 +105,15 @@ interface StreamState {
   gap: { readonly line: number; readonly seq: number; readonly expected: number } | null;
 }
 
-export async function verifyRecords(lines: AsyncIterable<string>, keys: { readonly keys: readonly unknown[] }): Promise<VerifyReport> {
-  const checks = importVerifyKeys(keys);
+export async function verifyRecords(lines: AsyncIterable<string>, options: VerifyOptions): Promise<VerifyReport> {
+  const checks = importVerifyKeys(options);
+  const allowCopies = options.allowCopies === true;
   const streams = new Map<string, StreamState>();
   const problems: Failure[] = [];
   const reader = new LogLineReader();
   let lineNo = 0;
   let records = 0;
+  let copies = 0;
   /** A line that did not parse: not-a-record if anything follows, truncated if it was the last. */
   let unparsed: { line: number; detail: string; text: string } | null = null;
 
@@ -118,12 +139,16 @@ export async function verifyRecords(lines: AsyncIterable<string>, keys: { readon
       fail(lineNo, null, null, 'not-a-record', rec);
       continue;
     }
-    records++;
     let st = streams.get(rec.stream);
     if (st === undefined) {
       st = newStream(rec.stream);
       streams.set(rec.stream, st);
     }
+    if (allowCopies && isCopy(st, rec)) {
+      copies++;
+      continue;
+    }
+    records++;
     checkRecord(st, rec, lineNo, checks, fail);
   }
 
@@ -151,7 +176,12 @@ export async function verifyRecords(lines: AsyncIterable<string>, keys: { readon
     previous: st.previous,
     linked: linked.get(st.id) ?? null,
   }));
-  return { ok: true, records, streams: summaries, uncovered: summaries.reduce((n, s) => n + s.uncovered, 0) };
+  return { ok: true, records, streams: summaries, uncovered: summaries.reduce((n, s) => n + s.uncovered, 0), copies };
+}
+
+/** Whether `rec` repeats, byte for byte in JCS form, a record of its stream that was already verified. */
+function isCopy(st: StreamState, rec: Rec): boolean {
+  return !st.failed && rec.seq < st.nextSeq && st.hashes[rec.seq] === hashOf(rec);
 }
 
 type Fail = (line: number, stream: string | null, seq: number | null, problem: Problem, message: string) => void;

@@ -24,7 +24,7 @@ async function records(): Promise<string[]> {
   return lines;
 }
 
-async function run(flags: Record<string, string>, positionals: string[], stdinText = ''): Promise<{ code: number; out: string }> {
+async function run(flags: ParsedArgs['flags'], positionals: string[], stdinText = ''): Promise<{ code: number; out: string }> {
   const stdout = new PassThrough();
   const stdin = new PassThrough();
   stdin.end(stdinText);
@@ -60,6 +60,13 @@ t.test('seb records verify', async (t) => {
   t.equal(broken.code, 1);
   const stream = (JSON.parse(lines[0] as string) as { stream: string }).stream;
   t.equal(broken.out, `broken: line 2 stream ${stream} seq 2: deleted: records 1..1 are missing\n`);
+
+  const resent = join(dir, 'resent.log');
+  await writeFile(resent, [lines[0], lines[1], lines[1], lines[2]].join('\n') + '\n');
+  t.equal((await run({ key }, [resent])).code, 1, 'a copy is inserted by default');
+  const lenient = await run({ key, 'allow-copies': true }, [resent]);
+  t.equal(lenient.code, 0, '--allow-copies');
+  t.match(lenient.out, /^ok: 3 records in 1 streams \(1 ended\), 0 not yet covered by a signature, 1 exact copies skipped\n$/);
 
   const usage: [string, Record<string, string>, string[]][] = [
     ['no --key', {}, [good]],

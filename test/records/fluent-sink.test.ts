@@ -257,4 +257,5 @@ t.test('a lost ack can leave the receiver a byte-identical copy, which verify na
   const deduped = lines.filter((l) => !seen.has(l) && !!seen.add(l));
   t.equal(deduped.length, lines.length - 1);
   t.match(await verifyRecords(from(deduped), jwks), { ok: true, records: 3 }, 'dropping exact duplicates restores the chain');
+  t.match(await verifyRecords(from(lines), { ...jwks, allowCopies: true }), { ok: true, records: 3, copies: 1 }, 'as does --allow-copies');
 });

@@ -103,6 +103,19 @@ t.test('tampering is reported as the first broken record, by kind', async (t) =>
   }
 });
 
+t.test('allowCopies: exact copies, as an at-least-once pipeline resends them, are skipped and counted; nothing else is', async (t) => {
+  const { stream, lines } = await log('every', 8);
+  const lenient = (input: readonly string[]): Promise<VerifyReport> => verifyRecords(from(input), { ...JWKS, allowCopies: true });
+  // A chunk of three resent after the next records, the end record resent after the end, and one re-serialised copy.
+  const resent = [...lines.slice(0, 6), ...lines.slice(3, 6), ...lines.slice(6), lines.at(-1) as string, reserialise(lines[2] as string)];
+  t.match(await verify(resent), { ok: false, problem: 'inserted', message: /second copy of seq 3/ }, 'strict by default');
+  t.match(await lenient(resent), { ok: true, records: lines.length, copies: 5, streams: [{ stream, records: lines.length, ended: true }] });
+  const forged = edit(lines[4] as string, (r) => (r.detail = 'not what was recorded'));
+  t.match(await lenient([...lines.slice(0, 6), forged, ...lines.slice(6)]), { ok: false, line: 7, seq: 4, problem: 'inserted', message: /a second record with seq 4/ }, 'a changed copy is still inserted');
+  t.match(await lenient(lines.filter((_, i) => i !== 4)), { ok: false, problem: 'deleted' }, 'a missing record is still deleted');
+  t.match(await lenient([...lines.slice(0, 3), lines[4] as string, lines[3] as string, ...lines.slice(5)]), { ok: false, problem: 'reordered' }, 'order still matters');
+});
+
 t.test('sign: checkpoint — an unsigned record changed is caught by the chain; uncovered records are counted', async (t) => {
   const { stream, lines } = await log('checkpoint', 6);
   t.match(await verify(lines), { ok: true, uncovered: 0 });
