@@ -100,7 +100,7 @@ t.test('completeOp fills only the fields an issuer may omit', async (t) => {
     params: {}, body: null, pre_state: null, subresource: null, path_suffix: null, generate_name: null, content_type: null,
   });
   t.ok(parseOp(k, 'op'));
-  t.throws(() => parseOp(completeOp({ target: 'k8s', verb: 'get', version: 'v1', resource: 'pods', namespace: '' }), 'op'), { detail: /op\.group: missing/ }, 'group is not defaulted');
+  t.throws(() => parseOp(completeOp({ target: 'k8s', verb: 'get', version: 'v1', resource: 'pods', namespace: '' }), 'op'), { code: 'malformed_certificate', detail: /op\.group: missing/ }, 'group is not defaulted');
   const a = completeOp({ target: 'aws' }) as Record<string, unknown>;
   const b = completeOp({ target: 'aws' }) as Record<string, unknown>;
   t.not(a['params'], b['params'], 'each op gets its own empty record');

@@ -132,7 +132,7 @@ t.test('a minimal config gets every default', async (t) => {
   t.same(c.replay, { store: 'memory' });
   t.same(c.limits, { max_body_bytes: 10485760, request_timeout: 30, max_stream: 3600 });
   t.ok(isDeeplyFrozen(DEFAULTS), 'DEFAULTS cannot be changed by a caller');
-  t.throws(() => requireSigningKey(c), { problems: ['broker.signing_key: required by seb run'] });
+  t.throws(() => requireSigningKey(c), { name: 'UsageError', problems: ['broker.signing_key: required by seb run'] });
   try {
     requireSigningKey(c);
   } catch (err) {
@@ -276,7 +276,7 @@ t.test('loadConfigFile resolves paths against the file and prefixes problems wit
 
   const bad = join(dir, 'bad.yaml');
   await writeFile(bad, `${MINIMAL}extra: 1\n`);
-  await t.rejects(loadConfigFile(bad), { problems: [`${bad}: extra: unknown key`] });
+  await t.rejects(loadConfigFile(bad), { name: 'UsageError', problems: [`${bad}: extra: unknown key`] });
   const missing = join(dir, 'missing.yaml');
-  await t.rejects(loadConfigFile(missing), { problems: [`${missing}: cannot read: ENOENT`] });
+  await t.rejects(loadConfigFile(missing), { name: 'UsageError', problems: [`${missing}: cannot read: ENOENT`] });
 });

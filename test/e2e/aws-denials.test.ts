@@ -1,10 +1,10 @@
 // Each reason code the AWS path can produce, as the unmodified `aws` CLI prints it: the reason and
 // the certificate id are visible, and upstream state did not change.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Writable } from 'node:stream';
 import { S3Client, HeadObjectCommand, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startMoto } from '../helpers/moto.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { onlyAwsOp, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { awsCli } from '../helpers/aws-cli.js';
 import { issueCert, makeKey, awsOp } from '../helpers/pki.js';
 import type { AwsOp } from '../../src/certificate/types.js';
@@ -36,12 +36,12 @@ async function exists(key: string): Promise<boolean> {
 const putArgs = (key: string, extra: string[] = []) => ['s3api', 'put-object', '--bucket', 'vault', '--key', key, '--body', '/etc/hostname', ...extra];
 
 /** The op the CLI's put-object needs, captured through the broker once; other keys differ only in the resource. */
-const template = (await tb.capture((url) => awsCli(putArgs('template'), url, 'placeholder')))[0]!;
+const template = onlyAwsOp(await tb.capture((url) => awsCli(putArgs('template'), url, 'placeholder')));
 async function putOp(key: string): Promise<AwsOp> {
   return { ...template, resource: `arn:aws:s3:::vault/${key}` };
 }
 
-async function expectDenied(t: Tap.Test, broker: TestBroker, args: string[], token: string | null, reason: string, certId: string, key?: string) {
+async function expectDenied(t: Test, broker: TestBroker, args: string[], token: string | null, reason: string, certId: string, key?: string) {
   const r = await awsCli(args, broker.url, token);
   t.not(r.code, 0, 'the CLI fails');
   t.match(r.stderr, reason, `the CLI prints ${reason}`);

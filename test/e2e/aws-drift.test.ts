@@ -3,7 +3,7 @@
 // enforce the checked state itself (If-Match / If-None-Match, signed with the request). Upstream is
 // moto with authentication on, behind a recording proxy that also lets a test change the object
 // between the probe and the forward.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -126,7 +126,7 @@ const last = (method: string, path: string) => seen.filter((s) => s.method === m
 const signedHeaders = (s: Seen) => /SignedHeaders=([^,]+)/.exec(String(s.headers['authorization']))![1]!.split(';');
 const accessKeyOf = (s: Seen) => /Credential=([^/]+)\//.exec(String(s.headers['authorization']))![1];
 
-function expectDrift(t: Tap.Test, broker: TestBroker, r: { error: Error | null; jti: string }, detail?: RegExp): void {
+function expectDrift(t: Test, broker: TestBroker, r: { error: Error | null; jti: string }, detail?: RegExp): void {
   t.ok(r.error, 'the client gets an error');
   t.match(r.error?.message, 'drift', 'it names drift');
   t.match(r.error?.message, `certificate ${r.jti}`, 'and the certificate');

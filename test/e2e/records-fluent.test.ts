@@ -4,7 +4,7 @@
 import t from 'tap';
 import { S3Client, PutObjectCommand, HeadObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startMoto } from '../helpers/moto.js';
-import { startTestBroker } from '../helpers/broker.js';
+import { onlyAwsOp, startTestBroker } from '../helpers/broker.js';
 import { agentS3, outcomeOf } from '../helpers/aws-sdk.js';
 import { startFluentReceiver, type FluentReceiver } from '../helpers/fluent-receiver.js';
 import { until } from '../helpers/until.js';
@@ -44,8 +44,7 @@ async function putOp(key: string, body: string): Promise<AwsOp> {
       c.destroy();
     }
   });
-  if (ops.length !== 1) throw new Error(`expected one captured op, got ${ops.length}`);
-  return ops[0]!;
+  return onlyAwsOp(ops);
 }
 
 async function send(token: string, key: string, body: string) {

@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap';
 import { S3Client, PutObjectCommand, GetObjectCommand, CreateBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { startMoto } from '../helpers/moto.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { onlyAwsOp, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import type { AwsOp } from '../../src/certificate/types.js';
 import { agentS3, outcomeOf, type Outcome } from '../helpers/aws-sdk.js';
 
@@ -32,8 +32,7 @@ async function capturedOp(broker: TestBroker, call: (client: S3Client) => Promis
       c.destroy();
     }
   });
-  if (ops.length !== 1) throw new Error(`expected one captured op, got ${ops.length}`);
-  return ops[0]!;
+  return onlyAwsOp(ops);
 }
 
 /** The op PutObject of `key` needs. */

@@ -214,7 +214,7 @@ t.test('file sink on a FIFO: the reader stops (the sink blocks), resumes, then g
 
   // Only once the read end is closed does the kernel answer the next write with EPIPE; a fixed
   // pause was not always long enough under load.
-  await new Promise((r) => reader.once('close', r).destroy());
+  await new Promise<void>((r) => reader.once('close', () => r()).destroy());
   const gone = await w.putCert('fifo-gone');
   const r = await exchange(target, w.putBytes('fifo-gone', gone.jws));
   t.equal(r.responses[0]?.headers['x-seb-reason'], 'audit_unavailable', 'the reader is gone: refused audit_unavailable (EPIPE)');

@@ -11,7 +11,7 @@ import { loadConfigFile } from '../../src/config/load.js';
 import { startBroker, type RunningBroker } from '../../src/server/broker.js';
 import { issueAuthority, issueCert, makeKey, writeKey, TEST_AUD, TEST_ISS, type AuthorityOptions, type CertOptions, type TestKey } from './pki.js';
 import type { Moto } from './moto.js';
-import type { AwsOp } from '../../src/certificate/types.js';
+import type { AwsOp, Op } from '../../src/certificate/types.js';
 
 export interface TestBroker {
   readonly url: string;
@@ -28,9 +28,9 @@ export interface TestBroker {
    * Runs `call` against a capturing broker built from the same config (`seb op capture` in
    * process) and returns the ops its mutations would need.
    */
-  capture(call: (url: string, kubeconfig: string) => Promise<unknown>): Promise<AwsOp[]>;
+  capture(call: (url: string, kubeconfig: string) => Promise<unknown>): Promise<Op[]>;
   /** Captures the ops `call` needs, certifies exactly those, then runs `call` with the certificate. */
-  certified<T>(call: (url: string, token: string) => Promise<T>, o?: CertOptions): Promise<{ result: T; ops: AwsOp[]; jti: string }>;
+  certified<T>(call: (url: string, token: string) => Promise<T>, o?: CertOptions): Promise<{ result: T; ops: Op[]; jti: string }>;
   /** Publishes a new authority state through the file source and waits until it is in force. */
   publishAuthority(o: AuthorityOptions): Promise<void>;
   close(): Promise<void>;
@@ -84,7 +84,7 @@ export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = 
   });
   const broker = await startBroker(await loadConfigFile(configPath), { recordsOut: o.recordsOut ?? out, log: () => {} });
   let seq = o.authority?.seq ?? 1;
-  return {
+  const tb: TestBroker = {
     url: `http://127.0.0.1:${broker.aws!.port}`,
     adminUrl: `http://127.0.0.1:${broker.admin.port}`,
     dir,
@@ -95,7 +95,7 @@ export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = 
     records,
     cert: (ops, co) => issueCert(issuer, ops, co),
     async capture(call) {
-      const ops: AwsOp[] = [];
+      const ops: Op[] = [];
       const sink = new PassThrough();
       sink.resume();
       const config = await loadConfigFile(configPath);
@@ -115,10 +115,10 @@ export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = 
       return ops;
     },
     async certified(call, co) {
-      const ops = await this.capture((url) => call(url, 'placeholder-token'));
+      const ops = await tb.capture((url) => call(url, 'placeholder-token'));
       if (ops.length === 0) throw new Error('the call made no mutation to certify');
       const { jws, jti } = await issueCert(issuer, ops, co);
-      return { result: await call(this.url, jws), ops, jti };
+      return { result: await call(tb.url, jws), ops, jti };
     },
     async publishAuthority(ao) {
       seq = ao.seq ?? seq + 1;
@@ -131,4 +131,13 @@ export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = 
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return tb;
+}
+
+/** The one AWS op a capture produced; anything else is a broken test set-up. */
+export function onlyAwsOp(ops: readonly Op[]): AwsOp {
+  const [op, ...more] = ops;
+  if (op === undefined || more.length > 0) throw new Error(`expected one captured op, got ${ops.length}`);
+  if (op.target !== 'aws') throw new Error(`expected an AWS op, got a ${op.target} one`);
+  return op;
 }

@@ -79,7 +79,7 @@ export async function startFluentReceiver(o: { answer?: ChunkAnswer; ackDelayMs?
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     try {
-      for await (const message of decodeMultiStream(socket as AsyncIterable<Buffer>, { maxBinLength: MAX_MESSAGE_BYTES, maxStrLength: MAX_MESSAGE_BYTES })) {
+      for await (const message of decodeMultiStream<undefined>(socket as AsyncIterable<Buffer>, { maxBinLength: MAX_MESSAGE_BYTES, maxStrLength: MAX_MESSAGE_BYTES })) {
         messages++;
         const { tag, entries, chunk } = parseMessage(message);
         const answer = receiver.answer;
