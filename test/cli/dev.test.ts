@@ -40,6 +40,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** A bound for a race: unref'd, so a deadline that lost does not keep this process alive after the last test. */
+function deadline(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 /** This process's PATH without the directories that hold `cmd`. */
 function pathWithout(...cmds: string[]): string {
   return (process.env['PATH'] ?? '')
@@ -71,7 +76,7 @@ function spawnDev(t: Test, args: string[], env: NodeJS.ProcessEnv = process.env)
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      await Promise.race([exited, sleep(STOP_TIMEOUT_MS)]);
+      await Promise.race([exited, deadline(STOP_TIMEOUT_MS)]);
       child.kill('SIGKILL');
     }
     const motoPid = Number(/ moto_pid=(\d+)/.exec(stderr)?.[1] ?? 0);
@@ -92,7 +97,7 @@ async function ready(dev: Dev): Promise<Record<string, string>> {
 }
 
 async function exitWithin(dev: Dev, ms: number): Promise<Exit | null> {
-  return Promise.race([dev.exited, sleep(ms).then(() => null)]);
+  return Promise.race([dev.exited, deadline(ms).then(() => null)]);
 }
 
 /**

@@ -76,10 +76,16 @@ async function decisionsFor(jti: string, count: number): Promise<Rec[]> {
   return read();
 }
 
+/**
+ * Tries that got past the broker are counted by the answer not being the broker's: moto 5.2.1's S3
+ * can answer 500 when several admitted requests write one key at once, and that is the upstream's
+ * answer to an admitted request.
+ */
 function tally(t: Test, outcomes: readonly Outcome[], admitted: number, jti: string): void {
-  const ok = outcomes.filter((o) => o.status === 200);
+  const passed = outcomes.filter((o) => !o.message.includes('seb denied the request'));
   const refused = outcomes.filter((o) => o.status === 403 && o.message.includes('seb denied the request: replay') && o.message.includes(`certificate ${jti}`));
-  t.equal(ok.length, admitted, `exactly ${admitted} of ${outcomes.length} succeeded`);
+  const upstream = passed.map((o) => o.status ?? o.message).join(', ');
+  t.equal(passed.length, admitted, `exactly ${admitted} of ${outcomes.length} passed the broker (upstream answered: ${upstream})`);
   t.equal(refused.length, outcomes.length - admitted, 'every other one was refused as replay, naming the certificate');
 }
 
@@ -110,6 +116,9 @@ t.test('max_uses 3 holds across both brokers', async (t) => {
   const { jws, jti } = await deployment.cert([op]);
   tally(t, await splitOverBoth(jws, 20, 'thrice.txt', body), 3, jti);
   tally(t, await splitOverBoth(jws, 2, 'thrice.txt', body), 0, jti);
+  const recs = await decisionsFor(jti, 22);
+  t.equal(recs.filter((r) => r.decision === 'admit').length, 3, 'three admit records in the two streams');
+  t.equal(recs.filter((r) => r.decision === 'deny' && r.reason === 'replay').length, 19, 'a replay deny record for each other try');
 });
 
 t.test('Redis killed: replay_unavailable, readable by the client; back: served again', async (t) => {

@@ -104,7 +104,8 @@ t.test('500 idle connections: bounded memory, each closed by the broker, and the
   t.ok(grown < 100 * 1024 * 1024, `memory grew ${(grown / 1024 / 1024).toFixed(1)} MiB for 500 connections (test and broker together)`);
   // The broker serves a certified request while they sit there.
   await expectHealthy(t, w, 'aws');
-  t.ok(await until(() => closed.size === sockets.length, HEADERS_TIMEOUT_MS + SLACK_MS + 5_000), `the broker closed all ${sockets.length} idle connections (${closed.size})`);
+  // Generous: on a loaded machine the last of 500 connections may be accepted seconds after the first.
+  t.ok(await until(() => closed.size === sockets.length, HEADERS_TIMEOUT_MS + SLACK_MS + 15_000), `the broker closed all ${sockets.length} idle connections (${closed.size})`);
 });
 
 t.test('kept-alive connections that go idle after a request are closed after the keep-alive timeout', async (t) => {
