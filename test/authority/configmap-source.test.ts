@@ -36,8 +36,8 @@ t.test('lists, then follows every change through the watch', async (t) => {
   for (const seq of [2, 3, 4]) {
     const published = Date.now();
     world.publish(await state(seq, { revokedJti: [`c-${seq}`] }));
-    t.ok(await until(() => w.authority.snapshot()?.seq === seq, 1000), `seq ${seq} through the watch`);
-    t.ok(Date.now() - published < 500, `in ${Date.now() - published} ms`);
+    t.ok(await until(() => w.authority.snapshot()?.seq === seq, 3_000), `seq ${seq} through the watch`);
+    t.ok(Date.now() - published < 900, `in ${Date.now() - published} ms`);
   }
   world.publish(await state(2));
   t.ok(await until(() => w.logs.some((l) => /refused: seq 2 is below the current 4/.test(l))), 'a replayed old state is refused and logged');
@@ -59,7 +59,7 @@ t.test('credentials the apiserver refuses: each failed list is reported and retr
   const started = Date.now();
   const source = await watchAuthorityConfigMap(kube(noRbac), AUTHORITY_CM, w.authority, w.problem);
   t.teardown(() => source.close());
-  t.ok(Date.now() - started < 5500, 'start does not hang on a failing apiserver');
+  t.ok(Date.now() - started < 10_000, `start does not hang on a failing apiserver (${Date.now() - started} ms)`);
   t.ok(await until(() => w.problems.length >= 3, 5000), `retried (${w.problems.length} failures)`);
   t.match(w.problems[0], /authority configmap seb-system\/seb-authority key state\.jws: HTTP 401/);
   t.equal(w.authority.snapshot(), null, 'no state: the broker fails closed');

@@ -50,8 +50,8 @@ t.test('push (SSE): the first state before start resolves, each publish within m
   t.equal(w.authority.snapshot()?.seq, 1, 'the current state was in force when start resolved');
   const published = Date.now();
   feed.publish(await state(2, ['c-1']));
-  t.ok(await until(() => w.authority.snapshot()?.seq === 2, 1000), 'pushed');
-  t.ok(Date.now() - published < 500, `in ${Date.now() - published} ms`);
+  t.ok(await until(() => w.authority.snapshot()?.seq === 2, 3_000), 'pushed');
+  t.ok(Date.now() - published < 900, `in ${Date.now() - published} ms, before any 1 s poll`);
   await sleep(1200);
   t.equal(feed.requests, 1, 'one stream, no polling');
   t.same(w.problems, []);
@@ -102,7 +102,7 @@ t.test('long-poll: a held request answers at the next publish; no polling in bet
   for (const seq of [2, 3, 4]) {
     const published = Date.now();
     feed.publish(await state(seq));
-    t.ok(await until(() => w.authority.snapshot()?.seq === seq, 1000));
+    t.ok(await until(() => w.authority.snapshot()?.seq === seq, 3_000));
     t.ok(Date.now() - published < 700, `seq ${seq} in ${Date.now() - published} ms, not at the next 1 s poll`);
   }
 });
