@@ -20,8 +20,9 @@ import { resolveEndpoint } from '../targets/aws/endpoints.js';
 import { RecordWriter } from '../records/writer.js';
 import { fileSink, stdoutSink, type RecordSink } from '../records/sinks.js';
 import { fluentSink } from '../records/fluent-sink.js';
-import { AwsHandler } from './aws-handler.js';
-import { KubeHandler } from './kube-handler.js';
+import { Runner } from './runner.js';
+import { AwsTarget } from '../targets/aws/adapter.js';
+import { KubeTarget } from '../targets/kube/adapter.js';
 import { kubeUpstream } from '../targets/kube/upstream.js';
 import { writeClientDir } from '../targets/kube/client-dir.js';
 import { adminHandler } from './admin.js';
@@ -78,7 +79,7 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
   // Everything started is stopped in reverse order, on close() and when start-up fails halfway.
   const stops: (() => unknown)[] = [];
   const drains: ListenerDrain[] = [];
-  let kubeHandler: KubeHandler | null = null;
+  let kubeRunner: Runner | null = null;
   let closing: Promise<void> | null = null;
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
@@ -157,15 +158,14 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
         mode: config.aws.mint,
       });
       stops.push(() => minter.close());
-      const handler = new AwsHandler({
+      const target = new AwsTarget({ config, aws: config.aws, minter, dispatcher, mintCached: (cached) => metrics.mintCache.inc({ result: cached ? 'hit' : 'miss' }) });
+      const handler = new Runner(target, {
         config,
         verifier,
         authority,
         ledger,
-        minter,
         records,
         metrics,
-        dispatcher,
         ...(opts.capture ? { capture: opts.capture } : {}),
         ...(opts.captureAccount ? { captureAccount: opts.captureAccount } : {}),
       });
@@ -187,8 +187,8 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     if (config.kube) {
       const upstream = await kubeUpstream(config.kube, log);
       stops.push(() => upstream.close());
-      const handler = new KubeHandler({ config, verifier, authority, ledger, records, metrics, upstream, ...(opts.capture ? { capture: opts.capture } : {}) });
-      kubeHandler = handler;
+      const handler = new Runner(new KubeTarget(config, upstream), { config, verifier, authority, ledger, records, metrics, ...(opts.capture ? { capture: opts.capture } : {}) });
+      kubeRunner = handler;
       const { host } = parseListen(config.listen.kube);
       const local = config.kube.tls ? null : await localServingCert(host);
       const tls = config.kube.tls
@@ -197,6 +197,8 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       const server = createHttpsServer({ ...tls, ...agentServerOptions(config.limits.request_timeout) });
       kubeAddress = await serveAgents(server, config.listen.kube, (drain, queues) => {
         server.on('request', drain.requests(queues.requests(handler.handle)));
+        // As on the aws listener: the certificate is checked before the client sends its body.
+        server.on('checkContinue', drain.requests(queues.requests(handler.handle)));
         server.on('upgrade', drain.upgrades(handler.upgrade));
       });
       if (local) {
@@ -213,7 +215,7 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
 
     const shutDown = async (deadline: number): Promise<void> => {
       const drained = Promise.all(drains.map((d) => d.drain(deadline)));
-      const streams = kubeHandler;
+      const streams = kubeRunner;
       streams?.closeStreams(SHUTDOWN_REASON);
       const sweep = streams ? setInterval(() => streams.closeStreams(SHUTDOWN_REASON), STREAM_SWEEP_MS) : null;
       const clean = (await drained).every(Boolean);

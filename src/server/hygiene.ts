@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Denial, unparseable } from '../reasons.js';
-import type { AwsHttpRequest } from '../targets/aws/types.js';
+import type { RequestHead } from '../targets/target.js';
 
 /** Never forwarded and never part of a request's meaning: hop-by-hop and proxy-chain headers. */
 const DROPPED = new Set(['te', 'trailer', 'upgrade', 'forwarded', 'via', 'proxy-authorization', 'proxy-connection']);
@@ -22,12 +22,7 @@ const LIST_HEADERS = new Set(['x-stream-protocol-version', 'sec-websocket-protoc
  */
 export const MAX_HEADER_FIELDS = 256;
 
-export interface CleanHead extends AwsHttpRequest {
-  /** The client asked for `Expect: 100-continue`. */
-  readonly expectContinue: boolean;
-  /** Declared body length, or null for a chunked body. */
-  readonly contentLength: number | null;
-}
+export type CleanHead = RequestHead;
 
 export function cleanHead(req: IncomingMessage): CleanHead {
   const target = req.url ?? '';
@@ -71,6 +66,7 @@ export function cleanHead(req: IncomingMessage): CleanHead {
   if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw unparseable(`expect ${expect} is not supported`);
   return {
     method: req.method ?? '',
+    target,
     path,
     query,
     headers,

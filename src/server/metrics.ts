@@ -1,9 +1,9 @@
 /** Prometheus metrics for the admin listener (SPEC §1). One registry per broker. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthoritySnapshot } from '../authority/state.js';
+import { STAGES, type Stage } from './stages.js';
 
-export const STAGES = ['certificate', 'match', 'replay', 'drift', 'mint', 'sign', 'record', 'upstream'] as const;
-export type Stage = (typeof STAGES)[number];
+export { STAGES, type Stage };
 
 export class Metrics {
   readonly registry = new Registry();

@@ -1,0 +1,48 @@
+/**
+ * What one request carries through the pipeline. Every field is assigned in the constructor; the
+ * nullable ones are what a denial record names when the stage that fills them was not reached.
+ * Stages that need a verified certificate or a matched op take them as parameters instead
+ * (runner.ts), so no stage asserts what an earlier one did.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Certificate, Op } from '../certificate/types.js';
+import { claimedJti } from '../certificate/carrier.js';
+import type { Matched } from '../contract/match.js';
+import type { Reservation } from '../replay/types.js';
+import type { RecordRef } from '../records/types.js';
+import type { RequestHead, TargetRequest, UpstreamRequest } from '../targets/target.js';
+import { StageClock } from './metrics.js';
+
+export class Exchange {
+  head: RequestHead | null = null;
+  /** The target's one reading of the request (targets/target.ts), once the head was read. */
+  request: TargetRequest | null = null;
+  /** The certificate as carried, before it is verified. */
+  jws: string | null = null;
+  certificate: Certificate | null = null;
+  matched: Matched<Op> | null = null;
+  reservation: Reservation | null = null;
+  record: RecordRef | null = null;
+  bodyRead = false;
+  /** Why the broker closed a long-lived request, for its outcome record. */
+  closedBecause: string | null = null;
+  readonly clock = new StageClock();
+  readonly started = performance.now();
+  constructor(readonly req: IncomingMessage) {}
+
+  /** The jti a denial names: read from the unverified payload only when a record needs it. */
+  get claimedJti(): string | null {
+    return this.jws === null ? null : claimedJti(this.jws);
+  }
+}
+
+export type Decision = 'admit' | 'read';
+
+/** A request that passed admission: its decision record is written, its use reserved (admit). */
+export interface Admitted {
+  readonly decision: Decision;
+  readonly request: TargetRequest;
+  readonly certificate: Certificate | null;
+  /** Null for an upgrade, which opens its own connection (tunnel.ts). */
+  readonly upstream: UpstreamRequest | null;
+}

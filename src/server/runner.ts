@@ -1,0 +1,229 @@
+/**
+ * The admission pipeline (SPEC §4), run once for every request of every target, reads and tunnels
+ * included. The order is stages.ts's: hygiene -> carrier -> certificate -> authority -> executor ->
+ * vending -> match -> replay -> drift -> mint -> sign -> record -> upstream. The target (AWS,
+ * Kubernetes: targets/target.ts) reads its protocol and speaks to its upstream; this file decides,
+ * records the decision and is the only code that answers the client (forward.ts and tunnel.ts are
+ * its halves that relay an admitted request). Stages throw Denial; a request fails exactly once.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Denial } from '../reasons.js';
+import type { Certificate, Op } from '../certificate/types.js';
+import type { Config } from '../config/types.js';
+import type { CertificateVerifier } from '../certificate/verify.js';
+import type { Authority } from '../authority/state.js';
+import type { ReplayLedger } from '../replay/types.js';
+import type { RecordWriter } from '../records/writer.js';
+import type { RecordRef } from '../records/types.js';
+import type { ExecutorProfile, RenderedAnswer, RequestKind, Target, TargetRequest } from '../targets/target.js';
+import { cleanHead } from './hygiene.js';
+import { readBody } from './body.js';
+import type { Metrics } from './metrics.js';
+import { certificateSummary, safeText } from './record-fields.js';
+import { denialMessage, recordDenial, sebHeaders } from './responses.js';
+import { Exchange, type Admitted, type Decision } from './exchange.js';
+import { StreamGuard } from './stream-guard.js';
+import { forward } from './forward.js';
+import { tunnel } from './tunnel.js';
+
+export interface RunnerDeps {
+  readonly config: Config;
+  readonly verifier: CertificateVerifier;
+  readonly authority: Authority;
+  readonly ledger: ReplayLedger;
+  readonly records: RecordWriter;
+  readonly metrics: Metrics;
+  /** `seb op capture`: mutations are printed as ops instead of executed. */
+  readonly capture?: (op: Op) => void;
+  /** The account written into captured ARNs: the capture executor's (SPEC §2.1). */
+  readonly captureAccount?: string;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class Runner {
+  readonly target: Target;
+  readonly d: RunnerDeps;
+  readonly streams: StreamGuard;
+  readonly #readsAllowed: boolean;
+  readonly #readsDenied: boolean;
+  readonly #captureAccount: string;
+  /** The read executor's profile for this target (SPEC §7), or null when none is configured. */
+  readonly #reader: ExecutorProfile | null;
+
+  constructor(target: Target, deps: RunnerDeps) {
+    this.target = target;
+    this.d = deps;
+    const { config } = deps;
+    this.streams = new StreamGuard(deps.authority, config.limits.max_stream, config.trust.clock_skew);
+    this.#readsAllowed = config.reads === 'allow';
+    this.#readsDenied = config.reads === 'deny';
+    this.#captureAccount = deps.captureAccount ?? '{account}';
+    this.#reader = (config.read_executor && config.executors[config.read_executor]?.[target.name]) || null;
+  }
+
+  /** Node's 'request' and 'checkContinue' events both land here. */
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const x = new Exchange(req);
+    this.#admit(x, false, res)
+      .then((admitted) => forward(this, x, res, admitted))
+      .catch((err: unknown) =>
+        this.#fail(x, err, (answer) => {
+          if (res.headersSent) return void res.destroy();
+          res.writeHead(answer.status, answer.headers).end(req.method === 'HEAD' ? undefined : answer.body);
+        }),
+      );
+  };
+
+  /** exec, attach, port-forward, proxy (WebSocket or SPDY): the same admission, then a tunnel on 101. */
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const x = new Exchange(req);
+    socket.on('error', () => socket.destroy());
+    this.#admit(x, true, null)
+      .then((admitted) => tunnel(this, x, socket, head, admitted))
+      .catch((err: unknown) =>
+        this.#fail(x, err, (answer) => {
+          const headers = { ...answer.headers, connection: 'close', 'content-length': String(Buffer.byteLength(answer.body)) };
+          const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+          socket.end(`HTTP/1.1 ${answer.status} ${answer.status === 403 ? 'Forbidden' : 'Error'}\r\n${lines.join('\r\n')}\r\n\r\n${answer.body}`);
+        }),
+      );
+  };
+
+  /** Shutdown: closes every open watch, follow and tunnel now, with `why` in its outcome record. */
+  closeStreams(why: string): void {
+    this.streams.closeAll(why);
+  }
+
+  /** Every stage up to the decision record, in stages.ts order. */
+  async #admit(x: Exchange, upgrade: boolean, res: ServerResponse | null): Promise<Admitted> {
+    const { config } = this.d;
+    const head = (x.head = cleanHead(x.req));
+    const request = (x.request = this.target.open(head, upgrade));
+    // What the head tells: the cheapest refusals come before the body is read (SPEC §3).
+    const early = request.kind;
+    const readThrough = early !== null && early.read && this.#readsAllowed;
+    if (early !== null && early.read && this.#readsDenied) throw readsDenied();
+    if (readThrough) this.#bindReader(request);
+    else if (early !== null && !this.d.capture) {
+      const cert = await this.#certify(x, request, early);
+      request.matchHead(cert.contract.ops);
+      x.clock.lap('match');
+    }
+    if (head.expectContinue && res) res.writeContinue();
+
+    const raw = upgrade ? EMPTY : await readBody(x.req, head.contentLength, config.limits);
+    x.bodyRead = true;
+    const kind = request.finish(raw, !readThrough);
+    x.clock.reset();
+    if (kind.read && this.#readsAllowed) {
+      if (!readThrough) this.#bindReader(request);
+      return this.#prepare(x, request, null, 'read', upgrade);
+    }
+    if (this.d.capture) {
+      this.d.capture(request.capture(this.#captureAccount));
+      throw new Denial('contract_mismatch', 'seb op capture: the mutation was printed as an op, not executed');
+    }
+    if (kind.read && this.#readsDenied) throw readsDenied();
+    const cert = await this.#certify(x, request, kind);
+    const matched = (x.matched = request.match(cert.contract.ops));
+    x.clock.lap('match');
+    x.reservation = await this.d.ledger.reserve(
+      { iss: cert.iss, jti: cert.jti, op: matched.index },
+      matched.op.max_uses,
+      cert.iat,
+      cert.exp + config.trust.clock_skew,
+    );
+    x.clock.lap('replay');
+    if (matched.op.pre_state !== null) {
+      await request.drift(matched, cert);
+      x.clock.lap('drift');
+    }
+    return this.#prepare(x, request, cert, 'admit', upgrade);
+  }
+
+  /**
+   * carrier -> certificate -> authority -> executor -> vending. Run on the head's reading where the
+   * head tells enough, then again on the full reading, when the certificate is already verified and
+   * only vending is checked again.
+   */
+  async #certify(x: Exchange, request: TargetRequest, kind: RequestKind): Promise<Certificate> {
+    x.clock.reset();
+    let cert = x.certificate;
+    if (!cert) {
+      const jws = request.carrier();
+      if (jws === null) throw new Denial('no_certificate', this.target.carrierHint);
+      x.jws = jws;
+      cert = await this.d.verifier.verify(jws);
+      x.certificate = cert;
+      this.d.authority.check(cert);
+      const profile = this.d.config.executors[cert.execution_identity]?.[this.target.name];
+      if (!profile) throw new Denial('unknown_execution_identity', `no ${this.target.name} executor named ${safeText(cert.execution_identity)}`);
+      request.bind(profile);
+      x.clock.lap('certificate');
+    }
+    if (kind.vends !== null) throw new Denial('credential_vending', kind.vends);
+    return cert;
+  }
+
+  #bindReader(request: TargetRequest): void {
+    if (!this.#reader) throw new Denial('unknown_execution_identity', `no ${this.target.name} read_executor is configured`);
+    request.bind(this.#reader);
+  }
+
+  /** mint -> sign -> record: the decision record is written ahead of forwarding (SPEC §8). */
+  async #prepare(x: Exchange, request: TargetRequest, cert: Certificate | null, decision: Decision, upgrade: boolean): Promise<Admitted> {
+    await request.identity(cert);
+    x.clock.lap('mint');
+    const upstream = upgrade ? null : await request.prepare(cert);
+    x.clock.lap('sign');
+    x.record = await this.#decision(x, decision, null).catch((err: unknown) => {
+      throw new Denial('audit_unavailable', `the record sink refused the decision: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    x.clock.lap('record');
+    return { decision, request, certificate: cert, upstream };
+  }
+
+  #decision(x: Exchange, decision: Decision | 'deny', denial: Denial | null): Promise<RecordRef> {
+    const { head } = x;
+    return this.d.records.decision({
+      request: {
+        target: this.target.name,
+        method: safeText(head?.method ?? x.req.method ?? ''),
+        path: safeText(head?.path ?? ''),
+        ...(x.request ? x.request.project() : this.target.bareProjection),
+      },
+      certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
+      decision,
+      reason: denial?.code ?? null,
+      detail: denial?.detail ? safeText(denial.detail) : null,
+      identity: x.request?.identityRecord() ?? null,
+    });
+  }
+
+  /** The `X-SEB-*` and `Server-Timing` headers of an answer (SPEC §4). */
+  sebHeaders(x: Exchange, set: (name: string, value: string) => void, decision: Decision | 'deny', denial: Denial | null): void {
+    sebHeaders(set, decision, denial, x.record, x.clock);
+  }
+
+  /** Every failure before forwarding: release the use, record the denial, answer natively. */
+  async #fail(x: Exchange, err: unknown, send: (answer: RenderedAnswer) => void): Promise<void> {
+    x.reservation?.release();
+    const denial = err instanceof Denial ? err : (console.error(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
+    if (denial) x.record = await recordDenial(() => this.#decision(x, 'deny', denial), denial);
+    this.d.metrics.requests.inc({ target: this.target.name, decision: 'deny', reason: denial?.code ?? 'internal' });
+    const message = denialMessage(denial, x.certificate?.jti ?? x.claimedJti);
+    const status = denial ? denial.status : 500;
+    const rendered = x.request ? x.request.render(status, message, true) : this.target.renderBare(x.req.headers, status, message);
+    const headers: Record<string, string> = { ...rendered.headers };
+    this.sebHeaders(x, (k, v) => (headers[k] = v), 'deny', denial);
+    // A denial before the body was read closes the connection instead of draining an upload (SPEC §3).
+    if (!x.bodyRead) headers['connection'] = 'close';
+    send({ status: rendered.status, headers, body: rendered.body });
+  }
+}
+
+function readsDenied(): Denial {
+  return new Denial('contract_mismatch', 'reads are denied by this broker (reads: deny)');
+}

@@ -1,0 +1,133 @@
+/**
+ * The adapter every target (AWS, Kubernetes) implements for the one admission pipeline
+ * (server/runner.ts). The runner owns the order of the stages, the certificate, the ledger, the
+ * records and every response; a target only reads its own protocol and speaks to its own upstream.
+ * Chosen once per listener at start (server/broker.ts), so no stage branches on the target.
+ *
+ * A target opens one `TargetRequest` per request: that object holds the request's one typed reading
+ * (parsed once, SPEC §2.1) and answers the runner's questions about it in pipeline order.
+ */
+import type { Dispatcher } from 'undici';
+import type { Certificate, Op } from '../certificate/types.js';
+import type { AwsExecutor, K8sExecutor } from '../config/types.js';
+import type { Matched } from '../contract/match.js';
+
+export type TargetName = 'aws' | 'k8s';
+
+/** An executor's profile for one target (config `executors.<name>.aws|k8s`, keyed by TargetName). */
+export type ExecutorProfile = AwsExecutor | K8sExecutor;
+
+/** The request after HTTP hygiene (SPEC §3): exactly what came on the wire, one value per header. */
+export interface RequestHead {
+  readonly method: string;
+  /** The request target exactly as sent (path and query): what goes upstream where nothing is re-signed. */
+  readonly target: string;
+  /** The path exactly as sent (still percent-encoded), starting with `/`. */
+  readonly path: string;
+  /** The query string exactly as sent, without `?`; `''` when there is none. */
+  readonly query: string;
+  /** Lower-cased names, one value each, null prototype. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The client asked for `Expect: 100-continue`. */
+  readonly expectContinue: boolean;
+  /** Declared body length, or null for a chunked body. */
+  readonly contentLength: number | null;
+}
+
+/** What kind of request this is (SPEC §4, §7), known from the head or only once the body is read. */
+export interface RequestKind {
+  /** On the read allow-list (SPEC §7). */
+  readonly read: boolean;
+  /** Why it would hand credentials or secrets to the agent, or null (SPEC §4 credential_vending). */
+  readonly vends: string | null;
+  /** Watch, logs -f, exec, attach, port-forward, proxy: closed when the certificate stops holding. */
+  readonly longRunning: boolean;
+}
+
+/** One request upstream, prepared by the target (signed, impersonating) and sent by the runner. */
+export interface UpstreamRequest {
+  readonly dispatcher: Dispatcher;
+  readonly origin: string;
+  /** The request target (path and query). */
+  readonly path: string;
+  readonly method: string;
+  readonly headers: Record<string, string | string[]>;
+  readonly body: Buffer;
+  readonly headersTimeoutMs: number;
+  /** 0: no bound (a watch streams for as long as it is allowed to). */
+  readonly bodyTimeoutMs: number;
+}
+
+/** An upgrade (exec, attach, port-forward, proxy) opened as its own TLS connection upstream. */
+export interface TunnelRequest {
+  readonly host: string;
+  readonly port: string;
+  readonly path: string;
+  readonly method: string;
+  readonly headers: Record<string, string | string[]>;
+  readonly tls: { readonly ca?: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer };
+}
+
+/** A native error answer (AWS error XML/JSON, Kubernetes Status). */
+export interface RenderedAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+export interface Target {
+  readonly name: TargetName;
+  /** Where the client should put its certificate: the `no_certificate` detail (SPEC §3). */
+  readonly carrierHint: string;
+  /** Reads the head; throws `unparseable_request` when it can be read more than one way. */
+  open(head: RequestHead, tunnel: boolean): TargetRequest;
+  /** The decision record's target fields for a request the target could not open (all null). */
+  readonly bareProjection: Readonly<Record<string, null>>;
+  /** The native error answer for a request the target could not even open (hygiene refused it). */
+  renderBare(headers: Readonly<Record<string, string | string[] | undefined>>, status: number, message: string): RenderedAnswer;
+}
+
+export interface TargetRequest {
+  /** What the head alone tells, or null when the body must be read first (AWS query and json). */
+  readonly kind: RequestKind | null;
+  /** The certificate as carried (SPEC §3), or null; throws `malformed_certificate` for a bad carrier. */
+  carrier(): string | null;
+  /**
+   * The identity the request goes out under: this target's profile of the certificate's executor,
+   * or of the read executor (SPEC §5, §7). The runner resolves it; a target only keeps its own kind.
+   */
+  bind(profile: ExecutorProfile): void;
+  /**
+   * Reads the body into the one typed reading every later stage uses. `admitting` is false for a
+   * read let through under `reads: allow`, which needs no op-shaped reading. Returns the kind.
+   */
+  finish(raw: Buffer, admitting: boolean): RequestKind;
+  /** Before the body is read: throws `contract_mismatch` when no op can pin the request's head. */
+  matchHead(ops: readonly Op[]): void;
+  /** SPEC §2.1: the op that pins this request and binds its body; throws `contract_mismatch`, `body_mismatch`. */
+  match(ops: readonly Op[]): Matched<Op>;
+  /** `seb op capture`: the op this request would need. */
+  capture(account: string): Op;
+  /** SPEC §2.1 pre_state, probed under the read executor; throws `drift`. */
+  drift(matched: Matched<Op>, certificate: Certificate): Promise<void>;
+  /** Mints or names the identity the request goes out under; throws `mint_failed`. */
+  identity(certificate: Certificate | null): Promise<void>;
+  /** The identity for the decision record, or null before one is named. */
+  identityRecord(): Record<string, unknown> | null;
+  /** Signs or impersonates: the request as it goes upstream. */
+  prepare(certificate: Certificate | null): Promise<UpstreamRequest>;
+  /** SPEC §8 `request.digest` of what was forwarded, or null. */
+  readonly digest: string | null;
+  /** An upgrade's upstream connection. */
+  tunnel(certificate: Certificate | null, upgrade: Record<string, string>): TunnelRequest;
+  /** The target-specific fields of the decision record's `request` (SPEC §8). */
+  project(): Record<string, unknown>;
+  /** The upstream request id and any error the answer itself signals (AWS: a failed guard). */
+  outcome(status: number, headers: Readonly<Record<string, string | string[] | undefined>>): { upstreamRequestId: string | null; error: string | null };
+  /** A native error answer in the client's own format (SPEC §4). */
+  render(status: number, message: string, denial: boolean): RenderedAnswer;
+  /** The answer when the upstream could not be reached (502) or did not answer in time (504). */
+  upstreamFailed(timeout: boolean, error: string): RenderedAnswer;
+  /** What a long-lived answer says as the broker ends it (a watch's ERROR event), or null. */
+  streamNotice(why: string): string | null;
+}
