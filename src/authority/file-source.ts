@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { watchFile } from '../certificate/watch-file.js';
-import type { AuthoritySource, Problem, StateSink } from './source.js';
+import type { AuthoritySource, Problem, StateSink } from './source-types.js';
 
 export async function watchAuthorityFile(path: string, sink: StateSink, problem: Problem): Promise<AuthoritySource> {
   const where = `authority file ${path}`;

@@ -5,28 +5,23 @@
  * refusals. A source's own failures are logged and counted here, by source.
  */
 import type { Config } from '../config/types.js';
-import type { Metrics } from '../server/metrics.js';
 import { watchAuthorityConfigMap } from './configmap-source.js';
 import { watchAuthorityFile } from './file-source.js';
 import type { Authority } from './state.js';
 import { watchAuthorityUrl } from './url-source.js';
+import type { AuthoritySource, Problem } from './source-types.js';
 
-export interface AuthoritySource {
-  close(): Promise<void>;
+/** The counter a source's failures go to (`seb_authority_source_errors_total` in server/metrics.ts). */
+export interface SourceErrorCounter {
+  inc(labels: { source: string }): void;
 }
-
-/** Where a source hands each state it fetched. */
-export type StateSink = Pick<Authority, 'offer'>;
-
-/** A source could not fetch (unreachable, bad status, missing key, ...); the current state stays. */
-export type Problem = (detail: string) => void;
 
 type SourceKind = 'file' | 'url' | 'configmap';
 
 export function startAuthoritySource(
   config: Config,
   authority: Authority,
-  deps: { readonly metrics: Metrics; readonly log: (line: string) => void },
+  deps: { readonly metrics: { readonly authoritySourceErrors: SourceErrorCounter }; readonly log: (line: string) => void },
 ): Promise<AuthoritySource> {
   const source = config.authority.source;
   const kind: SourceKind = 'file' in source ? 'file' : 'url' in source ? 'url' : 'configmap';

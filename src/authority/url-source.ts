@@ -19,7 +19,7 @@
 import { Agent, request } from 'undici';
 import { MAX_STATE_BYTES } from './state.js';
 import { Backoff, sleep } from './backoff.js';
-import type { AuthoritySource, Problem, StateSink } from './source.js';
+import type { AuthoritySource, Problem, StateSink } from './source-types.js';
 import { SseReader } from './sse.js';
 
 /** Plain polling: a revocation reaches the broker within this long. */

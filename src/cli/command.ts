@@ -46,10 +46,5 @@ export interface Command {
   run(args: ParsedArgs, io: CliIO): Promise<number>;
 }
 
-/** Bad flags, arguments or config: each line names one problem; the process exits 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-  }
-}
+// Defined below the CLI so config/load.ts can raise it without importing the CLI.
+export { UsageError } from '../lib/usage-error.js';

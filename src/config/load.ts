@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { UsageError } from '../cli/command.js';
+import { UsageError } from '../lib/usage-error.js';
 import { deepFreeze } from './deep-freeze.js';
 import { buildConfig } from './sections.js';
 import { readYaml } from './strict-yaml.js';

@@ -10,8 +10,11 @@ import { claimedJti } from '../certificate/carrier.js';
 import type { Matched } from '../contract/match.js';
 import type { Reservation } from '../replay/types.js';
 import type { RecordRef } from '../records/types.js';
-import type { RequestHead, TargetRequest, UpstreamRequest } from '../targets/target.js';
-import { StageClock } from './metrics.js';
+import type { RecordWriter } from '../records/writer.js';
+import type { Denial } from '../reasons.js';
+import type { RequestHead, TargetName, TargetRequest, UpstreamRequest } from '../targets/target.js';
+import { StageClock, type Metrics } from './metrics.js';
+import type { StreamGuard } from './stream-guard.js';
 
 export class Exchange {
   head: RequestHead | null = null;
@@ -45,4 +48,12 @@ export interface Admitted {
   readonly certificate: Certificate | null;
   /** Null for an upgrade, which opens its own connection (tunnel.ts). */
   readonly upstream: UpstreamRequest | null;
+}
+
+/** What the upstream stage (forward.ts, tunnel.ts) uses of the runner that admitted the request. */
+export interface Relay {
+  readonly d: { readonly records: RecordWriter; readonly metrics: Metrics };
+  readonly target: { readonly name: TargetName };
+  readonly streams: StreamGuard;
+  sebHeaders(x: Exchange, set: (name: string, value: string) => void, decision: Decision | 'deny', denial: Denial | null): void;
 }

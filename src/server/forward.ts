@@ -7,13 +7,12 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { relayBody } from './relay-body.js';
 import { commitBeforeForward, recordOutcome, refuseIfClientLeft } from './responses.js';
-import type { Admitted, Exchange } from './exchange.js';
-import type { Runner } from './runner.js';
+import type { Admitted, Exchange, Relay } from './exchange.js';
 
 /** Response headers that belong to one hop only (RFC 9110 §7.6.1), never relayed. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection']);
 
-export async function forward(runner: Runner, x: Exchange, res: ServerResponse, admitted: Admitted): Promise<void> {
+export async function forward(runner: Relay, x: Exchange, res: ServerResponse, admitted: Admitted): Promise<void> {
   const { records, metrics } = runner.d;
   const { request, decision } = admitted;
   const upstream = admitted.upstream!;

@@ -9,8 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { recordOutcome, refuseIfClientLeft } from './responses.js';
 import { HOP_BY_HOP } from './forward.js';
-import type { Admitted, Exchange } from './exchange.js';
-import type { Runner } from './runner.js';
+import type { Admitted, Exchange, Relay } from './exchange.js';
 
 const UPGRADE_HEADERS = ['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'x-stream-protocol-version'] as const;
 
@@ -27,7 +26,7 @@ function upgradeHeaders(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
-export function tunnel(runner: Runner, x: Exchange, socket: Duplex, head: Buffer, admitted: Admitted): void {
+export function tunnel(runner: Relay, x: Exchange, socket: Duplex, head: Buffer, admitted: Admitted): void {
   const { records, metrics } = runner.d;
   const { decision } = admitted;
   // A session opened for a client that is gone would run its command with nobody attached.

@@ -5,7 +5,7 @@
  */
 import { unparseable } from '../../reasons.js';
 import { ACCOUNT, arnPartition } from './arn.js';
-import { stringField, type Describer, type Scope } from './catalog.js';
+import { stringField, type Describer, type Scope } from './catalog-describer.js';
 import type { Permission } from './types.js';
 
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{1,255}$/;

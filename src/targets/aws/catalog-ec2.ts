@@ -4,7 +4,7 @@
  */
 import { unparseable } from '../../reasons.js';
 import { ACCOUNT, arnPartition } from './arn.js';
-import type { Describer, Scope } from './catalog.js';
+import type { Describer, Scope } from './catalog-describer.js';
 import type { Permission } from './types.js';
 
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;

@@ -4,7 +4,7 @@
  */
 import { unparseable } from '../../reasons.js';
 import { ACCOUNT } from './arn.js';
-import { stringField, type Describer, type Scope } from './catalog.js';
+import { stringField, type Describer, type Scope } from './catalog-describer.js';
 import type { Permission } from './types.js';
 
 // The IAM API's own name patterns (botocore `roleNameType`, `userNameType`, `policyNameType`):

@@ -8,29 +8,12 @@
  * every name taken from a request is checked against the service's own name pattern first, and
  * none of those patterns admits `*` or `?`.
  */
-import { unparseable } from '../../reasons.js';
 import reads from './data/reads.json' with { type: 'json' };
 import { describeDynamodb } from './catalog-dynamodb.js';
 import { describeEc2 } from './catalog-ec2.js';
 import { describeIam, describeSts } from './catalog-iam.js';
-import type { ArnTemplate, Permission } from './types.js';
+import type { Describer, Scope } from './catalog-describer.js';
 
-/** The primary resource and the session-policy statements of one request. */
-export interface Scope {
-  readonly resource: ArnTemplate;
-  readonly permissions: readonly Permission[];
-}
-
-/**
- * A service's precise model: the scope of `operation` given the request's input (the form fields
- * of a query request, the body of a json request), or `undefined` to fall back to the generic
- * action-on-`*` rule. Throws `unparseable` when the input cannot be scoped exactly.
- */
-export type Describer = (
-  operation: string,
-  region: string | null,
-  input: Readonly<Record<string, unknown>>,
-) => Scope | undefined;
 
 const DESCRIBERS: Readonly<Record<string, Describer>> = {
   ec2: describeEc2,
@@ -119,12 +102,4 @@ const VENDING = new Set(CREDENTIAL_VENDING.map((v) => `${v.service}:${v.operatio
 
 export function isCredentialVending(service: string, operation: string): boolean {
   return VENDING.has(`${service}:${operation}`);
-}
-
-/** The string field `name` of a request's input, if it is one; other types are refused. */
-export function stringField(input: Readonly<Record<string, unknown>>, name: string): string | undefined {
-  const value = Object.hasOwn(input, name) ? input[name] : undefined;
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw unparseable(`${name} must be a string`);
-  return value;
 }

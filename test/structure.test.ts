@@ -1,0 +1,68 @@
+// Layers point one way: no import cycles in src/ (type-only imports count: they tie the modules
+// together for a reader just the same), and the layers named below never import upwards.
+import t from 'tap';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+const IMPORT = /(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
+
+function modules(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? modules(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+const files = modules(SRC);
+const known = new Set(files);
+const graph = new Map<string, string[]>();
+for (const file of files) {
+  const out: string[] = [];
+  for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) {
+    const target = normalize(join(dirname(file), (m[1] ?? m[2])!)).replace(/\.js$/, '.ts');
+    if (known.has(target)) out.push(target);
+  }
+  graph.set(file, out);
+}
+const name = (f: string): string => relative(SRC, f);
+
+/** Every cycle found by a depth-first walk, each as the path that closes it. */
+function cycles(): string[][] {
+  const found: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const walk = (v: string): void => {
+    state.set(v, 'open');
+    path.push(v);
+    for (const w of graph.get(v)!) {
+      if (state.get(w) === 'open') found.push([...path.slice(path.indexOf(w)), w].map(name));
+      else if (!state.has(w)) walk(w);
+    }
+    path.pop();
+    state.set(v, 'done');
+  };
+  for (const f of files) if (!state.has(f)) walk(f);
+  return found;
+}
+
+t.test('src/ has no import cycles', async (t) => {
+  t.same(cycles(), []);
+});
+
+// From lower to higher: a module may import its own layer and the ones before it.
+const FORBIDDEN: [from: string, to: string][] = [
+  ['authority/', 'server/'],
+  ['targets/', 'server/'],
+  ['config/', 'cli/'],
+  ['server/', 'cli/'],
+];
+t.test('lower layers never import higher ones', async (t) => {
+  const upward: string[] = [];
+  for (const [file, deps] of graph) {
+    for (const dep of deps) {
+      for (const [from, to] of FORBIDDEN) if (name(file).startsWith(from) && name(dep).startsWith(to)) upward.push(`${name(file)} -> ${name(dep)}`);
+    }
+  }
+  t.same(upward, []);
+});
