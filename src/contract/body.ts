@@ -14,10 +14,10 @@ export function isJsonMediaType(contentType: string | undefined): boolean {
  * Does `payload` satisfy the binding? A `jcs_sha256` body that is not strict I-JSON throws
  * `unparseable_request` (SPEC §2.1), it does not merely fail to match.
  */
-export function bodyMatches(binding: BodyBinding, payload: Buffer, contentType: string | undefined): boolean {
+export function bodyMatches(binding: BodyBinding, payload: Buffer, contentType: string | undefined, json: () => unknown = () => parseStrictJson(payload)): boolean {
   if (binding === null) return payload.length === 0;
   if ('any' in binding) return true;
   if ('sha256' in binding) return sha256Hex(payload) === binding.sha256;
   if (!isJsonMediaType(contentType)) return false;
-  return sha256Hex(canonicalJson(parseStrictJson(payload))) === binding.jcs_sha256;
+  return sha256Hex(canonicalJson(json())) === binding.jcs_sha256;
 }

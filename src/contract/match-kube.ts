@@ -47,13 +47,14 @@ export function describeKube(f: KubeFacts): string {
 }
 
 /** Throws contract_mismatch when no op pins the request, body_mismatch when none binds its body. */
-export function matchKubeOp(ops: readonly Op[], facts: KubeFacts, payload: Buffer): Matched<K8sOp> {
+/** `json` is the body parsed once (lib/parsed-body.ts), shared with the stages that also read it. */
+export function matchKubeOp(ops: readonly Op[], facts: KubeFacts, payload: Buffer, json?: () => unknown): Matched<K8sOp> {
   let pinned = false;
   for (let index = 0; index < ops.length; index++) {
     const op = ops[index]!;
     if (op.target !== 'k8s' || !sameRequest(op, facts)) continue;
     pinned = true;
-    if (bodyMatches(op.body, payload, facts.content_type ?? undefined)) return { index, op };
+    if (bodyMatches(op.body, payload, facts.content_type ?? undefined, json)) return { index, op };
   }
   if (!pinned) throw new Denial('contract_mismatch', describeKube(facts));
   throw new Denial('body_mismatch', `the body of ${facts.verb} ${facts.resource} is not the certified one`);

@@ -10,6 +10,7 @@ import type { Matched } from '../../contract/match.js';
 import { matchKubeOp } from '../../contract/match-kube.js';
 import { kubeOpFor } from '../../contract/capture.js';
 import { kubeCarrier } from '../../certificate/carrier.js';
+import { ParsedBody } from '../../lib/parsed-body.js';
 import type { ExecutorProfile, RenderedAnswer, RequestHead, RequestKind, Target, TargetRequest, TunnelRequest, UpstreamRequest } from '../target.js';
 import { isLongRunning, isReadRequest, resolveRequestInfo, type KubeRequestInfo } from './request-info.js';
 import { kubeFacts, type KubeFacts } from './facts.js';
@@ -68,6 +69,8 @@ class KubeRequest implements TargetRequest {
   readonly #info: KubeRequestInfo;
   #facts: KubeFacts | null = null;
   #body: Buffer = EMPTY;
+  /** The body parsed at most once, by whichever of facts, match and drift needs it first. */
+  #parsed: ParsedBody | null = null;
   #executor: K8sExecutor | null = null;
   #named = false;
 
@@ -93,7 +96,10 @@ class KubeRequest implements TargetRequest {
 
   finish(raw: Buffer, admitting: boolean): RequestKind {
     this.#body = raw;
-    if (admitting) this.#facts = kubeFacts(this.#info, this.head.headers['content-type'], raw);
+    if (admitting) {
+      this.#parsed = new ParsedBody(raw);
+      this.#facts = kubeFacts(this.#info, this.head.headers['content-type'], raw, this.#parsed.json);
+    }
     return this.kind;
   }
 
@@ -101,7 +107,7 @@ class KubeRequest implements TargetRequest {
   matchHead(): void {}
 
   match(ops: readonly Op[]): Matched<Op> {
-    return matchKubeOp(ops, this.#facts!, this.#body);
+    return matchKubeOp(ops, this.#facts!, this.#body, this.#parsed!.json);
   }
 
   capture(): Op {
@@ -111,7 +117,7 @@ class KubeRequest implements TargetRequest {
   async drift(matched: Matched<Op>): Promise<void> {
     const op = matched.op as K8sOp;
     if (op.pre_state === null) return;
-    const guarded = await probeDrift(this.#probe(), this.#facts!, op.pre_state, this.#body);
+    const guarded = await probeDrift(this.#probe(), this.#facts!, op.pre_state, this.#body, this.#parsed!.json);
     if (guarded !== null) this.#body = guarded;
   }
 

@@ -43,6 +43,7 @@ export async function probeDrift(
   facts: KubeFacts,
   preState: K8sPreState,
   body: Buffer,
+  json: () => unknown = () => parseStrictJson(body),
 ): Promise<Buffer | null> {
   const live = await get(objectPath(facts));
   if ('absent' in preState) {
@@ -62,7 +63,7 @@ export async function probeDrift(
   } else if (sha256Hex(canonicalJson(pickFields(object, preState.fields))) !== preState.jcs_sha256) {
     throw new Denial('drift', `the fields ${preState.fields.join(', ')} changed`);
   }
-  const parsed = body.length ? (parseStrictJson(body) as never) : undefined;
+  const parsed = body.length ? (json() as never) : undefined;
   const guarded = withPreconditions(facts.verb, facts.content_type, parsed, identity);
   return guarded === null ? null : Buffer.from(guarded);
 }

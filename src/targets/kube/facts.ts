@@ -32,9 +32,9 @@ export function bodyMediaType(contentType: string | undefined, hasBody: boolean)
   return type;
 }
 
-function bodyNames(payload: Buffer, mediaType: string | null): { name: string | null; generateName: string | null } {
+function bodyNames(json: () => unknown, mediaType: string | null): { name: string | null; generateName: string | null } {
   if (mediaType === null || !mediaType.endsWith('json')) return { name: null, generateName: null };
-  const body = parseStrictJson(payload);
+  const body = json();
   const metadata = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)['metadata'] : undefined;
   if (metadata === undefined) return { name: null, generateName: null };
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) throw unparseable('metadata is not an object');
@@ -47,7 +47,7 @@ function bodyNames(payload: Buffer, mediaType: string | null): { name: string | 
   return { name: text(m['name'], 'name'), generateName: text(m['generateName'], 'generateName') };
 }
 
-export function kubeFacts(info: KubeRequestInfo, contentType: string | undefined, payload: Buffer): KubeFacts {
+export function kubeFacts(info: KubeRequestInfo, contentType: string | undefined, payload: Buffer, json: () => unknown = () => parseStrictJson(payload)): KubeFacts {
   if (!info.isResource) throw unparseable(`${info.path} is not a resource request`);
   const mediaType = bodyMediaType(contentType, payload.length > 0);
   const streams = STREAM_SUBRESOURCES.has(info.subresource);
@@ -55,7 +55,7 @@ export function kubeFacts(info: KubeRequestInfo, contentType: string | undefined
   let name: string | null = info.name === '' ? null : info.name;
   let generateName: string | null = null;
   // SPEC §2.1: a create's name is the URL's where it has one (subresource creates), else the body's.
-  if (verb === 'create' && !streams && name === null) ({ name, generateName } = bodyNames(payload, mediaType));
+  if (verb === 'create' && !streams && name === null) ({ name, generateName } = bodyNames(json, mediaType));
   // Null prototype: a parameter named `__proto__` must stay a parameter, not vanish into the
   // prototype and let a request carrying it match an op without it (found by test/fuzz/kube-match).
   const params: Record<string, string[]> = Object.create(null);
