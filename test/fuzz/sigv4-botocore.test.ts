@@ -2,7 +2,7 @@
  * Fuzz: the broker's SigV4 re-signing (src/targets/aws/sign.ts) against a second implementation,
  * botocore's SigV4Auth / S3SigV4Auth (test/fuzz/botocore_check.py). Requests of every protocol go
  * through the broker's own path (aws-chunked removed and integrity checked, understood, signed
- * exactly as server/aws-handler.ts #forward signs them: semantic and checked integrity headers, the
+ * exactly as targets/aws/adapter.ts prepare() signs them: semantic and checked integrity headers, the
  * raw path and query on the wire, the decoded query signed) and one Python process recomputes each
  * signature as an AWS endpoint would, from the wire form. Every one must be equal.
  */
