@@ -14,6 +14,7 @@ import { CertificateVerifier } from '../certificate/verify.js';
 import { loadPrivateJwk } from '../certificate/keys.js';
 import { Authority } from '../authority/state.js';
 import { startAuthoritySource } from '../authority/source.js';
+import { FRESHNESS_CHECK_MS, FreshnessWatch } from '../authority/freshness-watch.js';
 import { MemoryLedger } from '../replay/memory.js';
 import { openLedger } from '../replay/open.js';
 import { resolveEndpoint } from '../targets/aws/endpoints.js';
@@ -123,6 +124,10 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     metrics.observeAuthority(authority);
     const authoritySource = await startAuthoritySource(config, authority, { metrics, log });
     stops.push(() => authoritySource.close());
+    // A missed republish is logged long before the state expires (issue 11 §6).
+    const freshnessWatch = new FreshnessWatch(authority, { log });
+    const freshnessTimer = setInterval(() => freshnessWatch.check(), FRESHNESS_CHECK_MS).unref();
+    stops.push(() => clearInterval(freshnessTimer));
     const { sink, sinkUp } = await openSink(config.records.sink, opts.recordsOut ?? process.stdout);
     const records = await RecordWriter.open({
       brokerId: config.broker.id,

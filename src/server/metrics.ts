@@ -1,6 +1,7 @@
 /** Prometheus metrics for the admin listener (SPEC §1). One registry per broker. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthoritySnapshot } from '../authority/state.js';
+import { freshness } from '../authority/freshness-watch.js';
 
 export const STAGES = ['certificate', 'match', 'replay', 'drift', 'mint', 'sign', 'record', 'upstream'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -69,6 +70,15 @@ export class Metrics {
       collect() {
         const s = view()?.snapshot();
         if (s) this.set(s.max_age);
+      },
+    });
+    new Gauge({
+      name: 'seb_authority_overdue',
+      help: 'Whether the current authority state is past half its max_age (a republish was missed) or none is in force: 1 or 0',
+      registers: [this.registry],
+      collect() {
+        const f = freshness(view()?.snapshot() ?? null, Date.now() / 1000);
+        this.set(f === 'fresh' ? 0 : 1);
       },
     });
     new Counter({
