@@ -147,6 +147,7 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     // `seb op capture` executes no mutation, so it counts nothing and needs no shared store.
     const ledger = opts.capture ? new MemoryLedger() : await openLedger(config.replay.store, log);
     stops.push(() => ledger.close());
+    metrics.observeLedger(ledger);
     // One pooled dispatcher for every upstream: keep-alive connections are reused across requests.
     const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
     stops.push(() => dispatcher.close());
