@@ -7,10 +7,12 @@
 //
 // Pass/fail (exit 1 on fail): every request got the answer its kind expects; errors did not grow
 // from the first window to the last; RSS and descriptor counts are flat once warm (last-third mean
-// within SEB_SOAK_RSS_SLACK_MIB and 16 descriptors of the middle third's); the records verify.
+// within SEB_SOAK_RSS_SLACK_MIB and 16 descriptors of the middle third's); idle again after the
+// upstream's keep-alive, descriptors and handles are back to the start; every authority republish
+// was read; the records verify. The report also shows heap, replay entries and descriptors by kind.
 //
 // Output: markdown on stdout and in bench/results/soak.md, JSON in bench/results/soak.json.
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +27,15 @@ const SECONDS = Number(process.env.SEB_SOAK_SECONDS ?? 600);
 const SAMPLE_SECONDS = Number(process.env.SEB_SOAK_SAMPLE ?? Math.max(5, Math.round(SECONDS / 20)));
 const RSS_SLACK_MIB = Number(process.env.SEB_SOAK_RSS_SLACK_MIB ?? 32);
 const FD_SLACK = 16;
-const IDLE_SETTLE_MS = 10_000;
+/**
+ * The broker keeps idle keep-alive connections to its upstream until the upstream's announced
+ * keep-alive (less undici's 2 s margin) passes; they are unref'd, so `active handles` never shows
+ * them but /proc/PID/fd does. The soak's upstream announces this, and the idle sample is taken
+ * after it plus IDLE_MARGIN_MS: every descriptor the load opened must be closed by then.
+ */
+const UPSTREAM_KEEPALIVE_MS = 10_000;
+const IDLE_MARGIN_MS = 5_000;
+const IDLE_SETTLE_MS = UPSTREAM_KEEPALIVE_MS + IDLE_MARGIN_MS;
 const TICK_MS = 20;
 /** Half the peak `npm run bench` last measured for the certified AWS mutation, unless told. */
 const RATE = Number(process.env.SEB_SOAK_RATE ?? halfOfMeasuredPeak());
@@ -62,7 +72,7 @@ const world = await makeWorld(dir);
 const republish = setInterval(world.publishAuthority, 60_000);
 stops.push(() => clearInterval(republish));
 const upstream = await startProcess(process.execPath, [join(here, 'lib/upstream.mjs')], {
-  env: { SEB_BENCH_TLS: JSON.stringify(world.upstreamTls) },
+  env: { SEB_BENCH_TLS: JSON.stringify(world.upstreamTls), SEB_BENCH_UPSTREAM_KEEPALIVE_MS: String(UPSTREAM_KEEPALIVE_MS) },
 });
 stops.push(upstream.stop);
 
@@ -145,20 +155,76 @@ function sample(atS) {
   return { atS, rssMiB: mem.rssMiB, fds: readdirSync(`/proc/${broker.child.pid}/fd`).length, handles: null, inFlight: inFlight.size, ...window };
 }
 
-async function activeHandles() {
+/** What the broker's /metrics says about where its memory and handles are (NaN when unreadable). */
+async function brokerMetrics() {
+  let text = '';
   try {
-    const res = await fetch(`http://127.0.0.1:${listen.admin}/metrics`);
-    const text = await res.text();
-    return Number(/^nodejs_active_handles_total (\d+)/m.exec(text)?.[1] ?? NaN);
+    text = await (await fetch(`http://127.0.0.1:${listen.admin}/metrics`)).text();
   } catch {
-    return NaN;
+    // Reported as NaN.
   }
+  const value = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+  const mib = (bytes) => Math.round((bytes / 2 ** 20) * 10) / 10;
+  return {
+    handles: value('nodejs_active_handles_total'),
+    heapMiB: mib(value('nodejs_heap_size_used_bytes')),
+    externalMiB: mib(value('nodejs_external_memory_bytes')),
+    replayEntries: value('seb_replay_entries'),
+    authorityOverdue: value('seb_authority_overdue'),
+  };
+}
+
+/** TCP sockets of `pid` by inode: local and remote port (/proc/PID/net/tcp{,6}). */
+function tcpSockets(pid) {
+  const byInode = new Map();
+  for (const table of ['tcp', 'tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      byInode.set(f[9], { local: parseInt(f[1].split(':')[1], 16), remote: parseInt(f[2].split(':')[1], 16) });
+    }
+  }
+  return byInode;
+}
+
+/**
+ * The broker's descriptors by kind (pipe, anon_inode:[eventpoll], a file path...), sockets by peer:
+ * `upstream socket` is the broker's pool to the fast upstream (and STS), `agent socket` a client
+ * connection to a listener, `listening or other socket` the rest.
+ */
+function fdKinds(pid) {
+  const kinds = {};
+  const tcp = tcpSockets(pid);
+  const upstreamPorts = new Set([upstream.info.http, upstream.info.https, upstream.info.sts]);
+  const listenPorts = new Set(Object.values(listen));
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    const peer = inode === undefined ? undefined : tcp.get(inode);
+    const kind =
+      inode === undefined ? target.replace(/:\[\d+\]$/, '')
+      : peer && upstreamPorts.has(peer.remote) ? 'upstream socket'
+      : peer && listenPorts.has(peer.local) && peer.remote !== 0 ? 'agent socket'
+      : 'listening or other socket';
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
+  return kinds;
 }
 
 log(`${SECONDS} s at ${RATE} req/s (budget ${BUDGET}), sampling every ${SAMPLE_SECONDS} s; broker pid ${broker.child.pid}`);
 const started = performance.now();
-const baseline = sample(0);
-baseline.handles = await activeHandles();
+const baseline = { ...sample(0), ...(await brokerMetrics()), fdKinds: fdKinds(broker.child.pid) };
 const samples = [baseline];
 let nextSampleS = SAMPLE_SECONDS;
 
@@ -166,12 +232,11 @@ while (sent < BUDGET) {
   const elapsedS = (performance.now() - started) / 1000;
   if (elapsedS >= SECONDS) break;
   if (elapsedS >= nextSampleS) {
-    const s = sample(nextSampleS);
-    s.handles = await activeHandles();
+    const s = { ...sample(nextSampleS), ...(await brokerMetrics()) };
     samples.push(s);
     windows.push(window);
     window = newWindow(nextSampleS);
-    log(`${Math.round(elapsedS)} s: rss ${s.rssMiB.toFixed(1)} MiB, fds ${s.fds}, handles ${s.handles}, sent ${sent}, unexpected in window ${s.unexpected}, in flight ${inFlight.size}`);
+    log(`${Math.round(elapsedS)} s: rss ${s.rssMiB.toFixed(1)} MiB, heap ${s.heapMiB} MiB, replay entries ${s.replayEntries}, fds ${s.fds}, handles ${s.handles}, sent ${sent}, unexpected in window ${s.unexpected}, in flight ${inFlight.size}`);
     nextSampleS += SAMPLE_SECONDS;
   }
   // Paced: as many as the schedule owes by now, so a slow tick is caught up rather than lost.
@@ -200,8 +265,7 @@ windows.push(window);
 const durationS = (performance.now() - started) / 1000;
 // Idle again: what the broker holds once the load is gone (a leak keeps what a busy heap returns).
 await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
-const idle = sample(Math.round((performance.now() - started) / 1000));
-idle.handles = await activeHandles();
+const idle = { ...sample(Math.round((performance.now() - started) / 1000)), ...(await brokerMetrics()), fdKinds: fdKinds(broker.child.pid) };
 
 await aws.close();
 await kube.close();
@@ -239,9 +303,15 @@ const checks = [
   { check: `descriptors flat (within ${FD_SLACK})`, ok: fdGrowth <= FD_SLACK, detail: `${fdGrowth >= 0 ? '+' : ''}${fdGrowth.toFixed(1)}` },
   {
     // RSS is not judged here: V8 returns an idle heap to the OS only at its next GC, whenever that is.
-    check: `idle again, descriptors and active handles back to the start (within ${FD_SLACK})`,
+    check: `idle ${IDLE_SETTLE_MS / 1000} s after the load (past the upstream's ${UPSTREAM_KEEPALIVE_MS / 1000} s keep-alive), descriptors and active handles back to the start (within ${FD_SLACK})`,
     ok: idle.fds <= baseline.fds + FD_SLACK && idle.handles <= baseline.handles + FD_SLACK,
     detail: `fds ${idle.fds} (start ${baseline.fds}), handles ${idle.handles} (start ${baseline.handles}); RSS ${idle.rssMiB.toFixed(1)} MiB`,
+  },
+  {
+    // The soak republishes every 60 s with max_age 300: a state past half its age means one was missed.
+    check: 'every authority republish was read (seb_authority_overdue stayed 0)',
+    ok: samples.every((s) => s.authorityOverdue === 0),
+    detail: `${samples.filter((s) => s.authorityOverdue !== 0).length} of ${samples.length} samples overdue`,
   },
   { check: 'records verify', ok: verify.ok, detail: verify.output.split('\n')[0] },
 ];
@@ -256,9 +326,13 @@ const markdown = [
   '| --- | --- | --- | --- | --- |',
   ...MIX.map((m) => `| ${m.kind} | ${totals[m.kind].sent} | ${m.expect} | ${totals[m.kind].expected} | ${JSON.stringify(totals[m.kind].other)} |`),
   '',
-  '| at s | RSS MiB | fds | active handles | client requests in flight | sent in window | unexpected in window |',
-  '| --- | --- | --- | --- | --- | --- | --- |',
-  ...[...samples, { ...idle, sent: '(idle)', unexpected: '' }].map((s) => `| ${s.atS} | ${s.rssMiB.toFixed(1)} | ${s.fds} | ${s.handles} | ${s.inFlight} | ${s.sent} | ${s.unexpected} |`),
+  '| at s | RSS MiB | heap used MiB | external MiB | replay entries | fds | active handles | client requests in flight | sent in window | unexpected in window |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...[...samples, { ...idle, sent: '(idle)', unexpected: '' }].map(
+    (s) => `| ${s.atS} | ${s.rssMiB.toFixed(1)} | ${s.heapMiB} | ${s.externalMiB} | ${s.replayEntries} | ${s.fds} | ${s.handles} | ${s.inFlight} | ${s.sent} | ${s.unexpected} |`,
+  ),
+  '',
+  `Descriptors by kind at the start: ${JSON.stringify(baseline.fdKinds)}; idle after the load: ${JSON.stringify(idle.fdKinds)}.`,
   '',
   '| check | result | detail |',
   '| --- | --- | --- |',
