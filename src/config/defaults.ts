@@ -10,6 +10,6 @@ export const DEFAULTS = deepFreeze({
   aws: { credentials: 'default', allow_insecure_endpoints: false, mint: 'per_scope' },
   kube: { client_dir: '/var/run/seb' },
   records: { sink: 'stdout', sign: 'every' },
-  replay: { store: 'memory' },
+  replay: { store: 'memory', redis: { check_persistence: true } },
   limits: { max_body_bytes: 10485760, request_timeout: 30, max_stream: 3600 },
 } as const);

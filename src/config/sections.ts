@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { DEFAULTS } from './defaults.js';
 import {
+  bool,
   describe,
   entries,
   httpsOrLoopback,
@@ -219,11 +220,15 @@ function buildReplay(c: Ctx, f: Field): Config['replay'] {
   const v = r.store.value;
   if (isMapping(v)) {
     const s = section(c, r.store, ['redis']);
-    const rd = section(c, s.redis, ['url', 'password_file']);
+    const rd = section(c, s.redis, ['url', 'password_file', 'check_persistence']);
     const u = url(c, rd.url, ['redis', 'rediss']);
     // The password lives in password_file so that the config file holds no secret to leak.
     if (u !== null && u.password !== '') report(c, rd.url, 'must not hold a password (use password_file)');
-    return { store: { redis: { url: u?.href ?? '', password_file: optPath(c, rd.password_file) } } };
+    return {
+      store: {
+        redis: { url: u?.href ?? '', password_file: optPath(c, rd.password_file), check_persistence: bool(c, rd.check_persistence, DEFAULTS.replay.redis.check_persistence) },
+      },
+    };
   }
   if (v !== undefined && v !== 'memory') {
     report(c, r.store, `must be "memory" or {redis: {url, password_file}}, got ${describe(v)}`);

@@ -68,6 +68,8 @@ export interface Config {
     readonly state_file: string | null;
     readonly sign: 'every' | 'checkpoint';
   };
-  readonly replay: { readonly store: 'memory' | { readonly redis: { readonly url: string; readonly password_file: string | null } } };
+  readonly replay: {
+    readonly store: 'memory' | { readonly redis: { readonly url: string; readonly password_file: string | null; readonly check_persistence: boolean } };
+  };
   readonly limits: { readonly max_body_bytes: number; readonly request_timeout: number; readonly max_stream: number };
 }
