@@ -237,10 +237,18 @@ function buildReplay(c: Ctx, f: Field): Config['replay'] {
 }
 
 function buildLimits(c: Ctx, f: Field): Config['limits'] {
-  const l = section(c, f, ['max_body_bytes', 'request_timeout', 'max_stream']);
+  const l = section(c, f, [
+    'max_body_bytes', 'request_timeout', 'max_stream',
+    'concurrent_certified', 'concurrent_certified_streams', 'concurrent_reads', 'concurrent_read_streams', 'min_read_rate',
+  ]);
   return {
     max_body_bytes: posInt(c, l.max_body_bytes, DEFAULTS.limits.max_body_bytes),
     request_timeout: posInt(c, l.request_timeout, DEFAULTS.limits.request_timeout),
     max_stream: posInt(c, l.max_stream, DEFAULTS.limits.max_stream),
+    concurrent_certified: posInt(c, l.concurrent_certified, DEFAULTS.limits.concurrent_certified),
+    concurrent_certified_streams: posInt(c, l.concurrent_certified_streams, DEFAULTS.limits.concurrent_certified_streams),
+    concurrent_reads: posInt(c, l.concurrent_reads, DEFAULTS.limits.concurrent_reads),
+    concurrent_read_streams: posInt(c, l.concurrent_read_streams, DEFAULTS.limits.concurrent_read_streams),
+    min_read_rate: posInt(c, l.min_read_rate, DEFAULTS.limits.min_read_rate),
   };
 }

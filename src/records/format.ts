@@ -15,7 +15,7 @@ import { wellFormed } from './well-formed.js';
 const BODY_FIELDS: Record<RecordType, readonly string[]> = {
   start: ['previous', 'sign'],
   decision: ['request', 'certificate', 'decision', 'reason', 'detail', 'identity'],
-  outcome: ['decision_seq', 'status', 'upstream_request_id', 'bytes_in', 'bytes_out', 'duration_ms', 'error'],
+  outcome: ['decision_seq', 'status', 'upstream_request_id', 'bytes_in', 'bytes_out', 'duration_ms', 'error', 'outcome'],
   checkpoint: ['head'],
   end: [],
 };

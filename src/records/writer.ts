@@ -130,6 +130,7 @@ export class RecordWriter {
       bytes_out: fragment(body.bytes_out),
       duration_ms: fragment(body.duration_ms),
       error: fragment(body.error),
+      outcome: fragment(body.outcome ?? null),
     });
     return { stream: this.stream, seq };
   }

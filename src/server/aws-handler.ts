@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { relayBody } from './relay-body.js';
 import type { Dispatcher } from 'undici';
-import { Denial } from '../reasons.js';
+import { ClientGone, Denial } from '../reasons.js';
 import type { AwsOp, AwsPreState, Certificate } from '../certificate/types.js';
 import type { AwsExecutor, Config } from '../config/types.js';
 import { awsCarrier, claimedJti } from '../certificate/carrier.js';
@@ -39,7 +39,11 @@ import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
 import { certificateSummary, safeText } from './record-fields.js';
-import { type Decision, commitBeforeForward, denialMessage, recordDenial, recordOutcome, refuseIfClientLeft, sebHeaders } from './responses.js';
+import { type Audit, type Decision, type OutcomeKind, commitBeforeForward, denialMessage, recordClientGone } from './responses.js';
+import { recordDenial, recordedDetail, recordOutcome, refuseIfClientLeft, sebHeaders } from './responses.js';
+import { Lanes, type Slot } from './lanes.js';
+import { guardRate, TOO_SLOW } from './rate-guard.js';
+import { errorText, upstreamFailure, type UpstreamFailure } from './upstream-failure.js';
 
 export interface AwsHandlerDeps {
   readonly config: Config;
@@ -49,7 +53,12 @@ export interface AwsHandlerDeps {
   readonly minter: AwsMinter;
   readonly records: RecordWriter;
   readonly metrics: Metrics;
+  /** The pool for drift probes; forwarded requests take a place in their lane instead. */
   readonly dispatcher: Dispatcher;
+  /** Upstream capacity per class of request (issue 11 §3). */
+  readonly lanes: Lanes;
+  /** Operational log lines (never records). */
+  readonly log: (line: string) => void;
   /** `seb op capture`: mutations are printed as ops instead of executed. */
   readonly capture?: (op: AwsOp) => void;
   /** The account written into captured ARNs: the capture executor's (SPEC §2.1). */
@@ -101,9 +110,11 @@ export class AwsHandler {
   readonly #timeoutMs: number;
   readonly #captureAccount: string;
   readonly #probeDeps: ProbeDeps | null;
+  readonly #audit: Audit;
 
   constructor(deps: AwsHandlerDeps) {
     this.#d = deps;
+    this.#audit = { records: deps.records, log: deps.log };
     const { config } = deps;
     this.#readExecutor = (config.read_executor && config.executors[config.read_executor]?.aws) || null;
     this.#vendingAllowed = new Set(config.aws?.allow_credential_vending ?? []);
@@ -224,7 +235,7 @@ export class AwsHandler {
     jti: string,
     decision: 'admit' | 'read',
   ): Promise<void> {
-    const { minter, dispatcher, metrics } = this.#d;
+    const { minter, metrics } = this.#d;
     const head = x.head!;
     const permissions = operation.permissions.map((p) => ({ action: p.action, resource: resolveArn(p.resource, x.account) }));
     const policy = sessionPolicy(permissions);
@@ -264,12 +275,27 @@ export class AwsHandler {
 
     // Write-ahead (SPEC §8): nothing goes upstream unless its decision record was accepted.
     x.record = await this.#decision(x, decision, null).catch((err: unknown) => {
-      throw new Denial('audit_unavailable', `the record sink refused the decision: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Denial('audit_unavailable', 'the record sink refused the decision', undefined, errorText(err));
     });
     x.clock.lap('record');
-    refuseIfClientLeft(x.res, this.#d.records, x.record, x.started, body.payload.length);
-    await commitBeforeForward(x.reservation, this.#d.records, x.record, x.started, body.payload.length);
-    await this.#relay(x, upstream, head.method, body.payload, decision, dispatcher);
+    // Issue 11 §3: the wait for a place counts against limits.request_timeout, with the answer's head.
+    const deadline = performance.now() + this.#timeoutMs;
+    let slot: Slot;
+    try {
+      slot = await this.#d.lanes.acquire(Lanes.laneOf(decision === 'admit', false), deadline);
+    } catch (err) {
+      // Nothing was sent: the use goes back, and the client may try again.
+      x.reservation?.release();
+      x.reservation = null;
+      return this.#failUpstream(x, decision, upstreamFailure(err, jti === 'read' ? null : jti), body.payload.length, 0);
+    }
+    try {
+      refuseIfClientLeft(x.res, this.#audit, x.record, x.started, body.payload.length);
+      await commitBeforeForward(x.reservation, this.#audit, x.record, x.started, body.payload.length);
+      await this.#relay(x, upstream, head.method, body.payload, decision, slot.dispatcher, deadline);
+    } finally {
+      slot.release();
+    }
   }
 
   async #relay(
@@ -279,11 +305,16 @@ export class AwsHandler {
     payload: Buffer,
     decision: 'admit' | 'read',
     dispatcher: Dispatcher,
+    deadline: number,
   ): Promise<void> {
     const { res } = x;
     const abort = new AbortController();
+    // Widened: the close and rate-guard callbacks change it while the relay runs.
+    let outcome = 'relayed' as OutcomeKind;
     const onClose = (): void => {
-      if (!res.writableFinished) abort.abort();
+      if (res.writableFinished) return;
+      if (outcome === 'relayed') outcome = 'client_gone';
+      abort.abort();
     };
     res.on('close', onClose);
     // The client may have left while the use was being committed: then nothing is sent after all.
@@ -292,6 +323,7 @@ export class AwsHandler {
     let bytesOut = 0;
     let upstreamRequestId: string | null = null;
     let error: string | null = null;
+    let stopGuard = (): void => {};
     try {
       const answer = await dispatcher.request({
         origin: upstream.origin,
@@ -300,7 +332,7 @@ export class AwsHandler {
         headers: upstream.headers,
         body: payload.length ? payload : null,
         signal: abort.signal,
-        headersTimeout: this.#timeoutMs,
+        headersTimeout: Math.max(1, Math.round(deadline - performance.now())),
         bodyTimeout: this.#timeoutMs,
       });
       x.clock.lap('upstream');
@@ -318,26 +350,45 @@ export class AwsHandler {
       answer.body.on('data', (chunk: Buffer) => {
         bytesOut += chunk.length;
       });
+      stopGuard = guardRate(answer.body, this.#d.config.limits.min_read_rate, this.#timeoutMs, () => (outcome = 'closed'));
       await relayBody(answer.body, res);
     } catch (err) {
-      error = upstreamError(err);
-      if (!res.headersSent) {
-        const timeout = /timeout/i.test(error);
-        const style = errorStyle(x.head!.headers, x.operation?.protocol);
-        const rendered = renderAwsError(style, timeout ? 504 : 502, `seb: upstream ${timeout ? 'timed out' : 'unreachable'}: ${error}`);
-        status = rendered.status;
-        this.#sebHeaders(x, decision, null);
-        res.writeHead(rendered.status, rendered.headers);
-        res.end(rendered.body);
+      if (outcome === 'closed') error = TOO_SLOW;
+      else if (outcome === 'client_gone') error = errorText(err);
+      else if (!res.headersSent) {
+        const failure = upstreamFailure(err, x.certificate?.jti ?? null);
+        this.#answerFailure(x, decision, failure);
+        ({ status, error, outcome } = failure);
       } else {
-        res.destroy();
+        error = errorText(err);
+        outcome = 'upstream_failed';
       }
+      if (outcome === 'upstream_failed') this.#d.log(`seb: upstream failed (record ${x.record?.seq ?? 'none'}): ${error}`);
+      if (!res.writableEnded) res.destroy();
     } finally {
+      stopGuard();
       res.off('close', onClose);
       this.#d.metrics.requests.inc({ target: 'aws', decision, reason: '' });
       x.clock.observe(this.#d.metrics, 'aws');
-      recordOutcome(this.#d.records, x.record, x.started, { status, upstreamRequestId, bytesIn: payload.length, bytesOut, error });
+      recordOutcome(this.#audit, x.record, x.started, { outcome, status, upstreamRequestId, bytesIn: payload.length, bytesOut, error });
     }
+  }
+
+  /** 502, 503 or 504 in the client's own error format, before any byte of an answer went out. */
+  #answerFailure(x: Exchange, decision: 'admit' | 'read', failure: UpstreamFailure): void {
+    const style = errorStyle(x.head!.headers, x.operation?.protocol);
+    const rendered = renderAwsError(style, failure.status, failure.message);
+    this.#sebHeaders(x, decision, null);
+    x.res.writeHead(rendered.status, rendered.headers);
+    x.res.end(x.req.method === 'HEAD' ? undefined : rendered.body);
+  }
+
+  /** A request that never left the broker for want of a place: answered, logged and recorded. */
+  #failUpstream(x: Exchange, decision: 'admit' | 'read', failure: UpstreamFailure, bytesIn: number, bytesOut: number): void {
+    this.#d.log(`seb: not forwarded (record ${x.record?.seq ?? 'none'}): ${failure.error}`);
+    if (!x.res.headersSent && !x.res.destroyed) this.#answerFailure(x, decision, failure);
+    this.#d.metrics.requests.inc({ target: 'aws', decision, reason: '' });
+    recordOutcome(this.#audit, x.record, x.started, { outcome: failure.outcome, status: failure.status, upstreamRequestId: null, bytesIn, bytesOut, error: failure.error });
   }
 
   /** `seb op capture`: print the op this mutation needs, then refuse it (nothing is executed). */
@@ -363,7 +414,7 @@ export class AwsHandler {
       certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
       decision,
       reason: reason?.code ?? null,
-      detail: reason?.detail ? safeText(reason.detail) : null,
+      detail: recordedDetail(reason),
       identity: x.probe ? { ...(x.identity ?? { type: 'aws' }), probe: x.probe } : x.identity,
     });
   }
@@ -375,12 +426,16 @@ export class AwsHandler {
   /** Every failure before forwarding: release the use, record the denial, answer natively. */
   async #fail(x: Exchange, err: unknown): Promise<void> {
     x.reservation?.release();
-    const denial =
-      err instanceof Denial ? err : (console.error(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
-    const status = denial ? denial.status : 500;
-    if (denial) x.record = await recordDenial(() => this.#decision(x, 'deny', denial), denial);
-    this.#d.metrics.requests.inc({ target: 'aws', decision: 'deny', reason: denial?.code ?? 'internal' });
     const { res } = x;
+    // Its decision record already has its outcome (client_gone): there is nothing to deny and nobody to answer.
+    if (err instanceof ClientGone && x.record) return void res.destroy();
+    const denial = err instanceof Denial ? err : (this.#d.log(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
+    const status = denial ? denial.status : 500;
+    if (denial) {
+      x.record = await recordDenial(this.#audit, () => this.#decision(x, 'deny', denial), denial);
+      recordClientGone(this.#audit, denial, x.record, x.started);
+    }
+    this.#d.metrics.requests.inc({ target: 'aws', decision: 'deny', reason: denial?.code ?? 'internal' });
     if (res.headersSent) {
       res.destroy();
       return;
@@ -398,12 +453,6 @@ export class AwsHandler {
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
-}
-
-function upstreamError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as Error & { code?: unknown }).code;
-  return code === undefined ? err.message : `${String(code)}: ${err.message}`;
 }
 
 /** The digest of the request as forwarded (SPEC §8), without the signature and token. */

@@ -30,6 +30,7 @@ import { Metrics } from './metrics.js';
 import { ListenerDrain } from './drain.js';
 import { agentServerOptions, limitListener, refuseUnreadable } from './agent-listener.js';
 import { ConnectionQueues } from './pipelining.js';
+import { Lanes } from './lanes.js';
 
 export interface BrokerOptions {
   /** Operational log lines (stderr by default; records never go here). */
@@ -148,7 +149,7 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     const ledger = opts.capture ? new MemoryLedger() : await openLedger(config.replay.store, log);
     stops.push(() => ledger.close());
     metrics.observeLedger(ledger);
-    // One pooled dispatcher for every upstream: keep-alive connections are reused across requests.
+    // The drift probes' pool; forwarded requests go through their lane's own pool (lanes.ts).
     const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
     stops.push(() => dispatcher.close());
 
@@ -163,7 +164,11 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
         mode: config.aws.mint,
       });
       stops.push(() => minter.close());
+      const lanes = new Lanes(config.limits);
+      stops.push(() => lanes.close());
       const handler = new AwsHandler({
+        lanes,
+        log,
         config,
         verifier,
         authority,
@@ -193,7 +198,9 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     if (config.kube) {
       const upstream = await kubeUpstream(config.kube, log);
       stops.push(() => upstream.close());
-      const handler = new KubeHandler({ config, verifier, authority, ledger, records, metrics, upstream, ...(opts.capture ? { capture: opts.capture } : {}) });
+      const lanes = new Lanes(config.limits, { connect: upstream.tls });
+      stops.push(() => lanes.close());
+      const handler = new KubeHandler({ config, verifier, authority, ledger, records, metrics, upstream, lanes, log, ...(opts.capture ? { capture: opts.capture } : {}) });
       kubeHandler = handler;
       const { host } = parseListen(config.listen.kube);
       const local = config.kube.tls ? null : await localServingCert(host);

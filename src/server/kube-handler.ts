@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { relayBody } from './relay-body.js';
 import type { Dispatcher } from 'undici';
-import { Denial } from '../reasons.js';
+import { ClientGone, Denial } from '../reasons.js';
 import type { Certificate, K8sOp } from '../certificate/types.js';
 import type { Config, K8sExecutor } from '../config/types.js';
 import { claimedJti, kubeCarrier } from '../certificate/carrier.js';
@@ -32,7 +32,11 @@ import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
 import { certificateSummary, safeText } from './record-fields.js';
-import { type Decision, commitBeforeForward, denialMessage, recordDenial, recordOutcome, refuseIfClientLeft, sebHeaders } from './responses.js';
+import { type Audit, type Decision, type OutcomeKind, commitBeforeForward, denialMessage, recordClientGone } from './responses.js';
+import { recordDenial, recordedDetail, recordOutcome, refuseIfClientLeft, sebHeaders } from './responses.js';
+import { Lanes, type Slot } from './lanes.js';
+import { guardRate, TOO_SLOW } from './rate-guard.js';
+import { errorText, upstreamFailure, type UpstreamFailure } from './upstream-failure.js';
 
 export interface KubeHandlerDeps {
   readonly config: Config;
@@ -42,6 +46,10 @@ export interface KubeHandlerDeps {
   readonly records: RecordWriter;
   readonly metrics: Metrics;
   readonly upstream: KubeUpstream;
+  /** Upstream capacity per class of request (issue 11 §3); drift probes use `upstream.dispatcher`. */
+  readonly lanes: Lanes;
+  /** Operational log lines (never records). */
+  readonly log: (line: string) => void;
   /** `seb op capture`: mutations are printed as ops instead of executed. */
   readonly capture?: (op: K8sOp) => void;
 }
@@ -102,9 +110,11 @@ export class KubeHandler {
   readonly #reader: K8sExecutor | null;
   /** The closer of each long-lived request still open (closeStreams ends them at shutdown). */
   readonly #streams = new Set<(why: string) => void>();
+  readonly #audit: Audit;
 
   constructor(deps: KubeHandlerDeps) {
     this.#d = deps;
+    this.#audit = { records: deps.records, log: deps.log };
     const { config } = deps;
     this.#reader = (config.read_executor && config.executors[config.read_executor]?.k8s) || null;
   }
@@ -186,7 +196,7 @@ export class KubeHandler {
     }
     x.identity = executor;
     x.record = await this.#decision(x, 'admit', null).catch((err: unknown) => {
-      throw new Denial('audit_unavailable', `the record sink refused the decision: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Denial('audit_unavailable', 'the record sink refused the decision', undefined, errorText(err));
     });
     x.clock.lap('record');
     return { decision: 'admit', executor, body: forwarded };
@@ -227,18 +237,61 @@ export class KubeHandler {
     return this.#identityHeaders(executor, x.certificate?.jti ?? null, base);
   }
 
+  /**
+   * A place in the request's lane (issue 11 §3), waiting at most limits.request_timeout; without
+   * one nothing is sent, the use goes back and the client reads 503 (`send`), and null is returned.
+   */
+  async #slot(x: Exchange, admitted: Admitted, longRunning: boolean, deadline: number, send: (f: UpstreamFailure) => void): Promise<Slot | null> {
+    try {
+      return await this.#d.lanes.acquire(Lanes.laneOf(admitted.decision === 'admit', longRunning), deadline);
+    } catch (err) {
+      x.reservation?.release();
+      x.reservation = null;
+      const failure = upstreamFailure(err, x.certificate?.jti ?? null);
+      this.#d.log(`seb: not forwarded (record ${x.record?.seq ?? 'none'}): ${failure.error}`);
+      send(failure);
+      this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
+      recordOutcome(this.#audit, x.record, x.started, { outcome: failure.outcome, status: failure.status, upstreamRequestId: null, bytesIn: admitted.body.length, bytesOut: 0, error: failure.error });
+      return null;
+    }
+  }
+
+  /** 502, 503 or 504 as a Status, before any byte of an answer went out. */
+  #answerFailure(x: Exchange, res: ServerResponse, decision: Decision, failure: UpstreamFailure): void {
+    if (res.headersSent || res.destroyed) return;
+    const { status, body } = kubeStatus(failure.status, failure.message);
+    this.#sebHeaders(x, res.setHeader.bind(res), decision, null);
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+
   async #forward(x: Exchange, req: IncomingMessage, res: ServerResponse, admitted: Admitted): Promise<void> {
+    const longRunning = isLongRunning(x.info!);
+    // The wait for a place counts against limits.request_timeout, with the answer's head.
+    const deadline = performance.now() + this.#d.config.limits.request_timeout * 1000;
+    const slot = await this.#slot(x, admitted, longRunning, deadline, (f) => this.#answerFailure(x, res, admitted.decision, f));
+    if (!slot) return;
+    try {
+      await this.#relay(x, req, res, admitted, slot.dispatcher, longRunning, deadline);
+    } finally {
+      slot.release();
+    }
+  }
+
+  async #relay(x: Exchange, req: IncomingMessage, res: ServerResponse, admitted: Admitted, dispatcher: Dispatcher, longRunning: boolean, deadline: number): Promise<void> {
     const { upstream, config } = this.#d;
-    refuseIfClientLeft(res, this.#d.records, x.record, x.started, admitted.body.length);
-    await commitBeforeForward(x.reservation, this.#d.records, x.record, x.started, admitted.body.length);
+    refuseIfClientLeft(res, this.#audit, x.record, x.started, admitted.body.length);
+    await commitBeforeForward(x.reservation, this.#audit, x.record, x.started, admitted.body.length);
     const abort = new AbortController();
+    // Widened: the close and rate-guard callbacks change it while the relay runs.
+    let outcome = 'relayed' as OutcomeKind;
     const onClose = (): void => {
-      if (!res.writableFinished) abort.abort();
+      if (res.writableFinished) return;
+      if (outcome === 'relayed') outcome = 'client_gone';
+      abort.abort();
     };
     res.on('close', onClose);
     // The client may have left while the use was being committed: then nothing is sent after all.
-    if (res.destroyed) abort.abort();
-    const longRunning = isLongRunning(x.info!);
+    if (res.destroyed) onClose();
     const stopWatching = longRunning
       ? this.#closeWhenNoLongerValid(x, () => {
           // A watch says why it ends, as the apiserver would: an ERROR event carrying a Status.
@@ -249,15 +302,16 @@ export class KubeHandler {
     let status: number | null = null;
     let bytesOut = 0;
     let error: string | null = null;
+    let stopGuard = (): void => {};
     try {
-      const answer = await upstream.dispatcher.request({
+      const answer = await dispatcher.request({
         origin: upstream.origin,
         path: req.url!,
         method: x.head!.method as Dispatcher.HttpMethod,
         headers: this.#upstreamHeaders(x, admitted.executor, PASSED_HEADERS, admitted.body),
         body: admitted.body.length ? admitted.body : null,
         signal: abort.signal,
-        headersTimeout: config.limits.request_timeout * 1000,
+        headersTimeout: Math.max(1, Math.round(deadline - performance.now())),
         // Watches and `logs -f` stream for as long as they are allowed to (reference/k8s.md §6).
         bodyTimeout: longRunning ? 0 : config.limits.request_timeout * 1000,
       });
@@ -270,30 +324,51 @@ export class KubeHandler {
       if (longRunning) res.flushHeaders();
       // Flush each chunk as it arrives: watch events and log lines must not wait in a buffer.
       answer.body.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+      // Watches and follows are idle by nature: their lane, certificate and max_stream bound them instead.
+      if (!longRunning) stopGuard = guardRate(answer.body, config.limits.min_read_rate, config.limits.request_timeout * 1000, () => (outcome = 'closed'));
       await relayBody(answer.body, res);
     } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
-      if (!res.headersSent) {
-        const timeout = /timeout/i.test(error);
-        const { status: code, body } = kubeStatus(timeout ? 504 : 502, `seb: the apiserver is ${timeout ? 'not answering' : 'unreachable'}: ${error}`);
-        status = code;
-        this.#sebHeaders(x, res.setHeader.bind(res), admitted.decision, null);
-        res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      } else res.destroy();
+      if (outcome === 'closed') error = TOO_SLOW;
+      else if (x.closedBecause !== null) outcome = 'closed';
+      else if (outcome === 'client_gone') error = errorText(err);
+      else if (!res.headersSent) {
+        const failure = upstreamFailure(err, x.certificate?.jti ?? null);
+        this.#answerFailure(x, res, admitted.decision, failure);
+        ({ status, error, outcome } = failure);
+      } else {
+        error = errorText(err);
+        outcome = 'upstream_failed';
+      }
+      if (outcome === 'upstream_failed') this.#d.log(`seb: apiserver request failed (record ${x.record?.seq ?? 'none'}): ${error}`);
+      if (!res.writableEnded) res.destroy();
     } finally {
+      stopGuard();
       stopWatching();
       res.off('close', onClose);
       this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
       x.clock.observe(this.#d.metrics, 'k8s');
-      recordOutcome(this.#d.records, x.record, x.started, { status: status, upstreamRequestId: null, bytesIn: admitted.body.length, bytesOut: bytesOut, error: x.closedBecause ?? error });
+      if (x.closedBecause !== null) outcome = 'closed';
+      recordOutcome(this.#audit, x.record, x.started, { outcome, status, upstreamRequestId: null, bytesIn: admitted.body.length, bytesOut, error: x.closedBecause ?? error });
     }
   }
 
   /** Tunnels an admitted upgrade; the use is spent only when the apiserver answers 101. */
   async #tunnel(x: Exchange, req: IncomingMessage, socket: Duplex, head: Buffer, admitted: Admitted): Promise<void> {
     const { upstream } = this.#d;
-    // A session opened for a client that is gone would run its command with nobody attached.
-    refuseIfClientLeft(socket, this.#d.records, x.record, x.started, 0);
+    // A tunnel holds its place in certified_streams until it ends (it opens its own connection).
+    const deadline = performance.now() + this.#d.config.limits.request_timeout * 1000;
+    const slot = await this.#slot(x, admitted, true, deadline, (f) => {
+      const { status, body } = kubeStatus(f.status, f.message);
+      socket.end(`HTTP/1.1 ${status} Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(JSON.stringify(body))}\r\n\r\n${JSON.stringify(body)}`);
+    });
+    if (!slot) return;
+    try {
+      // A session opened for a client that is gone would run its command with nobody attached.
+      refuseIfClientLeft(socket, this.#audit, x.record, x.started, 0);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
     const url = new URL(req.url!, upstream.origin);
     const outgoing = httpsRequest({
       host: url.hostname,
@@ -307,16 +382,17 @@ export class KubeHandler {
     // A client that leaves before the apiserver answers must not leave a session behind it.
     const abandon = (): void => void outgoing.destroy(new Error('the client left before the apiserver answered'));
     socket.once('close', abandon);
-    const done = (status: number | null, error: string | null): void => {
+    const done = (status: number | null, error: string | null, outcome: OutcomeKind): void => {
+      slot.release();
       this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
-      recordOutcome(this.#d.records, x.record, x.started, { status: status, upstreamRequestId: null, bytesIn: 0, bytesOut: bytesOut, error: error });
+      recordOutcome(this.#audit, x.record, x.started, { outcome, status, upstreamRequestId: null, bytesIn: 0, bytesOut, error });
     };
     outgoing.on('upgrade', (answer, upstreamSocket, upstreamHead) => {
       socket.off('close', abandon);
       x.reservation?.commit();
       if (socket.destroyed) {
         upstreamSocket.destroy();
-        return done(101, 'the client left as the session began');
+        return done(101, 'the client left as the session began', 'client_gone');
       }
       const stop = this.#closeWhenNoLongerValid(x, () => {
         upstreamSocket.destroy();
@@ -339,7 +415,7 @@ export class KubeHandler {
       socket.on('close', finish);
       upstreamSocket.on('close', () => {
         finish();
-        done(101, x.closedBecause);
+        done(101, x.closedBecause, x.closedBecause === null ? 'relayed' : 'closed');
       });
     });
     outgoing.on('response', (answer) => {
@@ -356,15 +432,17 @@ export class KubeHandler {
       answer.on('end', () => {
         const body = Buffer.concat(chunks);
         socket.end(Buffer.concat([Buffer.from(`${lines.filter((l) => !/^content-length:/i.test(l)).join('\r\n')}\r\ncontent-length: ${body.length}\r\n\r\n`), body]));
-        done(answer.statusCode ?? null, null);
+        done(answer.statusCode ?? null, null, 'relayed');
       });
     });
     outgoing.on('error', (err) => {
       socket.off('close', abandon);
       x.reservation?.release();
-      const { status, body } = kubeStatus(502, `seb: the apiserver is unreachable: ${err.message}`);
+      const failure = upstreamFailure(err, x.certificate?.jti ?? null);
+      const { status, body } = kubeStatus(502, failure.message);
       socket.end(`HTTP/1.1 ${status} Bad Gateway\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(JSON.stringify(body))}\r\n\r\n${JSON.stringify(body)}`);
-      done(status, err.message);
+      this.#d.log(`seb: apiserver tunnel failed (record ${x.record?.seq ?? 'none'}): ${failure.error}`);
+      done(status, failure.error, socket.destroyed ? 'client_gone' : 'upstream_failed');
     });
     outgoing.end();
   }
@@ -427,7 +505,7 @@ export class KubeHandler {
       certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
       decision,
       reason: denial?.code ?? null,
-      detail: denial?.detail ? safeText(denial.detail) : null,
+      detail: recordedDetail(denial),
       identity: x.identity ? { type: 'k8s', user: x.identity.user, groups: [...x.identity.groups] } : null,
     });
   }
@@ -438,8 +516,13 @@ export class KubeHandler {
 
   async #fail(x: Exchange, err: unknown, send: (status: number, headers: Record<string, string>, body: string) => void): Promise<void> {
     x.reservation?.release();
-    const denial = err instanceof Denial ? err : (console.error(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
-    if (denial) x.record = await recordDenial(() => this.#decision(x, 'deny', denial), denial);
+    // Its decision record already has its outcome (client_gone): there is nothing to deny and nobody to answer.
+    if (err instanceof ClientGone && x.record) return;
+    const denial = err instanceof Denial ? err : (this.#d.log(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
+    if (denial) {
+      x.record = await recordDenial(this.#audit, () => this.#decision(x, 'deny', denial), denial);
+      recordClientGone(this.#audit, denial, x.record, x.started);
+    }
     this.#d.metrics.requests.inc({ target: 'k8s', decision: 'deny', reason: denial?.code ?? 'internal' });
     const message = denialMessage(denial, x.certificate?.jti ?? x.claimedJti);
     const info = x.info;
