@@ -28,6 +28,7 @@ import { signUpstream, type SignedRequest } from '../targets/aws/sign.js';
 import { judgeProbe, planProbe } from '../targets/aws/drift.js';
 import { sendProbe, type ProbeDeps } from '../targets/aws/probe.js';
 import { errorStyle, renderAwsError } from '../targets/aws/errors.js';
+import { redactedHeaders } from '../targets/aws/catalog.js';
 import type { AwsBody, AwsOperation } from '../targets/aws/types.js';
 import type { AwsMinter } from '../identity/aws-minter.js';
 import { policyDigest, sessionPolicy } from '../identity/session-policy.js';
@@ -341,8 +342,10 @@ export class AwsHandler {
       if (status === 412 && Object.keys(x.guard).length > 0) error = 'PreconditionFailed: pre_state no longer held upstream (changed after the drift probe)';
       const h = answer.headers;
       upstreamRequestId = firstHeader(h['x-amz-request-id']) ?? firstHeader(h['x-amzn-requestid']) ?? null;
+      // A certificate-free read never passes on a `sensitive` member (SPEC §7).
+      const redacted = decision === 'read' ? redactedHeaders(x.operation!.service, x.operation!.operation) : null;
       for (const [name, value] of Object.entries(h)) {
-        if (value === undefined || HOP_BY_HOP.has(name)) continue;
+        if (value === undefined || HOP_BY_HOP.has(name) || redacted?.has(name)) continue;
         res.setHeader(name, value);
       }
       this.#sebHeaders(x, decision, null);
