@@ -3,8 +3,8 @@
  *   hygiene -> RequestInfo -> [read: read executor] | carrier -> certificate -> authority ->
  *   executor -> vending -> body -> facts -> match + body -> reserve -> drift probe + upstream
  *   precondition -> decision record -> commit -> forward with impersonation -> stream back.
- * Exec, attach and port-forward arrive as HTTP upgrades (`upgrade()`): the same admission, then a
- * tunnel, with the use committed only on the apiserver's 101 (SPEC §2.1).
+ * Exec, attach, port-forward and proxy arrive as HTTP upgrades (`upgrade()`): the same admission,
+ * then a tunnel; exec, attach and port-forward spend their use on the apiserver's 101 (SPEC §2.1).
  */
 import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,6 +28,7 @@ import { kubeFacts, type KubeFacts } from '../targets/kube/facts.js';
 import { kubeStatus, watchErrorEvent } from '../targets/kube/status.js';
 import { probeDrift } from '../targets/kube/drift.js';
 import type { KubeUpstream } from '../targets/kube/upstream.js';
+import { UPGRADABLE_SUBRESOURCES, settleTunnelUse, spendsOnUpgrade, unpinnablePorts } from '../targets/kube/tunnels.js';
 import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
@@ -57,7 +58,6 @@ export interface KubeHandlerDeps {
 /** Client headers that carry meaning the apiserver needs; everything else is dropped (SPEC §3). */
 const PASSED_HEADERS = ['accept', 'accept-encoding', 'content-type', 'user-agent', 'kubectl-command', 'kubectl-session', 'audit-id'] as const;
 const UPGRADE_HEADERS = ['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'x-stream-protocol-version'] as const;
-const UPGRADABLE_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward', 'proxy']);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection']);
 /**
  * The handshake headers of an upgrade, from the raw request: hygiene drops `upgrade` and
@@ -130,7 +130,7 @@ export class KubeHandler {
       }));
   };
 
-  /** exec, attach, port-forward (WebSocket or SPDY): admission, then a tunnel on 101. */
+  /** exec, attach, port-forward (WebSocket or SPDY) and proxy upgrades: admission, then a tunnel. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const x = new Exchange();
     socket.on('error', () => socket.destroy());
@@ -185,6 +185,8 @@ export class KubeHandler {
     x.bodyRead = true;
     const facts = (x.facts = kubeFacts(info, head.headers['content-type'], body));
     const matched = (x.matched = matchKubeOp(cert.contract.ops, facts, body));
+    const unpinnable = unpinnablePorts(info, matched.op.params, req.headers['upgrade'], req.headers['sec-websocket-protocol']);
+    if (unpinnable !== null) throw new Denial('contract_mismatch', unpinnable);
     x.clock.lap('match');
     x.reservation = await ledger.reserve({ iss: cert.iss, jti: cert.jti, op: matched.index }, matched.op.max_uses, cert.iat, cert.exp + config.trust.clock_skew);
     x.clock.lap('replay');
@@ -352,19 +354,29 @@ export class KubeHandler {
     }
   }
 
-  /** Tunnels an admitted upgrade; the use is spent only when the apiserver answers 101. */
+  /**
+   * Tunnels an admitted upgrade. exec, attach and port-forward hold their use until the apiserver
+   * answers and spend it on the 101; `proxy` spends it before it is sent, like any other request
+   * (SPEC §2.1, targets/kube/tunnels.ts). Once sent, the request is seen through to its answer even
+   * when the client leaves: only that answer says whether the session ran upstream.
+   */
   async #tunnel(x: Exchange, req: IncomingMessage, socket: Duplex, head: Buffer, admitted: Admitted): Promise<void> {
-    const { upstream } = this.#d;
+    const { upstream, config } = this.#d;
     // A tunnel holds its place in certified_streams until it ends (it opens its own connection).
-    const deadline = performance.now() + this.#d.config.limits.request_timeout * 1000;
+    const deadline = performance.now() + config.limits.request_timeout * 1000;
     const slot = await this.#slot(x, admitted, true, deadline, (f) => {
       const { status, body } = kubeStatus(f.status, f.message);
       socket.end(`HTTP/1.1 ${status} Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(JSON.stringify(body))}\r\n\r\n${JSON.stringify(body)}`);
     });
     if (!slot) return;
+    const onUpgrade = spendsOnUpgrade(x.info!);
     try {
       // A session opened for a client that is gone would run its command with nobody attached.
       refuseIfClientLeft(socket, this.#audit, x.record, x.started, 0);
+      if (!onUpgrade) {
+        await commitBeforeForward(x.reservation, this.#audit, x.record, x.started, 0);
+        refuseIfClientLeft(socket, this.#audit, x.record, x.started, 0);
+      }
     } catch (err) {
       slot.release();
       throw err;
@@ -376,75 +388,141 @@ export class KubeHandler {
       path: req.url!,
       method: x.head!.method,
       headers: { ...this.#upstreamHeaders(x, admitted.executor, PASSED_HEADERS, Buffer.alloc(0)), ...upgradeHeaders(req) },
+      // A connection of its own, so that its TLS handshake tells whether anything was sent.
+      agent: false,
       ...upstream.tls,
     });
+    // Nothing of the request leaves before the TLS handshake completes; after it, it may have run.
+    let sent = false;
+    outgoing.once('socket', (s) => s.once('secureConnect', () => (sent = true)));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      outgoing.destroy(new Error(`no answer within limits.request_timeout (${config.limits.request_timeout} s)`));
+    }, config.limits.request_timeout * 1000);
+    let clientLeft = false;
+    const onClientClose = (): void => void (clientLeft = true);
+    socket.once('close', onClientClose);
     let bytesOut = 0;
-    // A client that leaves before the apiserver answers must not leave a session behind it.
-    const abandon = (): void => void outgoing.destroy(new Error('the client left before the apiserver answered'));
-    socket.once('close', abandon);
-    const done = (status: number | null, error: string | null, outcome: OutcomeKind): void => {
+    let ended = false;
+    const answered = (): void => {
+      clearTimeout(timer);
+      socket.off('close', onClientClose);
+    };
+    const done = (status: number | null, error: string | null, outcome: OutcomeKind = error === null ? 'relayed' : 'closed'): void => {
+      if (ended) return;
+      ended = true;
       slot.release();
       this.#d.metrics.requests.inc({ target: 'k8s', decision: admitted.decision, reason: '' });
       recordOutcome(this.#audit, x.record, x.started, { outcome, status, upstreamRequestId: null, bytesIn: 0, bytesOut, error });
     };
-    outgoing.on('upgrade', (answer, upstreamSocket, upstreamHead) => {
-      socket.off('close', abandon);
-      x.reservation?.commit();
-      if (socket.destroyed) {
-        upstreamSocket.destroy();
-        return done(101, 'the client left as the session began', 'client_gone');
-      }
-      const stop = this.#closeWhenNoLongerValid(x, () => {
-        upstreamSocket.destroy();
-        socket.destroy();
-      });
-      const lines = [`HTTP/1.1 101 Switching Protocols`];
-      for (let i = 0; i < answer.rawHeaders.length; i += 2) lines.push(`${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}`);
+    /** Writes a whole HTTP answer to a client still there; the tunnel's answers carry the X-SEB-* headers too. */
+    const answer = (status: number, reason: string, headerLines: string[], body: Buffer): void => {
+      if (socket.destroyed) return;
       const seb: string[] = [];
-      this.#sebHeaders(x, (k, v) => seb.push(`${k}: ${String(v)}`), admitted.decision, null);
-      socket.write(`${[...lines, ...seb].join('\r\n')}\r\n\r\n`);
-      if (upstreamHead.length) socket.write(upstreamHead);
-      if (head.length) upstreamSocket.write(head);
-      upstreamSocket.on('data', (c: Buffer) => (bytesOut += c.length));
-      upstreamSocket.pipe(socket).pipe(upstreamSocket);
-      const finish = (): void => {
-        stop();
-        upstreamSocket.destroy();
-        socket.destroy();
-      };
-      socket.on('close', finish);
-      upstreamSocket.on('close', () => {
-        finish();
-        done(101, x.closedBecause, x.closedBecause === null ? 'relayed' : 'closed');
-      });
+      this.#sebHeaders(x, (k, v) => seb.push(`${k}: ${v}`), admitted.decision, null);
+      const lines = [`HTTP/1.1 ${status} ${reason}`, ...headerLines, ...seb, 'connection: close', `content-length: ${body.length}`];
+      socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
+    };
+
+    outgoing.on('upgrade', (answer101, upstreamSocket, upstreamHead) => {
+      answered();
+      upstreamSocket.on('error', () => upstreamSocket.destroy());
+      void this.#session(x, socket, head, admitted, onUpgrade, upstreamSocket, upstreamHead, answer101.rawHeaders, answer, done, (n) => (bytesOut += n));
     });
-    outgoing.on('response', (answer) => {
-      socket.off('close', abandon);
-      // Not upgraded (kubectl falls back from WebSocket to SPDY on this): relay it, give the use back.
-      x.reservation?.release();
-      const lines = [`HTTP/1.1 ${answer.statusCode} ${answer.statusMessage ?? ''}`];
-      for (let i = 0; i < answer.rawHeaders.length; i += 2) {
-        if (!HOP_BY_HOP.has(answer.rawHeaders[i]!.toLowerCase())) lines.push(`${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}`);
+    outgoing.on('response', (refused) => {
+      answered();
+      // Not upgraded: nothing ran (kubectl falls back from WebSocket to SPDY on this), so a use held
+      // for the 101 is given back; a proxy's stays spent, its backend answered.
+      if (onUpgrade && settleTunnelUse({ kind: 'refused', status: refused.statusCode ?? 0 }) === 'release') x.reservation?.release();
+      const headerLines: string[] = [];
+      for (let i = 0; i < refused.rawHeaders.length; i += 2) {
+        const name = refused.rawHeaders[i]!.toLowerCase();
+        if (!HOP_BY_HOP.has(name) && name !== 'content-length' && !name.startsWith('x-seb-')) headerLines.push(`${refused.rawHeaders[i]}: ${refused.rawHeaders[i + 1]}`);
       }
-      lines.push('connection: close');
       const chunks: Buffer[] = [];
-      answer.on('data', (c: Buffer) => chunks.push(c));
-      answer.on('end', () => {
+      refused.on('data', (c: Buffer) => chunks.push(c));
+      refused.on('error', () => done(refused.statusCode ?? null, 'the apiserver connection failed while it answered'));
+      refused.on('end', () => {
         const body = Buffer.concat(chunks);
-        socket.end(Buffer.concat([Buffer.from(`${lines.filter((l) => !/^content-length:/i.test(l)).join('\r\n')}\r\ncontent-length: ${body.length}\r\n\r\n`), body]));
-        done(answer.statusCode ?? null, null, 'relayed');
+        bytesOut = body.length;
+        answer(refused.statusCode ?? 502, refused.statusMessage ?? '', headerLines, body);
+        if (clientLeft) done(refused.statusCode ?? null, 'the client left before the apiserver answered', 'client_gone');
+        else done(refused.statusCode ?? null, null, 'relayed');
       });
     });
     outgoing.on('error', (err) => {
-      socket.off('close', abandon);
-      x.reservation?.release();
-      const failure = upstreamFailure(err, x.certificate?.jti ?? null);
-      const { status, body } = kubeStatus(502, failure.message);
-      socket.end(`HTTP/1.1 ${status} Bad Gateway\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(JSON.stringify(body))}\r\n\r\n${JSON.stringify(body)}`);
+      answered();
+      // After the handshake the request may have started a session upstream: its use stays spent.
+      const settle = onUpgrade ? settleTunnelUse({ kind: 'failed', sent }) : 'commit';
+      if (settle === 'release') x.reservation?.release();
+      else void x.reservation?.commit().catch(() => undefined);
+      // The agent reads only which failure happened and the certificate id; the error text names
+      // internal addresses, so it goes to the record and the log (issue 11 §7).
+      const failure = upstreamFailure(timedOut ? new Error(`timeout: ${err.message}`) : err, x.certificate?.jti ?? null);
+      const { status, body } = kubeStatus(failure.status, failure.message);
+      answer(status, timedOut ? 'Gateway Timeout' : 'Bad Gateway', ['content-type: application/json'], Buffer.from(JSON.stringify(body)));
       this.#d.log(`seb: apiserver tunnel failed (record ${x.record?.seq ?? 'none'}): ${failure.error}`);
-      done(status, failure.error, socket.destroyed ? 'client_gone' : 'upstream_failed');
+      done(status, `${failure.error}${settle === 'commit' ? ' (sent upstream: the use stays spent)' : ''}${clientLeft ? '; the client had left' : ''}`, clientLeft ? 'client_gone' : 'upstream_failed');
     });
     outgoing.end();
+  }
+
+  /**
+   * The apiserver answered 101. A use held for it is committed first, and a commit the ledger does
+   * not confirm stops the session (SPEC §4: nothing runs on a use the ledger does not hold); a client
+   * that left meanwhile gets no session either. Then bytes flow both ways until either side ends.
+   */
+  async #session(
+    x: Exchange,
+    socket: Duplex,
+    head: Buffer,
+    admitted: Admitted,
+    onUpgrade: boolean,
+    upstreamSocket: Duplex,
+    upstreamHead: Buffer,
+    rawHeaders: readonly string[],
+    answer: (status: number, reason: string, headerLines: string[], body: Buffer) => void,
+    done: (status: number | null, error: string | null, outcome?: OutcomeKind) => void,
+    counted: (bytes: number) => void,
+  ): Promise<void> {
+    if (onUpgrade && x.reservation) {
+      try {
+        await x.reservation.commit();
+      } catch (err) {
+        upstreamSocket.destroy();
+        const denial = err instanceof Denial ? err : new Denial('replay_unavailable', String(err));
+        const { status, body } = kubeStatus(denial.status, denialMessage(denial, x.certificate?.jti ?? null));
+        answer(status, 'Service Unavailable', ['content-type: application/json', `x-seb-reason: ${denial.code}`], Buffer.from(JSON.stringify(body)));
+        return done(101, `session stopped: the apiserver upgraded but the use could not be committed: ${denial.code}`);
+      }
+    }
+    if (socket.destroyed) {
+      upstreamSocket.destroy();
+      return done(101, 'the client left before the session began: the apiserver upgraded and the use is spent', 'client_gone');
+    }
+    const stop = this.#closeWhenNoLongerValid(x, () => {
+      upstreamSocket.destroy();
+      socket.destroy();
+    });
+    const lines = [`HTTP/1.1 101 Switching Protocols`];
+    for (let i = 0; i < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i]}: ${rawHeaders[i + 1]}`);
+    this.#sebHeaders(x, (k, v) => lines.push(`${k}: ${v}`), admitted.decision, null);
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    if (upstreamHead.length) socket.write(upstreamHead);
+    if (head.length) upstreamSocket.write(head);
+    upstreamSocket.on('data', (c: Buffer) => counted(c.length));
+    upstreamSocket.pipe(socket).pipe(upstreamSocket);
+    const finish = (): void => {
+      stop();
+      upstreamSocket.destroy();
+      socket.destroy();
+    };
+    socket.on('close', finish);
+    upstreamSocket.on('close', () => {
+      finish();
+      done(101, x.closedBecause, x.closedBecause === null ? 'relayed' : 'closed');
+    });
   }
 
   /**

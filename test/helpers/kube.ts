@@ -27,12 +27,14 @@ export interface KubeWorld {
 
 export interface KubeWorldOptions extends StreamOptions {
   readonly afterResponse?: (request: { method: string; path: string; user: string }) => void;
+  /** What reached the stand-in, as it arrives (StandInOptions.onRequest). */
+  readonly onRequest?: (request: { method: string; path: string; upgrade: boolean }) => void | Promise<void>;
   /** What the broker's own identity may do besides impersonating (e.g. read an authority ConfigMap). */
   readonly brokerRules?: readonly RbacRule[];
 }
 
 export async function startKubeWorld(dir: string, options: KubeWorldOptions = {}): Promise<KubeWorld> {
-  const { afterResponse, brokerRules, ...streams } = options;
+  const { afterResponse, onRequest, brokerRules, ...streams } = options;
   const ca = await makeLocalCa('stand-in apiserver CA');
   const tls = await issueServingCert(ca, ['127.0.0.1']);
   const caPath = join(dir, 'apiserver-ca.crt');
@@ -48,6 +50,7 @@ export async function startKubeWorld(dir: string, options: KubeWorldOptions = {}
       'seb:reader': [{ verbs: ['get', 'list', 'watch'], resources: ['*'] }],
     },
     ...(afterResponse ? { afterResponse } : {}),
+    ...(onRequest ? { onRequest } : {}),
     ...streams,
   });
   const kubeconfig = (name: string, token: string): string => {
