@@ -16,7 +16,8 @@ import { connect } from 'node:tls';
 import { KubeConfig, PortForward } from '@kubernetes/client-node';
 import { findResource } from '../../src/dev/apiserver/resources.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { kubeBrokerConfig, kubectl, startKubeWorld } from '../helpers/kube.js';
+import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
+import { kubectl } from '../helpers/kubectl.js';
 import { startRedis } from '../helpers/redis.js';
 import { until } from '../helpers/until.js';
 
