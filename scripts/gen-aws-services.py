@@ -18,7 +18,13 @@ globalEndpoints: per signing name, per partition, [host, signing region] for ser
 partitions: id, region regex and DNS suffix, for regional host names outside `aws`.
 
 reads.json: the read allow-list (SPEC §7): operations of the modeled services whose names start
-with a read prefix, minus READ_EXCLUDED (credentials, secrets, or side effects).
+with a read prefix, minus READ_EXCLUDED (credentials, secrets, or side effects), minus every
+operation whose answer can hold a secret (SPEC §7): a member the model marks `sensitive` anywhere
+in the output shape graph, or a member SECRET_OUTPUTS names (presigned URLs, tokens, user data the
+model does not mark). Those are listed under `secretOutputs` with the paths that hold the secret,
+for review. One exception keeps a read exact without rewriting a body: when every such member is
+a top-level response header (S3's KMS key id), the operation stays a read and `redactHeaders`
+names the headers the broker drops from a read's answer.
 """
 import gzip
 import json
@@ -47,6 +53,54 @@ READ_EXCLUDED = {
     'kms': ['GetParametersForImport'],
     'ec2': ['GetPasswordData', 'GetLaunchTemplateData'],
 }
+# Output members that carry a secret although the model does not mark them `sensitive`, as
+# `service: {operation: path}` (paths as secret_paths prints them).
+SECRET_OUTPUTS = {
+    'ec2': {'DescribeInstanceAttribute': '.UserData',
+            'DescribeIpamExternalResourceVerificationTokens': '.IpamExternalResourceVerificationTokens[].TokenValue'},
+    'lambda': {'GetFunction': '.Code.Location', 'GetLayerVersion': '.Content.Location',
+               'GetLayerVersionByArn': '.Content.Location'},
+    'ssm': {'GetDeployablePatchSnapshotForInstance': '.SnapshotDownloadUrl',
+            'GetDocument': '.AttachmentsContent[].Url'},
+}
+
+
+def secret_paths(shapes, name, path, seen, out):
+    """Appends to `out` the path of every `sensitive` member reachable from shape `name`, each as
+    (path, response header name or None). Follows structures, lists and maps; a shape already on
+    the path is not entered again (recursive shapes)."""
+    shape = shapes[name]
+    if shape.get('sensitive'):
+        out.append((path, None))
+        return
+    if name in seen:
+        return
+    seen = seen | {name}
+    kind = shape['type']
+    if kind == 'structure':
+        for member, ref in shape.get('members', {}).items():
+            header = ref.get('locationName', member).lower() if path == '' and ref.get('location') == 'header' else None
+            if ref.get('sensitive') or shapes[ref['shape']].get('sensitive'):
+                out.append((f'{path}.{member}', header))
+            else:
+                secret_paths(shapes, ref['shape'], f'{path}.{member}', seen, out)
+    elif kind == 'list':
+        secret_paths(shapes, shape['member']['shape'], f'{path}[]', seen, out)
+    elif kind == 'map':
+        secret_paths(shapes, shape['key']['shape'], f'{path}{{key}}', seen, out)
+        secret_paths(shapes, shape['value']['shape'], f'{path}{{}}', seen, out)
+
+
+def output_secrets(model, service, operation):
+    """[(path, header or None)] of the secrets the answer of `operation` can hold."""
+    op = model['operations'][operation]
+    out = []
+    if 'output' in op:
+        secret_paths(model['shapes'], op['output']['shape'], '', frozenset(), out)
+    extra = SECRET_OUTPUTS.get(service, {}).get(operation)
+    if extra:
+        out.append((extra, None))
+    return out
 
 
 def load_model(name):
@@ -76,7 +130,7 @@ def main():
         if not served:
             continue
         signing = md.get('signingName') or md['endpointPrefix']
-        entry = {'model': name, 'protocols': served}
+        entry = {'model': name, 'protocols': served, '_model': model}
         if 'json' in served:
             entry['targetPrefix'] = md['targetPrefix']
             entry['jsonVersion'] = md.get('jsonVersion', '1.0')
@@ -125,15 +179,28 @@ def main():
     for signing, e in services.items():
         e['global'] = signing in global_endpoints
 
-    reads = {}
+    reads, secret_outputs, redact_headers = {}, {}, {}
     for svc in READ_SERVICES:
+        model = services[svc]['_model']
         ops = services[svc]['operations']
         names = [o for o in ops if o.startswith(READ_PREFIXES)] + READ_EXTRA.get(svc, [])
         excluded = set(READ_EXCLUDED.get(svc, []))
-        missing = excluded - set(ops)
+        missing = (excluded | set(SECRET_OUTPUTS.get(svc, {}))) - set(ops)
         if missing:
-            sys.exit(f'READ_EXCLUDED names unknown operations of {svc}: {sorted(missing)}')
-        reads[svc] = sorted(n for n in names if n not in excluded)
+            sys.exit(f'READ_EXCLUDED or SECRET_OUTPUTS name unknown operations of {svc}: {sorted(missing)}')
+        kept = []
+        for name in sorted(n for n in names if n not in excluded):
+            secrets = output_secrets(model, svc, name)
+            if not secrets:
+                kept.append(name)
+            elif all(header for _, header in secrets):
+                kept.append(name)
+                redact_headers.setdefault(svc, {})[name] = sorted(header for _, header in secrets)
+            else:
+                secret_outputs.setdefault(svc, {})[name] = [path for path, _ in secrets]
+        reads[svc] = kept
+    for e in services.values():
+        del e['_model']
 
     header = {'generatedFrom': f'botocore {botocore.__version__}', 'generator': 'scripts/gen-aws-services.py'}
     with open(os.path.join(OUT, 'services.json'), 'w') as f:
@@ -141,9 +208,10 @@ def main():
                    'partitions': partitions, 'notServed': not_served}, f, separators=(',', ':'))
         f.write('\n')
     with open(os.path.join(OUT, 'reads.json'), 'w') as f:
-        json.dump({**header, 'reads': reads}, f, indent=1)
+        json.dump({**header, 'reads': reads, 'redactHeaders': redact_headers, 'secretOutputs': secret_outputs}, f, indent=1)
         f.write('\n')
-    print(f'{len(services)} services, {sum(len(v) for v in reads.values())} reads', file=sys.stderr)
+    print(f'{len(services)} services, {sum(len(v) for v in reads.values())} reads, '
+          f'{sum(len(v) for v in secret_outputs.values())} not reads for their secret outputs', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -34,7 +34,9 @@ export const REASON_CODES = Object.keys(REASONS) as ReasonCode[];
 
 /**
  * A denial of untrusted input. `detail` says what exactly was wrong; it goes to the client and the
- * record, so it must never hold a secret (no token, signature or body bytes).
+ * record, so it must never hold a secret (no token, signature or body bytes). `internal` is what a
+ * peer of the broker said (a sink's, a store's or a connection's error text, which can name
+ * internal addresses): it goes to the log and the record, never to the agent.
  */
 export class Denial extends Error {
   override readonly name = 'Denial';
@@ -44,9 +46,22 @@ export class Denial extends Error {
     readonly code: ReasonCode,
     readonly detail?: string,
     status?: number,
+    readonly internal?: string,
   ) {
     super(detail ? `${code}: ${detail}` : code);
     this.status = status ?? REASONS[code].status;
+  }
+}
+
+/**
+ * The client went away before the broker could answer (mid-upload, or while its request was being
+ * admitted). Still `unparseable_request` where a decision must be recorded (no new reason code:
+ * the broker cannot tell what an unfinished request does), but its outcome record says
+ * `client_gone`, so an abandoned request is never counted as a malformed one.
+ */
+export class ClientGone extends Denial {
+  constructor(detail: string) {
+    super('unparseable_request', detail);
   }
 }
 

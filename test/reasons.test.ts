@@ -1,4 +1,4 @@
-// Keeps the one reason registry, the README's table and SPEC §4 in step (STYLE: fastify errors test).
+// Keeps the one reason registry, the reason table in docs/agents.md and SPEC §4 in step (STYLE: fastify errors test).
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +15,8 @@ function tableRows(text: string): { codes: string[]; status: number }[] {
   return rows;
 }
 
-t.test('README table lists every reason, in pipeline order, with its status', async (t) => {
-  const rows = tableRows(readFileSync(`${root}README.md`, 'utf8'));
+t.test('docs/agents.md reason table lists every reason, in pipeline order, with its status', async (t) => {
+  const rows = tableRows(readFileSync(`${root}docs/agents.md`, 'utf8'));
   t.same(
     rows.flatMap((r) => r.codes),
     REASON_CODES,

@@ -6,6 +6,8 @@ import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 
 const stsDelay = Number(process.env.SEB_BENCH_STS_DELAY_MS ?? 20);
+/** Idle keep-alive the upstream announces (`Keep-Alive: timeout=`); the soak shortens it to see the broker's pool close. */
+const keepAliveMs = Number(process.env.SEB_BENCH_UPSTREAM_KEEPALIVE_MS ?? 60_000);
 const tls = JSON.parse(process.env.SEB_BENCH_TLS ?? 'null');
 
 const OBJECT = Buffer.alloc(1024, 'o');
@@ -61,8 +63,8 @@ function assumeRole(req, res) {
 }
 
 const listen = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-const servers = [createServer({ keepAliveTimeout: 60_000 }, answer), createServer(assumeRole)];
-if (tls) servers.push(createHttpsServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 60_000 }, answer));
+const servers = [createServer({ keepAliveTimeout: keepAliveMs }, answer), createServer(assumeRole)];
+if (tls) servers.push(createHttpsServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: keepAliveMs }, answer));
 const [http, sts, https] = await Promise.all(servers.map(listen));
 process.stdout.write(`${JSON.stringify({ http, sts, https: https ?? null })}\n`);
 process.on('SIGTERM', () => process.exit(0));

@@ -5,7 +5,7 @@
  * long a broker can stay stale (denying every mutation) after its source is back; a thousand
  * brokers at the cap still ask only about 400 times a second between them.
  */
-import { setTimeout as delay } from 'node:timers/promises';
+import { SYSTEM_CLOCK } from '../lib/clock.js';
 
 const BASE_MS = 100;
 const MAX_MS = 5_000;
@@ -26,7 +26,5 @@ export class Backoff {
   }
 }
 
-/** Waits `ms`, or less when `signal` aborts; never rejects, never keeps the process alive on its own. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return delay(ms, undefined, { ref: false, ...(signal ? { signal } : {}) }).catch(() => undefined);
-}
+/** Waits `ms` on the system clock (lib/clock.ts), or less when `signal` aborts. */
+export const sleep = SYSTEM_CLOCK.sleep;

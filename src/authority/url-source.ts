@@ -18,7 +18,8 @@
  */
 import { Agent, request } from 'undici';
 import { MAX_STATE_BYTES } from './state.js';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff } from './backoff.js';
+import { SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
 import type { AuthoritySource, Problem, StateSink } from './source-types.js';
 import { SseReader } from './sse.js';
 
@@ -34,7 +35,13 @@ const FIRST_STATE_MS = 5000;
 const MAX_RETRY_AFTER_MS = 30_000;
 const ACCEPT = 'text/event-stream, application/jose;q=0.9, */*;q=0.1';
 
-export async function watchAuthorityUrl(url: string, sink: StateSink, problem: Problem): Promise<AuthoritySource> {
+export interface UrlSourceOptions {
+  /** Times the poll interval, backoff and the start-up wait; tests pass a manual clock. */
+  readonly clock?: Clock;
+}
+
+export async function watchAuthorityUrl(url: string, sink: StateSink, problem: Problem, options: UrlSourceOptions = {}): Promise<AuthoritySource> {
+  const clock = options.clock ?? SYSTEM_CLOCK;
   const parsed = new URL(url);
   // Never log a query or userinfo: either may hold a token.
   const where = `authority url ${parsed.origin}${parsed.pathname}`;
@@ -106,11 +113,11 @@ export async function watchAuthorityUrl(url: string, sink: StateSink, problem: P
 
   void (async () => {
     while (!stop.signal.aborted) {
-      const started = Date.now();
+      const started = clock.now();
       let wait: number;
       try {
         const outcome = await once();
-        wait = outcome === 'poll' ? Math.max(0, started + POLL_MS - Date.now()) : outcome === 'again' ? 0 : backoff.next();
+        wait = outcome === 'poll' ? Math.max(0, started + POLL_MS - clock.now()) : outcome === 'again' ? 0 : backoff.next();
       } catch (err) {
         if (stop.signal.aborted) break;
         problem(`${where}: ${(err as Error).message}`);
@@ -119,11 +126,11 @@ export async function watchAuthorityUrl(url: string, sink: StateSink, problem: P
         // broker started before its SAB picks the first state up within that delay.
         wait = err instanceof RefusedAnswer && err.retryAfterMs !== null ? err.retryAfterMs : backoff.next();
       }
-      await sleep(wait, stop.signal);
+      await clock.sleep(wait, stop.signal);
     }
   })();
 
-  await Promise.race([firstSettled, sleep(FIRST_STATE_MS, stop.signal)]);
+  await Promise.race([firstSettled, clock.sleep(FIRST_STATE_MS, stop.signal)]);
   return {
     async close() {
       stop.abort();

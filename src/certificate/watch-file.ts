@@ -4,14 +4,31 @@
  * replace files (rename, `..data` symlink swap) and a watch on the old inode would go silent.
  * fs.watch is not reliable on every filesystem (network and overlay mounts), so a 1 s stat poll
  * backs it up. Nothing here throws into the event loop: failures go to `log`.
+ *
+ * The directory is shared (the soak writes its records beside the authority file), so events for
+ * other files are ignored, and a change is read at most DEBOUNCE_MS after its first event: a
+ * debounce that every event pushed back never fired while a neighbour was written more often than
+ * that, and the authority state aged out although it was republished (issue 11 §6).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 const POLL_MS = 1000;
-/** Writers often produce several events per update (truncate, write, rename); read once after they settle. */
+/**
+ * Writers often produce several events per update (truncate, write, rename); the first starts this
+ * wait and the rest join it. A read that still catches a half-written file is refused, and the
+ * writer's later events read it again.
+ */
 const DEBOUNCE_MS = 50;
+
+/**
+ * Whether a directory event can concern `name`: the file itself, or Kubernetes' atomic writer
+ * swapping its `..data` symlink (the file is a symlink through it). Some platforms give no name.
+ */
+export function concerns(name: string, filename: string | null): boolean {
+  return filename === null || filename === name || filename.startsWith('..');
+}
 
 export interface FileWatch {
   close(): void;
@@ -45,8 +62,8 @@ export async function watchFile(path: string, read: () => Promise<void>, log: (m
   }
 
   function schedule(): void {
-    if (closed) return;
-    if (debounce !== null) clearTimeout(debounce);
+    // Already pending: this event joins it rather than pushing the read back.
+    if (closed || debounce !== null) return;
     debounce = setTimeout(() => {
       debounce = null;
       if (!closed) void reload();
@@ -69,7 +86,10 @@ export async function watchFile(path: string, read: () => Promise<void>, log: (m
 
   let watcher: FSWatcher | null = null;
   try {
-    watcher = watch(dirname(path), { persistent: false }, () => schedule());
+    const name = basename(path);
+    watcher = watch(dirname(path), { persistent: false }, (_event, filename) => {
+      if (concerns(name, filename === null ? null : String(filename))) schedule();
+    });
     watcher.on('error', (err) => {
       log(`${path}: watch failed (${err.message}); polling only`);
       watcher?.close();

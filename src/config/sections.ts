@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { DEFAULTS } from './defaults.js';
 import {
+  bool,
   describe,
   entries,
   httpsOrLoopback,
@@ -219,11 +220,15 @@ function buildReplay(c: Ctx, f: Field): Config['replay'] {
   const v = r.store.value;
   if (isMapping(v)) {
     const s = section(c, r.store, ['redis']);
-    const rd = section(c, s.redis, ['url', 'password_file']);
+    const rd = section(c, s.redis, ['url', 'password_file', 'check_persistence']);
     const u = url(c, rd.url, ['redis', 'rediss']);
     // The password lives in password_file so that the config file holds no secret to leak.
     if (u !== null && u.password !== '') report(c, rd.url, 'must not hold a password (use password_file)');
-    return { store: { redis: { url: u?.href ?? '', password_file: optPath(c, rd.password_file) } } };
+    return {
+      store: {
+        redis: { url: u?.href ?? '', password_file: optPath(c, rd.password_file), check_persistence: bool(c, rd.check_persistence, DEFAULTS.replay.redis.check_persistence) },
+      },
+    };
   }
   if (v !== undefined && v !== 'memory') {
     report(c, r.store, `must be "memory" or {redis: {url, password_file}}, got ${describe(v)}`);
@@ -232,10 +237,18 @@ function buildReplay(c: Ctx, f: Field): Config['replay'] {
 }
 
 function buildLimits(c: Ctx, f: Field): Config['limits'] {
-  const l = section(c, f, ['max_body_bytes', 'request_timeout', 'max_stream']);
+  const l = section(c, f, [
+    'max_body_bytes', 'request_timeout', 'max_stream',
+    'concurrent_certified', 'concurrent_certified_streams', 'concurrent_reads', 'concurrent_read_streams', 'min_read_rate',
+  ]);
   return {
     max_body_bytes: posInt(c, l.max_body_bytes, DEFAULTS.limits.max_body_bytes),
     request_timeout: posInt(c, l.request_timeout, DEFAULTS.limits.request_timeout),
     max_stream: posInt(c, l.max_stream, DEFAULTS.limits.max_stream),
+    concurrent_certified: posInt(c, l.concurrent_certified, DEFAULTS.limits.concurrent_certified),
+    concurrent_certified_streams: posInt(c, l.concurrent_certified_streams, DEFAULTS.limits.concurrent_certified_streams),
+    concurrent_reads: posInt(c, l.concurrent_reads, DEFAULTS.limits.concurrent_reads),
+    concurrent_read_streams: posInt(c, l.concurrent_read_streams, DEFAULTS.limits.concurrent_read_streams),
+    min_read_rate: posInt(c, l.min_read_rate, DEFAULTS.limits.min_read_rate),
   };
 }

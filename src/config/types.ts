@@ -68,6 +68,19 @@ export interface Config {
     readonly state_file: string | null;
     readonly sign: 'every' | 'checkpoint';
   };
-  readonly replay: { readonly store: 'memory' | { readonly redis: { readonly url: string; readonly password_file: string | null } } };
-  readonly limits: { readonly max_body_bytes: number; readonly request_timeout: number; readonly max_stream: number };
+  readonly replay: {
+    readonly store: 'memory' | { readonly redis: { readonly url: string; readonly password_file: string | null; readonly check_persistence: boolean } };
+  };
+  readonly limits: {
+    readonly max_body_bytes: number;
+    readonly request_timeout: number;
+    readonly max_stream: number;
+    /** Requests in flight per listener and class (server/lanes.ts): each class has its own upstream pool. */
+    readonly concurrent_certified: number;
+    readonly concurrent_certified_streams: number;
+    readonly concurrent_reads: number;
+    readonly concurrent_read_streams: number;
+    /** Bytes a second an answer that ends must keep moving, per window of request_timeout (server/rate-guard.ts). */
+    readonly min_read_rate: number;
+  };
 }

@@ -13,9 +13,9 @@ import { wellFormed } from './well-formed.js';
 
 /** Written order of the fields after the common head (SPEC §8 example). */
 const BODY_FIELDS: Record<RecordType, readonly string[]> = {
-  start: ['previous'],
+  start: ['previous', 'sign'],
   decision: ['request', 'certificate', 'decision', 'reason', 'detail', 'identity'],
-  outcome: ['decision_seq', 'status', 'upstream_request_id', 'bytes_in', 'bytes_out', 'duration_ms', 'error'],
+  outcome: ['decision_seq', 'status', 'upstream_request_id', 'bytes_in', 'bytes_out', 'duration_ms', 'error', 'outcome'],
   checkpoint: ['head'],
   end: [],
 };

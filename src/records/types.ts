@@ -26,6 +26,11 @@ export interface OutcomeBody {
   readonly bytes_out: number;
   readonly duration_ms: number;
   readonly error: string | null;
+  /**
+   * How the request ended (server/responses.ts OutcomeKind: relayed, upstream_failed, client_gone,
+   * not_forwarded, closed); null where a writer does not say.
+   */
+  readonly outcome?: string | null;
 }
 
 /** A stream's last record, as a start record names it in `previous` and the state file keeps it. */

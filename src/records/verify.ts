@@ -3,43 +3,27 @@ import { canonicalJson } from '../lib/jcs.js';
 import { LogLineReader } from './log-lines.js';
 import type { StreamPointer } from './types.js';
 import { importVerifyKeys, type SigCheck } from './verify-keys.js';
+import { checkStreams, type Fail, type Link, type Problem, type StreamState } from './verify-streams.js';
+
+export type { Fail, Problem };
 
 /**
  * `seb records verify` (SPEC §8, §9): checks signatures, per-stream seq and prev chains, the
- * start/end framing, checkpoint coverage and the links between streams, and names the first
- * broken record. Everything is checked on the JCS form of each parsed record, so records a log
- * pipeline re-serialised (keys reordered, whitespace changed) still verify.
+ * start/end framing, the links between streams and that a signature covers every record, and
+ * names the first broken record. Everything is checked on the JCS form of each parsed record, so
+ * records a log pipeline re-serialised (keys reordered, whitespace changed) still verify.
  */
 
-export type Problem =
-  /** A record's content differs from what was signed or chained. */
-  | 'changed'
-  /** Records are missing: a seq gap, or a stream whose first record is not seq 0. */
-  | 'deleted'
-  /** A missing seq turns up later in the stream. */
-  | 'reordered'
-  /** A second record with a seq already seen. */
-  | 'inserted'
-  /** The input ends inside a record, or a stream lacks the tail the next stream's start names. */
-  | 'truncated'
-  /** A `sig` that no Ed25519 / ES256 signer could have produced (wrong length or alphabet). */
-  | 'bad-signature'
-  | 'unknown-key'
-  | 'not-a-record'
-  /** Seq 0 is not a start record, or a start record comes later in the stream. */
-  | 'misplaced-start'
-  | 'after-end';
 
 export interface StreamSummary {
   readonly stream: string;
   readonly records: number;
   /** Whether the stream's end record was seen; false for a broker still running or one that crashed. */
   readonly ended: boolean;
-  /** Records after the stream's last signed record. */
-  readonly uncovered: number;
+  /** From its start record; `checkpoint` also for a start written before starts stated it. */
+  readonly sign: 'every' | 'checkpoint';
   readonly previous: StreamPointer | null;
-  /** Whether the link to the previous stream was checked: null without one, false when that stream is not in the input. */
-  readonly linked: boolean | null;
+  readonly link: Link;
 }
 
 export interface VerifyOptions {
@@ -51,6 +35,16 @@ export interface VerifyOptions {
    * content is still `inserted`.
    */
   readonly allowCopies?: boolean;
+  /**
+   * Streams verified elsewhere (an earlier log file): a start record may name one of them as its
+   * previous stream although it is not in the input. Any other missing stream is `missing-stream`.
+   */
+  readonly outOfScope?: readonly string[];
+  /**
+   * The broker's `records.state_file`: the input must hold the record it names, as if a next start
+   * named it. Without it, a cut of the newest stream's tail (after its last admit) cannot show.
+   */
+  readonly state?: StreamPointer;
 }
 
 export type VerifyReport =
@@ -59,7 +53,6 @@ export type VerifyReport =
       /** Distinct records verified, copies not counted. */
       readonly records: number;
       readonly streams: readonly StreamSummary[];
-      readonly uncovered: number;
       /** Copies skipped under `allowCopies`. */
       readonly copies: number;
     }
@@ -86,23 +79,6 @@ interface Rec {
   readonly kid?: string;
   readonly sig?: string;
   readonly [k: string]: unknown;
-}
-
-interface StreamState {
-  readonly id: string;
-  nextSeq: number;
-  lastHash: string | null;
-  lastSigned: boolean;
-  /** Hash and input line of each record by seq, to check links that name them. */
-  readonly hashes: string[];
-  readonly lines: number[];
-  ended: boolean;
-  uncovered: number;
-  previous: StreamPointer | null;
-  startLine: number;
-  failed: boolean;
-  /** A seq jump whose kind (deleted or reordered) the rest of the stream decides. */
-  gap: { readonly line: number; readonly seq: number; readonly expected: number } | null;
 }
 
 export async function verifyRecords(lines: AsyncIterable<string>, options: VerifyOptions): Promise<VerifyReport> {
@@ -162,7 +138,7 @@ export async function verifyRecords(lines: AsyncIterable<string>, options: Verif
   for (const st of streams.values()) {
     if (st.gap !== null) fail(st.gap.line, st.id, st.gap.seq, 'deleted', `records ${st.gap.expected}..${st.gap.seq - 1} are missing`);
   }
-  const linked = checkLinks(streams, fail);
+  const links = checkStreams(streams, { outOfScope: new Set(options.outOfScope ?? []), state: options.state ?? null, lastLine: lineNo }, fail);
 
   if (problems.length > 0) {
     // The first broken record by input line; a later check may name an earlier line.
@@ -172,19 +148,17 @@ export async function verifyRecords(lines: AsyncIterable<string>, options: Verif
     stream: st.id,
     records: st.nextSeq,
     ended: st.ended,
-    uncovered: st.uncovered,
+    sign: st.sign ?? 'checkpoint',
     previous: st.previous,
-    linked: linked.get(st.id) ?? null,
+    link: links.get(st.id) ?? 'none',
   }));
-  return { ok: true, records, streams: summaries, uncovered: summaries.reduce((n, s) => n + s.uncovered, 0), copies };
+  return { ok: true, records, streams: summaries, copies };
 }
 
 /** Whether `rec` repeats, byte for byte in JCS form, a record of its stream that was already verified. */
 function isCopy(st: StreamState, rec: Rec): boolean {
   return !st.failed && rec.seq < st.nextSeq && st.hashes[rec.seq] === hashOf(rec);
 }
-
-type Fail = (line: number, stream: string | null, seq: number | null, problem: Problem, message: string) => void;
 
 function checkRecord(st: StreamState, rec: Rec, line: number, checks: Map<string, SigCheck>, fail: Fail): void {
   const { stream, seq } = rec;
@@ -229,6 +203,10 @@ function checkRecord(st: StreamState, rec: Rec, line: number, checks: Map<string
       return fail(line, stream, seq, 'changed', 'the signature does not match the record');
     }
   }
+  if (!signed && st.sign === 'every') {
+    st.failed = true;
+    return fail(line, stream, seq, 'unsigned', 'an unsigned record in a stream whose start says sign: every');
+  }
   if (rec.prev !== st.lastHash) {
     st.failed = true;
     // A valid signature vouches for this record's prev, so the previous record is what changed;
@@ -248,8 +226,18 @@ function checkRecord(st: StreamState, rec: Rec, line: number, checks: Map<string
       st.failed = true;
       return fail(line, stream, seq, 'not-a-record', 'previous is not a {stream, seq, hash} pointer');
     }
+    if (rec.sign !== undefined && rec.sign !== 'every' && rec.sign !== 'checkpoint') {
+      st.failed = true;
+      return fail(line, stream, seq, 'not-a-record', 'sign is neither "every" nor "checkpoint"');
+    }
+    if (rec.sign !== undefined && !signed) {
+      st.failed = true;
+      return fail(line, stream, seq, 'unsigned', 'the start record states its signing mode but is not signed');
+    }
     st.previous = previous;
     st.startLine = line;
+    // A start without `sign` predates it: its stream is held to the checkpoint rules (every record covered).
+    st.sign = rec.sign ?? 'checkpoint';
   }
   if (rec.type === 'checkpoint' && rec.head !== rec.prev) {
     st.failed = true;
@@ -259,33 +247,10 @@ function checkRecord(st: StreamState, rec: Rec, line: number, checks: Map<string
   st.nextSeq++;
   st.lastHash = hash;
   st.lastSigned = signed;
+  if (signed) st.lastSignedSeq = seq;
   st.hashes.push(hash);
   st.lines.push(line);
-  st.uncovered = signed ? 0 : st.uncovered + 1;
   if (rec.type === 'end') st.ended = true;
-}
-
-/**
- * SPEC §8: a start record names the previous stream's last record, so a cut tail of that stream
- * shows. Checked when both streams are in the input. Returns, per stream with a previous
- * pointer, whether the link was checked.
- */
-function checkLinks(streams: Map<string, StreamState>, fail: Fail): Map<string, boolean> {
-  const linked = new Map<string, boolean>();
-  for (const st of streams.values()) {
-    const p = st.previous;
-    if (p === null) continue;
-    const prior = streams.get(p.stream);
-    linked.set(st.id, prior !== undefined);
-    if (prior === undefined || prior.failed) continue;
-    if (prior.nextSeq <= p.seq) {
-      const at = prior.lines[prior.nextSeq - 1] ?? st.startLine;
-      fail(at, p.stream, prior.nextSeq, 'truncated', `the stream ends at seq ${prior.nextSeq - 1}, but stream ${st.id} (line ${st.startLine}) names seq ${p.seq} as its last`);
-    } else if (prior.hashes[p.seq] !== p.hash) {
-      fail(prior.lines[p.seq] as number, p.stream, p.seq, 'changed', `the record differs from the one stream ${st.id} (line ${st.startLine}) names`);
-    }
-  }
-  return linked;
 }
 
 function hashOf(rec: Rec): string {
@@ -293,7 +258,22 @@ function hashOf(rec: Rec): string {
 }
 
 function newStream(id: string): StreamState {
-  return { id, nextSeq: 0, lastHash: null, lastSigned: false, hashes: [], lines: [], ended: false, uncovered: 0, previous: null, startLine: 0, failed: false, gap: null };
+  return {
+    id,
+    nextSeq: 0,
+    lastHash: null,
+    lastSigned: false,
+    lastSignedSeq: -1,
+    linkedSeq: -1,
+    sign: null,
+    hashes: [],
+    lines: [],
+    ended: false,
+    previous: null,
+    startLine: 0,
+    failed: false,
+    gap: null,
+  };
 }
 
 /** The common fields every record has (SPEC §8), or what is wrong with them. */

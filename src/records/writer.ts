@@ -17,7 +17,10 @@ export interface RecordWriterOptions {
 
 /** SPEC §8: a checkpoint follows any unsigned record within 100 ms. */
 export const CHECKPOINT_DELAY_MS = 100;
-/** The state file trails the stream by at most this much (see scheduleState for why that is safe). */
+/**
+ * Without admits, the state file trails the stream by at most this much (see scheduleState for
+ * why that is safe); an admit waits for it to be written (see anchor).
+ */
 export const STATE_INTERVAL_MS = 1000;
 /** While the sink is down, a failed line is retried this often so healthy() can recover without traffic. */
 export const RETRY_MS = 1000;
@@ -50,6 +53,7 @@ export class RecordWriter {
   readonly stream: string = randomUUID();
   private readonly sink: RecordSink;
   private readonly everyRecordSigned: boolean;
+  private readonly sign: 'every' | 'checkpoint';
   private readonly signer: (data: string) => string;
   private readonly now: () => number;
   private readonly stateFile: string | null;
@@ -67,10 +71,14 @@ export class RecordWriter {
   private checkpointTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private stateTimer: NodeJS.Timeout | null = null;
+  /** State writes run one after another (they share a temporary file); this is the last one queued. */
   private stateWrite: Promise<void> = Promise.resolve();
+  /** The seq of the record the state file names once the writes done so far are on disk. */
+  private stateSeq = -1;
 
   private constructor(opts: RecordWriterOptions) {
     this.sink = opts.sink;
+    this.sign = opts.sign;
     this.everyRecordSigned = opts.sign === 'every';
     this.signer = signerFor(opts.key.privateKey);
     this.now = opts.now ?? Date.now;
@@ -87,14 +95,19 @@ export class RecordWriter {
   static async open(opts: RecordWriterOptions): Promise<RecordWriter> {
     const previous = opts.stateFile === null ? null : await readState(opts.stateFile);
     const writer = new RecordWriter(opts);
-    await writer.append('start', { previous: fragment(previous) });
+    // The start states the signing mode, so verify can refuse an unsigned record in an `every`
+    // stream (a rewritten one whose next prev was recomputed), and is signed in both modes.
+    await writer.append('start', { previous: fragment(previous), sign: fragment(writer.sign) });
     return writer;
   }
 
-  /** Resolves once the sink has accepted the line: only then may the request be forwarded (SPEC §8). */
+  /**
+   * Resolves once the sink has accepted the line: only then may the request be forwarded (SPEC §8).
+   * An admit also waits until the state file names it or a later record (see anchor).
+   */
   async decision(body: DecisionBody): Promise<RecordRef> {
     const seq = this.seq;
-    await this.append('decision', {
+    const accepted = this.append('decision', {
       request: fragment(body.request),
       certificate: fragment(body.certificate),
       decision: fragment(body.decision),
@@ -102,6 +115,8 @@ export class RecordWriter {
       detail: fragment(body.detail),
       identity: fragment(body.identity),
     });
+    await accepted;
+    if (body.decision === 'admit') await this.anchor(seq);
     return { stream: this.stream, seq };
   }
 
@@ -115,6 +130,7 @@ export class RecordWriter {
       bytes_out: fragment(body.bytes_out),
       duration_ms: fragment(body.duration_ms),
       error: fragment(body.error),
+      outcome: fragment(body.outcome ?? null),
     });
     return { stream: this.stream, seq };
   }
@@ -140,8 +156,7 @@ export class RecordWriter {
       try {
         await settleWithin(this.sink.close(), STALL_MS, 'the record sink did not close');
       } finally {
-        await this.stateWrite;
-        if (this.stateFile !== null && this.accepted !== null) await writeState(this.stateFile, this.accepted);
+        if (this.stateFile !== null) await this.saveState(this.stateFile);
       }
     }
   }
@@ -153,8 +168,9 @@ export class RecordWriter {
   private append(type: RecordType, body: Record<string, string>): Promise<void> {
     if (this.closing !== null && type !== 'end') return Promise.reject(new Error('the record writer is closed'));
     if (this.queue.length >= MAX_BACKLOG) return Promise.reject(new Error('the record sink is down and the backlog is full'));
-    // end closes the stream and checkpoint is the signature unsigned records wait for: both always signed.
-    const signed = this.everyRecordSigned || type === 'checkpoint' || type === 'end';
+    // start vouches for the stream's signing mode, end closes the stream and checkpoint is the
+    // signature unsigned records wait for: always signed.
+    const signed = this.everyRecordSigned || !(type === 'decision' || type === 'outcome');
     const layout = signed ? LAYOUTS[type].signed : LAYOUTS[type].unsigned;
     const seq = this.seq++;
     const frags: Record<string, string> = {
@@ -262,22 +278,45 @@ export class RecordWriter {
   }
 
   /**
-   * The state file is written at most once a second and on close, off the hot path: a write per
-   * record would put file I/O into every request. After a crash it may name a record up to a
-   * second older than the stream's last; a tail cut after that record still shows, because a
-   * stream that was not closed has no end record (verify reports it as not ended), and a closed
-   * stream's state names its end record, so any cut of it breaks the link from the next start.
+   * Without admits the state file is written at most once a second and on close, off the hot
+   * path: a write per record would put file I/O into every request. After a crash it may then name
+   * a record up to a second older than the stream's last, and records after it are covered only
+   * by their own signatures (sign: every); verify refuses the rest as uncovered.
    */
   private scheduleState(): void {
     if (this.stateFile === null || this.stateTimer !== null || this.closing !== null) return;
     const path = this.stateFile;
     this.stateTimer = setTimeout(() => {
       this.stateTimer = null;
-      const pointer = this.accepted;
-      if (pointer === null) return;
       // A failed state write is retried by the next one; close writes it once more.
-      this.stateWrite = this.stateWrite.then(() => writeState(path, pointer)).catch(() => undefined);
+      this.saveState(path).catch(() => undefined);
     }, STATE_INTERVAL_MS).unref();
+  }
+
+  /**
+   * SPEC §8 "a restart cannot hide a truncated tail": an admitted request goes upstream only once
+   * the state file names its decision record or a later one, so the next start record names it
+   * and a log cut before it fails verify even after a crash (kill -9: the file is renamed into
+   * place, no fsync; the log lines on stdout have no fsync either). Admits that arrive while a
+   * write is under way share the next one, which names the newest accepted record: one write and
+   * rename per batch, none per read or denial. A failed write rejects, so the request is denied
+   * audit_unavailable.
+   */
+  private async anchor(seq: number): Promise<void> {
+    if (this.stateFile === null) return;
+    while (this.stateSeq < seq) await this.saveState(this.stateFile);
+  }
+
+  /** Queues a write of the newest accepted record (read when the write starts) after the ones queued. */
+  private saveState(path: string): Promise<void> {
+    const write = this.stateWrite.then(async () => {
+      const pointer = this.accepted;
+      if (pointer === null || pointer.seq <= this.stateSeq) return;
+      await writeState(path, pointer);
+      this.stateSeq = pointer.seq;
+    });
+    this.stateWrite = write.catch(() => undefined);
+    return write;
   }
 }
 

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { Denial } from '../reasons.js';
 import { sha256Base64url } from '../lib/digest.js';
 import { SCRIPTS, type LedgerCommands } from './redis-scripts.js';
+import { persistenceProblems, PERSISTENCE_SETTINGS } from './redis-persistence.js';
 import type { ReplayLedger, Reservation, UseKey } from './types.js';
 
 /**
@@ -31,6 +32,7 @@ const CLOSE_FLUSH_MS = 2_000;
 
 const KEY_PREFIX = 'seb:replay:';
 const SINCE_KEY = `${KEY_PREFIX}since`;
+const COUNT_KEY = `${KEY_PREFIX}commits`;
 const AUTH_FAILURE = /WRONGPASS|NOAUTH|NOPERM|invalid password/i;
 
 type LedgerClient = Redis & LedgerCommands;
@@ -41,6 +43,12 @@ export interface RedisLedgerOptions {
   readonly password: string | null;
   /** Operational log (stderr): connection changes and lost commits, never a password. */
   readonly log: (line: string) => void;
+  /**
+   * `replay.store.redis.check_persistence`: refuse a store whose settings can lose acknowledged
+   * writes (redis-persistence.ts). Off only for a store whose CONFIG cannot be read or that is
+   * meant to be in-memory; a loss is then still caught by the commit count while a broker lives.
+   */
+  readonly checkPersistence?: boolean;
   readonly leaseMs?: number;
   readonly commandTimeoutMs?: number;
 }
@@ -56,6 +64,8 @@ interface Store {
   readonly client: LedgerClient;
   readonly leaseMs: number;
   closed(): boolean;
+  /** A commit count the store reported: the mark only rises. */
+  counted(count: number): void;
   note(message: string): void;
   unavailable(err: unknown): Denial;
   track(r: RedisReservation): void;
@@ -72,15 +82,30 @@ export class RedisLedger implements ReplayLedger {
   /** The last problem logged: a store that stays down is logged once, not per request. */
   #lastNoted: string | null = null;
   #closed = false;
+  /** The highest commit count this broker has seen (redis-scripts.ts): less means lost writes. */
+  #mark = 0;
+  readonly #checkPersistence: boolean;
+  /**
+   * Why the connected store must not be used (its persistence can lose writes, or has not been
+   * checked yet on this connection); null when it may. Uses are denied replay_unavailable meanwhile.
+   */
+  #unusable: string | null;
+  /** The checks run on the latest (re)connect; open() waits on the first. */
+  #connected: Promise<string | null> = Promise.resolve(null);
 
   private constructor(client: LedgerClient, o: RedisLedgerOptions) {
     this.#client = client;
     this.#timeoutMs = o.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
     this.#log = o.log;
+    this.#checkPersistence = o.checkPersistence ?? true;
+    this.#unusable = this.#checkPersistence ? 'its persistence has not been checked yet' : null;
     this.#store = {
       client,
       leaseMs: o.leaseMs ?? RESERVATION_LEASE_MS,
       closed: () => this.#closed,
+      counted: (count) => {
+        if (count > this.#mark) this.#mark = count;
+      },
       note: (message) => this.#note(message),
       unavailable: (err) => this.#unavailable(err),
       track: (r) => this.#live.add(r),
@@ -89,14 +114,57 @@ export class RedisLedger implements ReplayLedger {
     client.on('error', (err: Error) => this.#note(err.message));
     client.on('close', () => {
       if (!this.#closed) this.#note('the connection closed; reconnecting');
+      // The next connection may reach another server (a restart, a failover): check it again.
+      if (this.#checkPersistence) this.#unusable = 'its persistence has not been checked yet';
     });
     client.on('ready', () => {
       if (this.#lastNoted !== null) this.#log('seb: replay store: connected again');
       this.#lastNoted = null;
-      // Marks the store's memory as starting no later than now (redis-scripts.ts SINCE). The
-      // reserve script sets it as well, so a failure here only moves that to the first reserve.
-      client.sebSince(SINCE_KEY).catch(() => undefined);
+      this.#connected = this.#onConnect();
     });
+  }
+
+  /**
+   * On every (re)connect: marks the store's memory as starting no later than now and catches a
+   * store that came back older (redis-scripts.ts SINCE; the reserve script does both as well, so a
+   * failure here only moves them to the first reserve), then checks its persistence. Resolves to
+   * why the store must not be used, or null.
+   */
+  async #onConnect(): Promise<string | null> {
+    this.#client
+      .sebSince(SINCE_KEY, COUNT_KEY, this.#mark)
+      .then(([since, count, lost]) => this.#counted(since, count, lost))
+      .catch(() => undefined);
+    if (!this.#checkPersistence) return null;
+    let problem: string | null;
+    try {
+      const settings: Record<string, string> = {};
+      for (const name of PERSISTENCE_SETTINGS) {
+        const [, value] = (await this.#client.call('CONFIG', 'GET', name)) as [string?, string?];
+        settings[name] = value ?? '';
+      }
+      const problems = persistenceProblems(settings);
+      problem = problems.length === 0 ? null : `its persistence can lose acknowledged writes: ${problems.join('; ')}`;
+    } catch (err) {
+      problem = `its persistence could not be checked (CONFIG GET: ${err instanceof Error ? err.message : String(err)})`;
+    }
+    this.#unusable = problem;
+    if (problem !== null) this.#note(`${problem}; uses are denied replay_unavailable (replay.store.redis.check_persistence)`);
+    return problem;
+  }
+
+  /** A reply with the store's commit count: a count below the mark means it lost writes. */
+  #counted(since: number, count: number, lost: number): void {
+    if (lost === 1) {
+      this.#log(
+        `seb: replay store: it lost acknowledged writes (its commit count went back from ${this.#mark} to ${count}); ` +
+          `certificates issued no later than ${new Date(since * 1000).toISOString()} are refused`,
+      );
+      // The store's memory now begins at `since`; counting starts again from what it holds.
+      this.#mark = count;
+    } else {
+      this.#store.counted(count);
+    }
   }
 
   /**
@@ -136,25 +204,34 @@ export class RedisLedger implements ReplayLedger {
         throw new Error(`replay.store.redis: the store refused the credentials: ${refused}`);
       }
       o.log(`seb: replay store: not reachable yet (${err instanceof Error ? err.message : String(err)}); uses are denied replay_unavailable until it is`);
+      return ledger;
     } finally {
       client.off('error', onError);
+    }
+    // A store that can lose spent uses is a configuration error while it can still stop start-up.
+    const problem = await ledger.#connected;
+    if (problem !== null) {
+      client.disconnect();
+      throw new Error(`replay.store.redis: ${problem}; set appendonly yes, appendfsync always and maxmemory-policy noeviction, or check_persistence: false`);
     }
     return ledger;
   }
 
   async reserve(key: UseKey, maxUses: number, iat: number, keepUntil: number): Promise<Reservation> {
     if (this.#closed || this.#client.status !== 'ready') throw this.#unavailable(null);
+    if (this.#unusable !== null) throw new Denial('replay_unavailable', `the shared replay store cannot be used: ${this.#unusable}`);
     const use = useKey(key);
     const id = randomUUID();
     const until = Math.ceil(keepUntil);
-    let reply: [number, number];
+    let reply: [number, number, number, number];
     try {
-      reply = await this.#client.sebReserve(use, SINCE_KEY, maxUses, iat, until, this.#store.leaseMs, id);
+      reply = await this.#client.sebReserve(use, SINCE_KEY, COUNT_KEY, maxUses, iat, until, this.#store.leaseMs, id, this.#mark);
     } catch (err) {
       // A reserve that timed out may still have run: its reservation lapses after the lease.
       throw this.#unavailable(err);
     }
-    const [status, since] = reply;
+    const [status, since, count, lost] = reply;
+    this.#counted(since, count, lost);
     if (status === -1) {
       throw new Denial('replay', `the certificate was issued no later than the second the shared replay store began counting (${new Date(since * 1000).toISOString()}); it may have been used already`);
     }
@@ -162,9 +239,9 @@ export class RedisLedger implements ReplayLedger {
     return new RedisReservation(this.#store, use, id, until, key);
   }
 
-  /** For /readyz: connected and authenticated. */
+  /** For /readyz: connected, authenticated and (unless turned off) persistent enough. */
   healthy(): boolean {
-    return !this.#closed && this.#client.status === 'ready';
+    return !this.#closed && this.#client.status === 'ready' && this.#unusable === null;
   }
 
   /** Stops renewals, gives commits still being resent a moment to land, then disconnects. */
@@ -268,7 +345,8 @@ class RedisReservation implements Reservation {
   }
 
   async #sendCommit(): Promise<void> {
-    const live = await this.store.client.sebCommit(this.use, this.id, this.keepUntil);
+    const [live, count] = await this.store.client.sebCommit(this.use, COUNT_KEY, this.id, this.keepUntil);
+    this.store.counted(count);
     this.#state = 'committed';
     this.#finish();
     if (live === 0) this.store.note(`certificate ${this.key.jti} op ${this.key.op} was committed after its lease lapsed; it may have run more than max_uses times`);

@@ -24,6 +24,8 @@ export interface ReplayLedger {
    * `iat` and `keepUntil` (seconds) come from the certificate: uses are kept until `exp + skew`.
    */
   reserve(key: UseKey, maxUses: number, iat: number, keepUntil: number): Promise<Reservation>;
+  /** Uses held in this process (the memory ledger, for the `seb_replay_entries` gauge); a shared store holds them elsewhere. */
+  entries?(): number;
   /** Whether uses can be counted now (feeds /readyz). */
   healthy(): boolean;
   close(): Promise<void>;

@@ -38,20 +38,32 @@ export const MAX_CONNECTIONS = 1_024;
  * handlers' own (body.ts), answered in the client's format with a record; Node's request deadline
  * is only the backstop behind it, set so that it never fires first.
  */
-export function agentServerOptions(requestTimeoutS: number) {
+export function agentServerOptions(requestTimeoutS: number, deadlines: HeadDeadlines = DEFAULT_HEAD_DEADLINES) {
   return {
     maxHeaderSize: MAX_HEADER_BYTES,
-    headersTimeout: HEADERS_TIMEOUT_MS,
-    requestTimeout: requestTimeoutS * 1000 + HEADERS_TIMEOUT_MS + DEADLINE_CHECK_MS,
+    headersTimeout: deadlines.headersTimeoutMs,
+    requestTimeout: requestTimeoutS * 1000 + deadlines.headersTimeoutMs + deadlines.checkIntervalMs,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    connectionsCheckingInterval: DEADLINE_CHECK_MS,
+    connectionsCheckingInterval: deadlines.checkIntervalMs,
     // Only the kube listener speaks TLS; a plain server ignores this.
-    handshakeTimeout: HEADERS_TIMEOUT_MS,
+    handshakeTimeout: deadlines.headersTimeoutMs,
   };
 }
 
+/**
+ * The head deadline and how often Node checks it. Node's own timers enforce them, so they are
+ * parameters rather than a Clock: a unit test runs a listener with short ones and asserts the order
+ * of events (a prompt request answered, a slow head cut, a silent connection closed).
+ */
+export interface HeadDeadlines {
+  readonly headersTimeoutMs: number;
+  readonly checkIntervalMs: number;
+}
+
+export const DEFAULT_HEAD_DEADLINES: HeadDeadlines = { headersTimeoutMs: HEADERS_TIMEOUT_MS, checkIntervalMs: DEADLINE_CHECK_MS };
+
 /** Limits Node takes as properties or needs listeners for. */
-export function limitListener(server: Server | HttpsServer): void {
+export function limitListener(server: Server | HttpsServer, headersTimeoutMs = HEADERS_TIMEOUT_MS): void {
   // Node drops the header fields past maxHeadersCount without a word; keeping one more than the
   // limit lets hygiene see that there were too many and refuse the request as a whole (431).
   server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
@@ -59,7 +71,7 @@ export function limitListener(server: Server | HttpsServer): void {
   // Node's head deadline starts at a request's first byte and its keep-alive timeout after an
   // answer, so a connection that never sends a byte would be held for ever: until its first
   // request it has the head deadline as an idle timeout (Node destroys a socket that times out).
-  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => socket.setTimeout(HEADERS_TIMEOUT_MS));
+  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => socket.setTimeout(headersTimeoutMs));
   for (const event of ['request', 'checkContinue', 'upgrade']) server.prependListener(event, (req: IncomingMessage) => req.socket.setTimeout(0));
 }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/types.js';
-import { Denial, unparseable } from '../reasons.js';
+import { ClientGone, Denial, unparseable } from '../reasons.js';
 
 /**
  * Reads the whole request body, bounded by `limits.max_body_bytes` in size and by
@@ -41,7 +41,7 @@ export function readBody(req: IncomingMessage, declared: number | null, limits: 
     };
     const onAborted = (): void => {
       cleanup();
-      reject(unparseable('the client went away while sending the body'));
+      reject(new ClientGone('the client went away while sending the body'));
     };
     readers.set(req, (denial) => {
       cleanup();

@@ -14,6 +14,7 @@ import { CertificateVerifier } from '../certificate/verify.js';
 import { loadPrivateJwk } from '../certificate/keys.js';
 import { Authority } from '../authority/state.js';
 import { startAuthoritySource } from '../authority/source.js';
+import { FRESHNESS_CHECK_MS, FreshnessWatch } from '../authority/freshness-watch.js';
 import { MemoryLedger } from '../replay/memory.js';
 import { openLedger } from '../replay/open.js';
 import { resolveEndpoint } from '../targets/aws/endpoints.js';
@@ -30,6 +31,7 @@ import { Metrics } from './metrics.js';
 import { ListenerDrain } from './drain.js';
 import { agentServerOptions, limitListener, refuseUnreadable } from './agent-listener.js';
 import { ConnectionQueues } from './pipelining.js';
+import { Lanes } from './lanes.js';
 
 export interface BrokerOptions {
   /** Operational log lines (stderr by default; records never go here). */
@@ -124,6 +126,10 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     metrics.observeAuthority(authority);
     const authoritySource = await startAuthoritySource(config, authority, { metrics, log });
     stops.push(() => authoritySource.close());
+    // A missed republish is logged long before the state expires (issue 11 §6).
+    const freshnessWatch = new FreshnessWatch(authority, { log });
+    const freshnessTimer = setInterval(() => freshnessWatch.check(), FRESHNESS_CHECK_MS).unref();
+    stops.push(() => clearInterval(freshnessTimer));
     const { sink, sinkUp } = await openSink(config.records.sink, opts.recordsOut ?? process.stdout);
     const records = await RecordWriter.open({
       brokerId: config.broker.id,
@@ -143,7 +149,8 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     // `seb op capture` executes no mutation, so it counts nothing and needs no shared store.
     const ledger = opts.capture ? new MemoryLedger() : await openLedger(config.replay.store, log);
     stops.push(() => ledger.close());
-    // One pooled dispatcher for every upstream: keep-alive connections are reused across requests.
+    metrics.observeLedger(ledger);
+    // The drift probes' pool; forwarded requests go through their lane's own pool (lanes.ts).
     const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 128 });
     stops.push(() => dispatcher.close());
 
@@ -158,8 +165,12 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
         mode: config.aws.mint,
       });
       stops.push(() => minter.close());
+      const lanes = new Lanes(config.limits);
+      stops.push(() => lanes.close());
       const target = new AwsTarget({ config, aws: config.aws, minter, dispatcher, mintCached: (cached) => metrics.mintCache.inc({ result: cached ? 'hit' : 'miss' }) });
       const handler = new Runner(target, {
+        lanes,
+        log,
         config,
         verifier,
         authority,
@@ -187,7 +198,9 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
     if (config.kube) {
       const upstream = await kubeUpstream(config.kube, log);
       stops.push(() => upstream.close());
-      const handler = new Runner(new KubeTarget(config, upstream), { config, verifier, authority, ledger, records, metrics, ...(opts.capture ? { capture: opts.capture } : {}) });
+      const lanes = new Lanes(config.limits, { connect: upstream.tls });
+      stops.push(() => lanes.close());
+      const handler = new Runner(new KubeTarget(config, upstream), { config, verifier, authority, ledger, records, metrics, lanes, log, ...(opts.capture ? { capture: opts.capture } : {}) });
       kubeRunner = handler;
       const { host } = parseListen(config.listen.kube);
       const local = config.kube.tls ? null : await localServingCert(host);

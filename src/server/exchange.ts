@@ -10,7 +10,9 @@ import { claimedJti } from '../certificate/carrier.js';
 import type { Matched } from '../contract/match.js';
 import type { Reservation } from '../replay/types.js';
 import type { RecordRef } from '../records/types.js';
-import type { RecordWriter } from '../records/writer.js';
+import type { Config } from '../config/types.js';
+import type { Audit } from './responses.js';
+import type { Lanes } from './lanes.js';
 import type { Denial } from '../reasons.js';
 import type { RequestHead, TargetName, TargetRequest, UpstreamRequest } from '../targets/target.js';
 import { StageClock, type Metrics } from './metrics.js';
@@ -52,8 +54,11 @@ export interface Admitted {
 
 /** What the upstream stage (forward.ts, tunnel.ts) uses of the runner that admitted the request. */
 export interface Relay {
-  readonly d: { readonly records: RecordWriter; readonly metrics: Metrics };
+  readonly d: { readonly config: Config; readonly metrics: Metrics; readonly lanes: Lanes; readonly log: (line: string) => void };
   readonly target: { readonly name: TargetName };
   readonly streams: StreamGuard;
+  readonly audit: Audit;
+  /** limits.request_timeout in ms. */
+  readonly timeoutMs: number;
   sebHeaders(x: Exchange, set: (name: string, value: string) => void, decision: Decision | 'deny', denial: Denial | null): void;
 }

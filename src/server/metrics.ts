@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuthoritySnapshot } from '../authority/state.js';
 import { STAGES, type Stage } from './stages.js';
+import { freshness } from '../authority/freshness-watch.js';
 
 export { STAGES, type Stage };
 
@@ -39,6 +40,7 @@ export class Metrics {
     registers: [this.registry],
   });
   #authority: AuthorityView | null = null;
+  #ledger: { entries?(): number } | null = null;
 
   constructor() {
     // Process CPU, memory, heap and event-loop lag, under the standard names operators chart.
@@ -71,6 +73,25 @@ export class Metrics {
         if (s) this.set(s.max_age);
       },
     });
+    new Gauge({
+      name: 'seb_authority_overdue',
+      help: 'Whether the current authority state is past half its max_age (a republish was missed) or none is in force: 1 or 0',
+      registers: [this.registry],
+      collect() {
+        const f = freshness(view()?.snapshot() ?? null, Date.now() / 1000);
+        this.set(f === 'fresh' ? 0 : 1);
+      },
+    });
+    const ledger = () => this.#ledger;
+    new Gauge({
+      name: 'seb_replay_entries',
+      help: 'Uses the in-process (memory) replay ledger holds, each until its certificate exp + skew; bounded, full fails closed',
+      registers: [this.registry],
+      collect() {
+        const entries = ledger()?.entries?.();
+        if (entries !== undefined) this.set(entries);
+      },
+    });
     new Counter({
       name: 'seb_authority_refused_total',
       help: 'Authority states refused (bad signature, wrong issuer, rollback, future iat, max_age over the cap, ...)',
@@ -81,6 +102,11 @@ export class Metrics {
         this.inc(view()?.rejected ?? 0);
       },
     });
+  }
+
+  /** The replay ledger whose size `seb_replay_entries` reports (the memory ledger has one). */
+  observeLedger(ledger: { entries?(): number }): void {
+    this.#ledger = ledger;
   }
 
   /** The authority whose state the authority gauges report. */

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Denial } from '../reasons.js';
+import { ClientGone, Denial } from '../reasons.js';
 import type { Certificate, Op } from '../certificate/types.js';
 import type { Config } from '../config/types.js';
 import type { CertificateVerifier } from '../certificate/verify.js';
@@ -21,7 +21,9 @@ import { cleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import type { Metrics } from './metrics.js';
 import { certificateSummary, safeText } from './record-fields.js';
-import { denialMessage, recordDenial, sebHeaders } from './responses.js';
+import { type Audit, denialMessage, recordClientGone, recordDenial, recordedDetail, sebHeaders } from './responses.js';
+import type { Lanes } from './lanes.js';
+import { errorText } from './upstream-failure.js';
 import { Exchange, type Admitted, type Decision } from './exchange.js';
 import { StreamGuard } from './stream-guard.js';
 import { forward } from './forward.js';
@@ -34,6 +36,10 @@ export interface RunnerDeps {
   readonly ledger: ReplayLedger;
   readonly records: RecordWriter;
   readonly metrics: Metrics;
+  /** Upstream capacity per class of request (issue 11 §3); drift probes use the target's own pool. */
+  readonly lanes: Lanes;
+  /** Operational log lines (never records). */
+  readonly log: (line: string) => void;
   /** `seb op capture`: mutations are printed as ops instead of executed. */
   readonly capture?: (op: Op) => void;
   /** The account written into captured ARNs: the capture executor's (SPEC §2.1). */
@@ -46,6 +52,10 @@ export class Runner {
   readonly target: Target;
   readonly d: RunnerDeps;
   readonly streams: StreamGuard;
+  /** Where records and operational log lines go. */
+  readonly audit: Audit;
+  /** limits.request_timeout in ms, compiled once: the wait for a lane place and the answer's head. */
+  readonly timeoutMs: number;
   readonly #readsAllowed: boolean;
   readonly #readsDenied: boolean;
   readonly #captureAccount: string;
@@ -56,6 +66,8 @@ export class Runner {
     this.target = target;
     this.d = deps;
     const { config } = deps;
+    this.audit = { records: deps.records, log: deps.log };
+    this.timeoutMs = config.limits.request_timeout * 1000;
     this.streams = new StreamGuard(deps.authority, config.limits.max_stream, config.trust.clock_skew);
     this.#readsAllowed = config.reads === 'allow';
     this.#readsDenied = config.reads === 'deny';
@@ -66,13 +78,13 @@ export class Runner {
   /** Node's 'request' and 'checkContinue' events both land here. */
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     const x = new Exchange(req);
-    this.#admit(x, false, res)
+    this.#admit(x, null, res)
       .then((admitted) => forward(this, x, res, admitted))
       .catch((err: unknown) =>
         this.#fail(x, err, (answer) => {
           if (res.headersSent) return void res.destroy();
           res.writeHead(answer.status, answer.headers).end(req.method === 'HEAD' ? undefined : answer.body);
-        }),
+        }, () => void res.destroy()),
       );
   };
 
@@ -80,14 +92,14 @@ export class Runner {
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const x = new Exchange(req);
     socket.on('error', () => socket.destroy());
-    this.#admit(x, true, null)
+    this.#admit(x, upgradeHeaders(req), null)
       .then((admitted) => tunnel(this, x, socket, head, admitted))
       .catch((err: unknown) =>
         this.#fail(x, err, (answer) => {
           const headers = { ...answer.headers, connection: 'close', 'content-length': String(Buffer.byteLength(answer.body)) };
           const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
           socket.end(`HTTP/1.1 ${answer.status} ${answer.status === 403 ? 'Forbidden' : 'Error'}\r\n${lines.join('\r\n')}\r\n\r\n${answer.body}`);
-        }),
+        }, () => undefined),
       );
   };
 
@@ -97,7 +109,7 @@ export class Runner {
   }
 
   /** Every stage up to the decision record, in stages.ts order. */
-  async #admit(x: Exchange, upgrade: boolean, res: ServerResponse | null): Promise<Admitted> {
+  async #admit(x: Exchange, upgrade: Readonly<Record<string, string>> | null, res: ServerResponse | null): Promise<Admitted> {
     const { config } = this.d;
     const head = (x.head = cleanHead(x.req));
     const request = (x.request = this.target.open(head, upgrade));
@@ -119,7 +131,7 @@ export class Runner {
     x.clock.reset();
     if (kind.read && this.#readsAllowed) {
       if (!readThrough) this.#bindReader(request);
-      return this.#prepare(x, request, null, 'read', upgrade);
+      return this.#prepare(x, request, null, 'read', upgrade !== null);
     }
     if (this.d.capture) {
       this.d.capture(request.capture(this.#captureAccount));
@@ -140,7 +152,7 @@ export class Runner {
       await request.drift(matched, cert);
       x.clock.lap('drift');
     }
-    return this.#prepare(x, request, cert, 'admit', upgrade);
+    return this.#prepare(x, request, cert, 'admit', upgrade !== null);
   }
 
   /**
@@ -173,13 +185,13 @@ export class Runner {
   }
 
   /** mint -> sign -> record: the decision record is written ahead of forwarding (SPEC §8). */
-  async #prepare(x: Exchange, request: TargetRequest, cert: Certificate | null, decision: Decision, upgrade: boolean): Promise<Admitted> {
+  async #prepare(x: Exchange, request: TargetRequest, cert: Certificate | null, decision: Decision, tunnel: boolean): Promise<Admitted> {
     await request.identity(cert);
     x.clock.lap('mint');
-    const upstream = upgrade ? null : await request.prepare(cert);
+    const upstream = tunnel ? null : await request.prepare(cert);
     x.clock.lap('sign');
     x.record = await this.#decision(x, decision, null).catch((err: unknown) => {
-      throw new Denial('audit_unavailable', `the record sink refused the decision: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Denial('audit_unavailable', 'the record sink refused the decision', undefined, errorText(err));
     });
     x.clock.lap('record');
     return { decision, request, certificate: cert, upstream };
@@ -197,7 +209,7 @@ export class Runner {
       certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
       decision,
       reason: denial?.code ?? null,
-      detail: denial?.detail ? safeText(denial.detail) : null,
+      detail: recordedDetail(denial),
       identity: x.request?.identityRecord() ?? null,
     });
   }
@@ -208,10 +220,15 @@ export class Runner {
   }
 
   /** Every failure before forwarding: release the use, record the denial, answer natively. */
-  async #fail(x: Exchange, err: unknown, send: (answer: RenderedAnswer) => void): Promise<void> {
+  async #fail(x: Exchange, err: unknown, send: (answer: RenderedAnswer) => void, gone: () => void): Promise<void> {
     x.reservation?.release();
-    const denial = err instanceof Denial ? err : (console.error(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
-    if (denial) x.record = await recordDenial(() => this.#decision(x, 'deny', denial), denial);
+    // Its decision record already has its outcome (client_gone): there is nothing to deny and nobody to answer.
+    if (err instanceof ClientGone && x.record) return gone();
+    const denial = err instanceof Denial ? err : (this.d.log(`seb: internal error: ${err instanceof Error ? err.stack : String(err)}`), null);
+    if (denial) {
+      x.record = await recordDenial(this.audit, () => this.#decision(x, 'deny', denial), denial);
+      recordClientGone(this.audit, denial, x.record, x.started);
+    }
     this.d.metrics.requests.inc({ target: this.target.name, decision: 'deny', reason: denial?.code ?? 'internal' });
     const message = denialMessage(denial, x.certificate?.jti ?? x.claimedJti);
     const status = denial ? denial.status : 500;
@@ -226,4 +243,19 @@ export class Runner {
 
 function readsDenied(): Denial {
   return new Denial('contract_mismatch', 'reads are denied by this broker (reads: deny)');
+}
+
+const UPGRADE_HEADERS = ['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'x-stream-protocol-version'] as const;
+
+/**
+ * The handshake headers of an upgrade, from the raw request: hygiene drops `upgrade` and
+ * `connection` as hop-by-hop, which is right for every request but the tunnel's own handshake.
+ */
+function upgradeHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of UPGRADE_HEADERS) {
+    const value = req.headers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
 }

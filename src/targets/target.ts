@@ -7,7 +7,6 @@
  * A target opens one `TargetRequest` per request: that object holds the request's one typed reading
  * (parsed once, SPEC §2.1) and answers the runner's questions about it in pipeline order.
  */
-import type { Dispatcher } from 'undici';
 import type { Certificate, Op } from '../certificate/types.js';
 import type { AwsExecutor, K8sExecutor } from '../config/types.js';
 import type { Matched } from '../contract/match.js';
@@ -46,14 +45,12 @@ export interface RequestKind {
 
 /** One request upstream, prepared by the target (signed, impersonating) and sent by the runner. */
 export interface UpstreamRequest {
-  readonly dispatcher: Dispatcher;
   readonly origin: string;
   /** The request target (path and query). */
   readonly path: string;
   readonly method: string;
   readonly headers: Record<string, string | string[]>;
   readonly body: Buffer;
-  readonly headersTimeoutMs: number;
   /** 0: no bound (a watch streams for as long as it is allowed to). */
   readonly bodyTimeoutMs: number;
 }
@@ -66,6 +63,11 @@ export interface TunnelRequest {
   readonly method: string;
   readonly headers: Record<string, string | string[]>;
   readonly tls: { readonly ca?: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer };
+  /**
+   * exec, attach, port-forward: the use is held until the apiserver answers and spent on its 101;
+   * otherwise (proxy) it is spent before the request is sent, like any other (SPEC §2.1).
+   */
+  readonly spendsOnUpgrade: boolean;
 }
 
 /** A native error answer (AWS error XML/JSON, Kubernetes Status). */
@@ -79,8 +81,11 @@ export interface Target {
   readonly name: TargetName;
   /** Where the client should put its certificate: the `no_certificate` detail (SPEC §3). */
   readonly carrierHint: string;
-  /** Reads the head; throws `unparseable_request` when it can be read more than one way. */
-  open(head: RequestHead, tunnel: boolean): TargetRequest;
+  /**
+   * Reads the head; throws `unparseable_request` when it can be read more than one way. `upgrade`
+   * is an upgrade's handshake headers (hygiene drops them as hop-by-hop), null for any other request.
+   */
+  open(head: RequestHead, upgrade: Readonly<Record<string, string>> | null): TargetRequest;
   /** The decision record's target fields for a request the target could not open (all null). */
   readonly bareProjection: Readonly<Record<string, null>>;
   /** The native error answer for a request the target could not even open (hygiene refused it). */
@@ -119,15 +124,15 @@ export interface TargetRequest {
   /** SPEC §8 `request.digest` of what was forwarded, or null. */
   readonly digest: string | null;
   /** An upgrade's upstream connection. */
-  tunnel(certificate: Certificate | null, upgrade: Record<string, string>): TunnelRequest;
+  tunnel(certificate: Certificate | null): TunnelRequest;
   /** The target-specific fields of the decision record's `request` (SPEC §8). */
   project(): Record<string, unknown>;
   /** The upstream request id and any error the answer itself signals (AWS: a failed guard). */
   outcome(status: number, headers: Readonly<Record<string, string | string[] | undefined>>): { upstreamRequestId: string | null; error: string | null };
   /** A native error answer in the client's own format (SPEC §4). */
   render(status: number, message: string, denial: boolean): RenderedAnswer;
-  /** The answer when the upstream could not be reached (502) or did not answer in time (504). */
-  upstreamFailed(timeout: boolean, error: string): RenderedAnswer;
+  /** Answer headers never relayed to the client (a read's `sensitive` members, SPEC §7), or null. */
+  redactedHeaders(read: boolean): ReadonlySet<string> | null;
   /** What a long-lived answer says as the broker ends it (a watch's ERROR event), or null. */
   streamNotice(why: string): string | null;
 }

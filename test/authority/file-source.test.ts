@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import { CompactSign } from 'jose';
 import { watchAuthorityFile } from '../../src/authority/file-source.js';
 import { Authority } from '../../src/authority/state.js';
 import { TrustStore } from '../../src/certificate/trust.js';
+import { concerns } from '../../src/certificate/watch-file.js';
 import { until } from '../helpers/until.js';
 
 const sab = generateKeyPairSync('ed25519');
@@ -82,4 +83,33 @@ t.test('a missing directory still resolves (poll only) and close stops watching'
   writeFileSync(path2, await state(2));
   await sleep(1300);
   t.equal(authority2.snapshot()?.seq, 1, 'no reads after close');
+});
+
+// Issue 11 §6: the soak's records are written beside the authority file. Every directory event
+// used to push the debounced read back, so while a neighbour was written more often than every
+// 50 ms no republish was read and the state aged out (503 authority_stale at max_age).
+t.test('a republish is read while another file in the directory is written all the time', async (t) => {
+  const busy = mkdtempSync(join(tmpdir(), 'seb-authority-busy-'));
+  t.teardown(() => rmSync(busy, { recursive: true, force: true }));
+  const path = join(busy, 'authority.jws');
+  writeFileSync(path, await state(1));
+  const authority = newAuthority();
+  const source = await watchAuthorityFile(path, authority, () => {});
+  t.teardown(() => source.close());
+  const neighbour = join(busy, 'records.jsonl');
+  const noise = setInterval(() => appendFileSync(neighbour, '{}\n'), 2);
+  t.teardown(() => clearInterval(noise));
+  await sleep(200);
+  for (const seq of [2, 3, 4, 5, 6]) {
+    writeFileSync(path, await state(seq));
+    t.ok(await until(() => authority.snapshot()?.seq === seq, 3_000), `republish ${seq} read despite the neighbour's writes`);
+  }
+});
+
+t.test('directory events that concern the watched file', async (t) => {
+  t.ok(concerns('authority.jws', 'authority.jws'));
+  t.ok(concerns('authority.jws', '..data'), "Kubernetes' atomic writer swaps ..data");
+  t.ok(concerns('authority.jws', null), 'a platform that gives no name');
+  t.notOk(concerns('authority.jws', 'records.jsonl'));
+  t.notOk(concerns('authority.jws', 'authority.jws.tmp'), 'the rename that follows is the event that counts');
 });

@@ -51,7 +51,7 @@ records:
   state_file: state.json
   sign: checkpoint
 replay:
-  store: { redis: { url: "rediss://redis.example:6380/0", password_file: redis.pass } }
+  store: { redis: { url: "rediss://redis.example:6380/0", password_file: redis.pass, check_persistence: false } }
 limits:
   max_body_bytes: 1024
   request_timeout: 5
@@ -110,8 +110,8 @@ t.test('the full example parses, resolves paths and is deeply frozen', async (t)
   });
   t.same(c.kube, { in_cluster: false, server: null, kubeconfig: '/etc/seb/kube/config', tls: { cert: '/etc/seb/tls/cert.pem', key: '/etc/seb/tls/key.pem' }, client_dir: '/etc/seb/client' });
   t.same(c.records, { sink: { fluent: { host: '127.0.0.1', port: 24224, tag: 'seb' } }, state_file: '/etc/seb/state.json', sign: 'checkpoint' });
-  t.same(c.replay, { store: { redis: { url: 'rediss://redis.example:6380/0', password_file: '/etc/seb/redis.pass' } } });
-  t.same(c.limits, { max_body_bytes: 1024, request_timeout: 5, max_stream: 60 });
+  t.same(c.replay, { store: { redis: { url: 'rediss://redis.example:6380/0', password_file: '/etc/seb/redis.pass', check_persistence: false } } });
+  t.same(c.limits, { max_body_bytes: 1024, request_timeout: 5, max_stream: 60, concurrent_certified: 64, concurrent_certified_streams: 16, concurrent_reads: 64, concurrent_read_streams: 32, min_read_rate: 16384 });
   t.ok(isDeeplyFrozen(c), 'every object in the result is frozen');
   t.throws(() => {
     (c.limits as { max_body_bytes: number }).max_body_bytes = 1;
@@ -130,7 +130,7 @@ t.test('a minimal config gets every default', async (t) => {
   t.equal(c.kube, null);
   t.same(c.records, { sink: 'stdout', state_file: null, sign: 'every' });
   t.same(c.replay, { store: 'memory' });
-  t.same(c.limits, { max_body_bytes: 10485760, request_timeout: 30, max_stream: 3600 });
+  t.same(c.limits, { max_body_bytes: 10485760, request_timeout: 30, max_stream: 3600, concurrent_certified: 64, concurrent_certified_streams: 16, concurrent_reads: 64, concurrent_read_streams: 32, min_read_rate: 16384 });
   t.ok(isDeeplyFrozen(DEFAULTS), 'DEFAULTS cannot be changed by a caller');
   t.throws(() => requireSigningKey(c), { name: 'UsageError', problems: ['broker.signing_key: required by seb run'] });
   try {
@@ -214,6 +214,7 @@ const BAD: readonly (readonly [string, string, readonly string[]])[] = [
   ['bad record sink', `${MINIMAL}records: { sink: stderr }\n`, ['records.sink: must be "stdout", {file: PATH} or {fluent: {host, port, tag}}, got "stderr"']],
   ['fluent without port', `${MINIMAL}records: { sink: { fluent: { host: h, tag: t } } }\n`, ['records.sink.fluent.port: required']],
   ['redis url with a password', `${MINIMAL}replay: { store: { redis: { url: "redis://:pw@r:6379" } } }\n`, ['replay.store.redis.url: must not hold a password (use password_file)']],
+  ['redis check_persistence not a boolean', `${MINIMAL}replay: { store: { redis: { url: "redis://r:6379", check_persistence: "no" } } }\n`, ['replay.store.redis.check_persistence: must be true or false, got "no"']],
   ['non-redis url', `${MINIMAL}replay: { store: { redis: { url: "https://r" } } }\n`, ['replay.store.redis.url: must be a redis:// or rediss:// URL, got "https://r"']],
   ['secret not echoed', edit('aws: {}', 'aws: { credentials: { access_key_id: a, secret_access_key: 12345 } }'), ['aws.credentials.secret_access_key: must be a string, got number']],
   ['bad mint', edit('aws: {}', 'aws: { mint: always }'), ['aws.mint: must be one of per_scope, per_certificate, got "always"']],

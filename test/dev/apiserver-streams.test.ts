@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Attach, KubeConfig, PortForward } from '@kubernetes/client-node';
-import { exitWithin, forwardedPort, kubectl, kubectlInBackground, startKubeWorld } from '../helpers/kube.js';
+import { startKubeWorld } from '../helpers/kube.js';
+import { exitWithin, forwardedPort, kubectl, kubectlInBackground } from '../helpers/kubectl.js';
 import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-standin-streams-'));

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { startTestBroker } from '../helpers/broker.js';
-import { kubeBrokerConfig, startKubeWorld, kubectl } from '../helpers/kube.js';
+import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
+import { kubectl } from '../helpers/kubectl.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-kube-node-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Attach, Exec, KubeConfig, PortForward } from '@kubernetes/client-node';
 import { startTestBroker } from '../helpers/broker.js';
-import { exitWithin, forwardedPort, kubeBrokerConfig, kubectl, kubectlInBackground, startKubeWorld } from '../helpers/kube.js';
+import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
+import { exitWithin, forwardedPort, kubectl, kubectlInBackground } from '../helpers/kubectl.js';
 import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-kube-streams-'));

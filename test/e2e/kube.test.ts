@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { request as httpsRequest } from 'node:https';
 import { parse as parseYaml } from 'yaml';
 import { startTestBroker } from '../helpers/broker.js';
-import { kubeBrokerConfig, startKubeWorld, kubectl } from '../helpers/kube.js';
+import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
+import { kubectl } from '../helpers/kubectl.js';
 import { findResource } from '../../src/dev/apiserver/resources.js';
 
 import { tmpdir } from 'node:os';

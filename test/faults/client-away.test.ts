@@ -31,6 +31,8 @@ for (const target of ['aws', 'k8s'] as const satisfies readonly TargetKind[]) {
     t.ok(await until(() => (rec = decisionFor(jti)) !== undefined), 'the abandoned request has a decision record');
     t.match(rec!, { decision: 'deny', reason: 'unparseable_request', detail: /went away/ }, 'a deny: the client went away while sending the body');
     t.type(rec!.sig, 'string', 'signed');
+    // Issue 11 §7: an abandoned request is told from a malformed one by its outcome.
+    t.match(await w.outcomeOf(rec!.seq), { outcome: 'client_gone', status: null }, 'its outcome record says client_gone');
     await new Promise((r) => setTimeout(r, 200));
     t.equal(w.mutations(), before, 'nothing reached the upstream');
     await expectHealthy(t, w, target);
@@ -55,8 +57,9 @@ for (const target of ['aws', 'k8s'] as const satisfies readonly TargetKind[]) {
     const recs = w.records().filter((r) => r.type === 'decision' && r.certificate?.jti === jti);
     t.ok(recs.length >= 1, 'it has its decision record');
     for (const rec of recs.filter((r) => r.decision === 'admit')) {
-      t.match(await w.outcomeOf(rec.seq), { status: null, error: /^not forwarded: .*client/ }, 'an admit is followed by an outcome: not forwarded, the client left');
+      t.match(await w.outcomeOf(rec.seq), { outcome: 'client_gone', status: null, error: /^not forwarded: .*client/ }, 'an admit is followed by an outcome: client_gone, not forwarded');
     }
+    t.notOk(recs.some((r) => r.decision === 'deny' && r.reason === 'unparseable_request'), 'and no unparseable_request deny: the request was well formed');
     // The use was given back: the same single-use certificate still works once.
     const again = target === 'aws' ? await w.put(name, jws) : await w.create(name, jws);
     t.equal(again.responses[0]?.status, target === 'aws' ? 200 : 201, 'the certificate was not spent on the abandoned request');
@@ -87,7 +90,7 @@ for (const target of ['aws', 'k8s'] as const satisfies readonly TargetKind[]) {
     const admit = w.records().find((r) => r.type === 'decision' && r.decision === 'admit' && r.certificate?.jti === jti);
     t.ok(admit, 'admitted, with its record');
     const outcome = admit ? await w.outcomeOf(admit.seq) : undefined;
-    t.match(outcome, { status: 200, error: /client closed the connection/ }, 'the outcome record says the client left');
+    t.match(outcome, { outcome: 'client_gone', status: 200, error: /client closed the connection/ }, 'the outcome record says the client left (client_gone)');
     t.ok((outcome as { bytes_out?: number } | undefined)?.bytes_out, 'and how much it had been sent');
     t.ok(await until(() => fake.arrivals.at(-1)?.closed === true), 'the broker cancelled the upstream request');
     await expectHealthy(t, w, target);

@@ -47,6 +47,8 @@ export interface Fake {
   readonly arrivals: Arrival[];
   /** Applies to every request that arrives after it is set. */
   answer: Answer;
+  /** When set and it returns an answer, that answer wins over `answer` for this request (by method and URL). */
+  answerFor?: ((method: string, url: string) => Answer | undefined) | undefined;
   /** Stops listening (connections refused) and cuts what is open; `listen` opens the same port again. */
   stop(): Promise<void>;
   listen(): Promise<void>;
@@ -95,7 +97,7 @@ async function startFake(server: Server, scheme: 'http' | 'https', normal: Norma
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       arrival.body = Buffer.concat(chunks);
-      const answer = fake.answer;
+      const answer = fake.answerFor?.(arrival.method, arrival.url) ?? fake.answer;
       const socket = req.socket;
       switch (answer.kind) {
         case 'ok':

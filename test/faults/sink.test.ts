@@ -78,6 +78,8 @@ async function refusedThenAdmitted(t: Test, mode: 'block' | 'full' | 'closed'): 
     const r = await send(s.target, s.name, s.jws, STALL_MS + 10_000);
     const took = Date.now() - started;
     await expectDenied(t, w, r, { target: s.target, status: 503, reason: 'audit_unavailable', certId: s.jti, recorded: false });
+    // Issue 11 §7: the sink's own error text is for the log, not the agent.
+    t.notMatch(r.responses[0]?.body ?? '', /ENOSPC|EPIPE|write failed/, "the agent does not read the sink's error");
     // A blocked sink is given STALL_MS; after that, while it still blocks, refusals are immediate.
     if (mode === 'block' && i === 0) t.ok(took >= STALL_MS - 200 && took < STALL_MS + 4_000, `refused once the sink stalled for ${STALL_MS} ms (${took} ms)`);
     else t.ok(took < 2_000, `refused at once (${took} ms)`);

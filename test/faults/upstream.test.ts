@@ -64,6 +64,9 @@ for (const target of ['aws', 'k8s'] as const) {
     t.equal(res?.headers['x-seb-decision'], 'admit', 'still an admitted request, not a denial');
     t.notOk(res?.headers['x-seb-reason'], 'no reason code: upstream failures are not denials');
     if (res) t.match(render(t, res), /seb: (upstream unreachable|the apiserver is unreachable)/, 'the client reads that the upstream failed');
+    // Issue 11 §7: the upstream's error text names internal addresses; it goes to the record only.
+    if (res) t.notMatch(res.body, /127\.0\.0\.1|ECONN|UND_ERR|other side closed|socket/i, "the agent does not read the upstream's error");
+    if (res) t.match(render(t, res), `(certificate ${s.jti})`, 'it names the certificate');
     const { admit, outcome } = await trail(t, s);
     t.equal(res?.headers['x-seb-record'], admit ? `${w.tb.broker.records.stream}:${admit.seq}` : 'none', 'X-SEB-Record names the admit record');
     t.match(outcome, { status: 502, error: /./ }, 'the outcome records the 502 and the error');
@@ -79,6 +82,7 @@ for (const target of ['aws', 'k8s'] as const) {
     t.ok(ms >= REQUEST_TIMEOUT_S * 1000 - 100 && ms < REQUEST_TIMEOUT_S * 1000 + 5_000, `answered after about ${REQUEST_TIMEOUT_S} s (${ms} ms)`);
     t.equal(res?.headers['x-seb-decision'], 'admit');
     if (res) t.match(render(t, res), /timed out|not answering/, 'the client reads that the upstream timed out');
+    if (res) t.notMatch(res.body, /127\.0\.0\.1|UND_ERR|Timeout Error/i, "the agent does not read the upstream's error");
     const { outcome } = await trail(t, s);
     t.match(outcome, { status: 504, error: /timeout/i }, 'the outcome records the timeout');
     const fake = target === 'aws' ? w.s3 : w.api!;

@@ -39,6 +39,7 @@ export interface Rec {
   readonly decision_seq?: number;
   readonly status?: number | null;
   readonly error?: string | null;
+  readonly outcome?: string | null;
   readonly certificate?: { readonly jti?: string } | null;
   readonly identity?: Record<string, unknown> | null;
   readonly sig?: string;

@@ -146,7 +146,7 @@ t.test('a stream verifies, re-serialised too; any one change to it is detected',
   await check(t, TARGET, 'chain mutations', fc.asyncProperty(stream, stream, change, async (s, other, c) => {
     const lines = await write(s.key, s.sign, s.entries);
     const good = await verify(lines);
-    if (!good.ok || good.records !== lines.length || good.uncovered !== 0 || !good.streams[0]!.ended) throw new Error(`a written stream does not verify: ${JSON.stringify(good)}`);
+    if (!good.ok || good.records !== lines.length || !good.streams[0]!.ended) throw new Error(`a written stream does not verify: ${JSON.stringify(good)}`);
     const again = await verify(lines.map(reserialise));
     if (!again.ok) throw new Error(`a re-serialised stream does not verify: ${JSON.stringify(again)}`);
     // Another stream's lines only where the change needs them: writing a stream is most of a case's cost.

@@ -1,11 +1,14 @@
 /**
  * A private redis-server for the shared replay ledger tests: a free loopback port, a password the
- * test generates (also written to a file, for `replay.store.redis.password_file`), no persistence
- * and no config file. Callers must register `stop` with `t.teardown`.
+ * test generates (also written to a file, for `replay.store.redis.password_file`) and no config
+ * file. By default it persists as the broker requires (appendonly yes, appendfsync always,
+ * maxmemory-policy noeviction; src/replay/redis-persistence.ts); `persistence: 'rdb'` is Redis's
+ * own default instead (snapshots only, taken here when the test says SAVE). Callers must register
+ * `stop` with `t.teardown`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +20,10 @@ const STOP_TIMEOUT_MS = 5_000;
 /** Another process may take the free port between the probe and redis-server's bind. */
 const PORT_ATTEMPTS = 3;
 const OUTPUT_TAIL_CHARS = 2_000;
+
+export interface TestRedisOptions {
+  readonly persistence?: 'aof' | 'rdb';
+}
 
 export interface TestRedis {
   /** `redis://127.0.0.1:PORT`, without the password (as `replay.store.redis.url` wants it). */
@@ -31,17 +38,23 @@ export interface TestRedis {
   resume(): void;
   /** SIGKILL: the store crashes and forgets everything; resolves when the process is gone. */
   kill(): Promise<void>;
-  /** Starts it again on the same port and password, empty (after kill()). */
-  restart(): Promise<void>;
+  /**
+   * Starts it again on the same port and password (after kill()): empty, as a store that lost its
+   * disk, or with `keepData` from what it had persisted (its AOF, or its last RDB snapshot).
+   */
+  restart(o?: { readonly keepData?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(o: TestRedisOptions = {}): Promise<TestRedis> {
   const bin = requirePeer('redis-server', INSTALL_HINTS['redis-server']);
   const dir = mkdtempSync(join(tmpdir(), 'seb-redis-'));
   const password = randomBytes(24).toString('base64url');
   const passwordFile = join(dir, 'redis.pass');
   writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  // The password file stays beside the data directory, which restart() may empty.
+  const data = join(dir, 'data');
+  const persistence = o.persistence ?? 'aof';
 
   let port = 0;
   let child: ChildProcess | null = null;
@@ -49,7 +62,7 @@ export async function startRedis(): Promise<TestRedis> {
     for (let attempt = 1; child === null; attempt++) {
       port = await freePort();
       try {
-        child = await launchOn(bin, port, password, dir);
+        child = await launchOn(bin, port, password, data, persistence);
       } catch (err) {
         if (attempt >= PORT_ATTEMPTS || !/Address already in use/i.test(String(err))) throw err;
       }
@@ -83,9 +96,10 @@ export async function startRedis(): Promise<TestRedis> {
     pause: () => signal('SIGSTOP'),
     resume: () => signal('SIGCONT'),
     kill: () => gone('SIGKILL'),
-    restart: async () => {
+    restart: async (r = {}) => {
       await gone('SIGKILL');
-      child = await launchOn(bin, port, password, dir);
+      if (r.keepData !== true) rmSync(data, { recursive: true, force: true });
+      child = await launchOn(bin, port, password, data, persistence);
     },
     stop: async () => {
       await gone('SIGTERM');
@@ -95,10 +109,13 @@ export async function startRedis(): Promise<TestRedis> {
 }
 
 /** Starts redis-server on `port` and waits until it answers our password, or fails with its output. */
-async function launchOn(bin: string, port: number, password: string, dir: string): Promise<ChildProcess> {
+async function launchOn(bin: string, port: number, password: string, dir: string, persistence: 'aof' | 'rdb'): Promise<ChildProcess> {
+  mkdirSync(dir, { recursive: true });
+  // 'rdb': no automatic snapshot either, so the only snapshot is the one the test SAVEs.
+  const durable = persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const child = spawn(
     bin,
-    ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--save', '', ...durable, '--maxmemory-policy', 'noeviction', '--dir', dir, '--daemonize', 'no'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

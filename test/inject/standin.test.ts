@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStandInApiserver, type StandInApiserver } from '../../src/dev/apiserver/server.js';
-import { kubectl as runKubectl } from '../helpers/kube.js';
+import { kubectl as runKubectl } from '../helpers/kubectl.js';
 import { until } from '../helpers/until.js';
 import { SERVICE_HOST, servingPair, startInjector, type Injector, type TlsFiles } from './injector.js';
 import { invariantProblems } from './invariants.js';

@@ -1,12 +1,12 @@
 /**
  * Renders a kustomization under k8s/ with the real kubectl 1.32 (its embedded kustomize v5), and
- * reads the objects back. A missing kubectl fails with the install hint (test/helpers/kube.ts).
+ * reads the objects back. A missing kubectl fails with the install hint (test/helpers/kubectl.ts).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
-import { kubectl } from '../helpers/kube.js';
+import { kubectl } from '../helpers/kubectl.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const K8S = join(ROOT, 'k8s');

@@ -61,7 +61,7 @@ t.test('untampered logs verify, in every form a pipeline may store them', async 
     ['CRI split into P parts', lines.flatMap((l) => [`2026-11-26T04:00:00.1Z stdout P ${l.slice(0, 50)}`, `2026-11-26T04:00:00.1Z stdout F ${l.slice(50)}`])],
   ];
   for (const [name, input] of forms) {
-    t.match(await verify(input), { ok: true, records: n, uncovered: 0, streams: [{ stream, records: n, ended: true }] }, name);
+    t.match(await verify(input), { ok: true, records: n, streams: [{ stream, records: n, ended: true, sign: 'every', link: 'none' }] }, name);
   }
 });
 
@@ -116,20 +116,20 @@ t.test('allowCopies: exact copies, as an at-least-once pipeline resends them, ar
   t.match(await lenient([...lines.slice(0, 3), lines[4] as string, lines[3] as string, ...lines.slice(5)]), { ok: false, problem: 'reordered' }, 'order still matters');
 });
 
-t.test('sign: checkpoint — an unsigned record changed is caught by the chain; uncovered records are counted', async (t) => {
+t.test('sign: checkpoint — an unsigned record changed is caught by the chain; uncovered records fail', async (t) => {
   const { stream, lines } = await log('checkpoint', 6);
-  t.match(await verify(lines), { ok: true, uncovered: 0 });
+  t.match(await verify(lines), { ok: true, streams: [{ sign: 'checkpoint' }] });
   const unsignedAt = lines.findIndex((l, i) => i > 0 && !('sig' in JSON.parse(l)));
   t.ok(unsignedAt > 0, 'the log has unsigned records');
   const changed = lines.map((l, i) => (i === unsignedAt ? edit(l, (r) => (r.detail = 'x')) : l));
   t.match(await verify(changed), { ok: false, line: unsignedAt + 1, seq: unsignedAt, problem: 'changed', stream });
-  // Cut after an unsigned record: everything after the last signed one is uncovered.
+  // Cut after an unsigned record: everything after the last signed one is uncovered, so it fails.
   const cut = lines.slice(0, unsignedAt + 1);
   const lastSigned = cut.findLastIndex((l) => 'sig' in JSON.parse(l));
-  t.match(await verify(cut), { ok: true, uncovered: cut.length - 1 - lastSigned, streams: [{ ended: false }] });
-  // Stripping the only signature (the end record's) leaves the whole stream uncovered, never vouched for.
+  t.match(await verify(cut), { ok: false, problem: 'uncovered', stream, seq: lastSigned + 1, line: lastSigned + 2 });
+  // Stripping the last signature (the end record's) leaves the tail after the signed start uncovered.
   const stripped = lines.map((l, i) => (i === lines.length - 1 ? edit(l, (r) => (delete r.sig, delete r.kid)) : l));
-  t.match(await verify(stripped), { ok: true, uncovered: lines.length });
+  t.match(await verify(stripped), { ok: false, problem: 'uncovered', seq: 1 });
 });
 
 t.test('a signature from another key with the same kid is a change', async (t) => {
@@ -177,5 +177,5 @@ t.test('framing and link checks', async (t) => {
   ];
   for (const [name, input, expected] of cases) t.match(await verify(input), { ok: false, ...expected }, name);
   const linked = [...first.lines, ...signed([{ type: 'start', stream: s, seq: 0, previous: { stream: first.stream, seq: 2, hash: endHash } }])];
-  t.match(await verify(linked), { ok: true, streams: [{ stream: first.stream }, { stream: s, linked: true }] });
+  t.match(await verify(linked), { ok: true, streams: [{ stream: first.stream, link: 'none' }, { stream: s, link: 'checked' }] });
 });

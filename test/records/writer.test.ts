@@ -67,10 +67,11 @@ t.test('sign: every — a few hundred concurrent records verify, in seq order', 
   t.equal(recs[0]?.prev, null);
   t.equal(recs[301]?.type, 'end');
   t.ok(recs.every((r) => typeof r.sig === 'string' && r.kid === KID), 'every record signed');
+  t.same(Object.keys(recs[0] as object), ['v', 'type', 'stream', 'seq', 'ts', 'prev', 'broker', 'previous', 'sign', 'kid', 'sig'], 'the start states the signing mode');
   t.same(Object.keys(recs[1] as object), ['v', 'type', 'stream', 'seq', 'ts', 'prev', 'broker', 'request', 'certificate', 'decision', 'reason', 'detail', 'identity', 'kid', 'sig'], 'SPEC §8 field order');
   t.equal(recs[1]?.ts, '2026-11-26T04:00:00.000Z');
   const report = await verifyRecords(from(sink.lines), JWKS);
-  t.match(report, { ok: true, records: 302, uncovered: 0, streams: [{ stream: w.stream, records: 302, ended: true, uncovered: 0, previous: null, linked: null }] });
+  t.match(report, { ok: true, records: 302, streams: [{ stream: w.stream, records: 302, ended: true, sign: 'every', previous: null, link: 'none' }] });
 });
 
 t.test('sign: checkpoint — unsigned records covered by a signed checkpoint within 100 ms', async (t) => {
@@ -83,20 +84,21 @@ t.test('sign: checkpoint — unsigned records covered by a signed checkpoint wit
   t.equal(cp.type, 'checkpoint', 'a checkpoint followed the burst');
   t.equal(cp.head, cp.prev, 'head is the hash of the record before it');
   t.type(cp.sig, 'string');
-  t.ok(sink.lines.slice(0, -1).every((l) => !('sig' in parse(l)) && !('kid' in parse(l))), 'ordinary records carry no sig');
+  t.ok(sink.lines.slice(1, -1).every((l) => !('sig' in parse(l)) && !('kid' in parse(l))), 'ordinary records carry no sig');
+  t.match(parse(sink.lines[0] as string), { type: 'start', sign: 'checkpoint', sig: String }, 'the start states the mode and is signed');
 
   await Promise.all(Array.from({ length: 150 }, (_, i) => w.decision(decision(i))));
   // Before the next checkpoint: the new records are not yet covered.
   const lastSigned = sink.lines.findLastIndex((l) => 'sig' in parse(l));
   const expected = sink.lines.length - 1 - lastSigned;
   t.ok(expected > 0, 'some records wait for the next checkpoint');
-  t.match(await verifyRecords(from(sink.lines), JWKS), { ok: true, uncovered: expected });
+  t.match(await verifyRecords(from(sink.lines), JWKS), { ok: false, problem: 'uncovered', seq: lastSigned + 1 }, 'not yet covered: not verified');
 
   await w.close();
   const recs = sink.lines.map(parse);
   t.equal(recs.at(-1)?.type, 'end');
   t.type(recs.at(-1)?.sig, 'string', 'the end record is signed');
-  t.match(await verifyRecords(from(sink.lines), JWKS), { ok: true, records: sink.lines.length, uncovered: 0 });
+  t.match(await verifyRecords(from(sink.lines), JWKS), { ok: true, records: sink.lines.length });
 });
 
 t.test('agent strings cannot break framing and are recorded as valid Unicode', async (t) => {
@@ -185,8 +187,9 @@ t.test('state file links streams across restarts; a cut tail is then detected', 
   t.same(start.previous, state);
 
   const both = [...first.lines, ...second.lines];
-  t.match(await verifyRecords(from(both), JWKS), { ok: true, records: 6, streams: [{ linked: null }, { linked: true }] });
-  t.match(await verifyRecords(from(second.lines), JWKS), { ok: true, streams: [{ linked: false }] }, 'unlinked when the previous stream is absent');
+  t.match(await verifyRecords(from(both), JWKS), { ok: true, records: 6, streams: [{ link: 'none' }, { link: 'checked' }] });
+  t.match(await verifyRecords(from(second.lines), JWKS), { ok: false, problem: 'missing-stream', stream: a.stream, seq: 2 }, 'the previous stream is missing');
+  t.match(await verifyRecords(from(second.lines), { ...JWKS, outOfScope: [a.stream] }), { ok: true, streams: [{ link: 'out-of-scope' }] }, 'unless declared out of scope');
   const cut = [...first.lines.slice(0, -1), ...second.lines];
   t.match(await verifyRecords(from(cut), JWKS), { ok: false, problem: 'truncated', stream: a.stream, seq: 2, line: 2 });
 

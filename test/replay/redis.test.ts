@@ -197,3 +197,97 @@ t.test('a store that is down at start: the ledger opens, denies, and connects la
   await nextSecond();
   t.equal(await reason(ledger.reserve(fresh(), 1, now(), later())), 'granted');
 });
+
+t.test('Redis default persistence (RDB snapshots) is refused at start-up, unless check_persistence is off', async (t) => {
+  const rdb = await startRedis({ persistence: 'rdb' });
+  t.teardown(() => rdb.stop());
+  await t.rejects(RedisLedger.open({ url: rdb.url, password: rdb.password, log: () => {} }), {
+    message: /persistence can lose acknowledged writes: appendonly is "no", not "yes"; appendfsync is "everysec", not "always"/,
+  });
+  const ledger = await RedisLedger.open({ url: rdb.url, password: rdb.password, log: () => {}, checkPersistence: false });
+  t.teardown(() => ledger.close());
+  t.ok(ledger.healthy(), 'opened when the operator turned the check off');
+});
+
+t.test('a store whose persistence was weakened is unusable after the next reconnect, and usable again once fixed', async (t) => {
+  const lines: string[] = [];
+  const ledger = await open({ log: (l) => lines.push(l) });
+  await nextSecond();
+  t.equal(await reason(ledger.reserve(fresh(), 1, now(), later())), 'granted');
+  await admin.config('SET', 'appendfsync', 'everysec');
+  t.teardown(() => admin.config('SET', 'appendfsync', 'always'));
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  for (let i = 0; i < 40 && !lines.some((l) => /appendfsync is "everysec"/.test(l)); i++) await sleep(50);
+  t.notOk(ledger.healthy(), '/readyz: not ready');
+  const err = await ledger.reserve(fresh(), 1, now(), later()).catch((e: unknown) => e);
+  t.match(err, { code: 'replay_unavailable', detail: /appendfsync is "everysec", not "always"/ });
+  await admin.config('SET', 'appendfsync', 'always');
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  for (let i = 0; i < 40 && !ledger.healthy(); i++) await sleep(50);
+  t.ok(ledger.healthy());
+  t.equal(await reason(ledger.reserve(fresh(), 1, now(), later())), 'granted');
+});
+
+t.test('issue 11 §4: a store restarted from an older RDB snapshot cannot run a spent certificate again', async (t) => {
+  const rdb = await startRedis({ persistence: 'rdb' });
+  t.teardown(() => rdb.stop());
+  const lines: string[] = [];
+  const ledger = await RedisLedger.open({ url: rdb.url, password: rdb.password, log: (l) => lines.push(l), checkPersistence: false, leaseMs: 600 });
+  t.teardown(() => ledger.close());
+  const snap = rdb.client();
+  t.teardown(() => snap.disconnect());
+  await nextSecond();
+  const spentBefore = fresh();
+  await (await ledger.reserve(spentBefore, 1, now(), later())).commit();
+  // The snapshot holds the since marker and one spent use; what follows is only in memory.
+  t.equal(await snap.save(), 'OK');
+  await nextSecond();
+  const issued = now();
+  const spent = fresh();
+  await (await ledger.reserve(spent, 1, issued, later())).commit();
+  t.equal(await reason(ledger.reserve(spent, 1, issued, later())), 'replay', 'spent');
+
+  await rdb.kill(); // kill -9: nothing after the SAVE reaches the disk
+  await rdb.restart({ keepData: true });
+  t.equal(await snap.exists(useKey(spentBefore)), 1, 'the store came back from the snapshot');
+  t.equal(await snap.exists(useKey(spent)), 0, 'without the later use');
+  for (let i = 0; i < 60 && !ledger.healthy(); i++) await sleep(100);
+  t.ok(ledger.healthy(), 'reconnected');
+
+  const err = await ledger.reserve(spent, 1, issued, later()).catch((e: unknown) => e);
+  t.match(err, { code: 'replay', detail: /issued no later than the second the shared replay store began counting/ }, 'the spent certificate does not run again');
+  t.ok(lines.some((l) => /lost acknowledged writes \(its commit count went back from 2 to 1\)/.test(l)), `the loss is logged: ${JSON.stringify(lines)}`);
+  t.equal(await reason(ledger.reserve(fresh(), 1, issued, later())), 'replay', 'nor any certificate issued before the loss was seen');
+  await nextSecond();
+  const after = fresh();
+  const r = await ledger.reserve(after, 1, now(), later());
+  await r.commit();
+  t.pass('a certificate issued since is served');
+  t.equal(await reason(ledger.reserve(after, 1, now(), later())), 'replay', 'and counted');
+});
+
+t.test('issue 11 §4: a second broker that saw the lost commit catches the loss too; a durable store loses nothing', async (t) => {
+  const aof = await startRedis();
+  t.teardown(() => aof.stop());
+  const a = await RedisLedger.open({ url: aof.url, password: aof.password, log: () => {} });
+  t.teardown(() => a.close());
+  const b = await RedisLedger.open({ url: aof.url, password: aof.password, log: () => {} });
+  t.teardown(() => b.close());
+  await nextSecond();
+  const issued = now();
+  const spent = fresh();
+  const unused = fresh();
+  await (await a.reserve(spent, 1, issued, later())).commit();
+  // b learns the commit count from its own reply.
+  t.equal(await reason(b.reserve(spent, 1, issued, later())), 'replay');
+  await aof.kill();
+  await aof.restart({ keepData: true });
+  for (let i = 0; i < 60 && !(a.healthy() && b.healthy()); i++) await sleep(100);
+  t.equal(await reason(b.reserve(spent, 1, issued, later())), 'replay', 'appendfsync always: the spent use survived kill -9');
+  t.equal(await reason(b.reserve(unused, 1, issued, later())), 'granted', 'and nothing was taken for a loss');
+  // Now the store loses everything (a disk lost, a FLUSHALL): b, which saw count 1, refuses older certificates.
+  const c = aof.client();
+  t.teardown(() => c.disconnect());
+  await c.flushall();
+  t.equal(await reason(b.reserve(fresh(), 1, issued, later())), 'replay');
+});

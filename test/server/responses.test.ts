@@ -41,7 +41,7 @@ t.test('a confirmed commit lets the forward go on and writes nothing more', asyn
   const { records, sink } = await writer();
   const ref = await admit(records);
   let committed = 0;
-  await commitBeforeForward(reservation(async () => void committed++), records, ref, performance.now(), 10);
+  await commitBeforeForward(reservation(async () => void committed++), { records, log: () => {} }, ref, performance.now(), 10);
   t.equal(committed, 1);
   await records.close();
   t.notOk(sink.lines.some((l) => JSON.parse(l).type === 'outcome'));
@@ -51,7 +51,7 @@ t.test('an unconfirmed commit is replay_unavailable, with an outcome that says n
   const { records, sink } = await writer();
   const ref = await admit(records);
   const failing = reservation(() => Promise.reject(new Denial('replay_unavailable', 'redis did not answer')));
-  await t.rejects(commitBeforeForward(failing, records, ref, performance.now(), 10), { code: 'replay_unavailable' });
+  await t.rejects(commitBeforeForward(failing, { records, log: () => {} }, ref, performance.now(), 10), { code: 'replay_unavailable' });
   await records.close();
   const outcome = sink.lines.map((l) => JSON.parse(l)).find((r) => r.type === 'outcome');
   t.match(outcome, { decision_seq: ref.seq, status: null, bytes_out: 0, error: /^not forwarded: replay_unavailable: redis did not answer/ });
@@ -60,7 +60,7 @@ t.test('an unconfirmed commit is replay_unavailable, with an outcome that says n
 t.test('any other commit failure is also replay_unavailable', async (t) => {
   const { records } = await writer();
   const ref = await admit(records);
-  await t.rejects(commitBeforeForward(reservation(() => Promise.reject(new Error('socket closed'))), records, ref, performance.now(), 0), {
+  await t.rejects(commitBeforeForward(reservation(() => Promise.reject(new Error('socket closed'))), { records, log: () => {} }, ref, performance.now(), 0), {
     code: 'replay_unavailable',
   });
   await records.close();

@@ -35,7 +35,7 @@ function stageFails(w: World, stage: string): void {
   if (w.fail?.stage === stage) throw new Denial(w.fail.code, `made to fail at ${stage}`);
 }
 
-function fakeTarget(w: World, mock: MockAgent): Target {
+function fakeTarget(w: World): Target {
   const request = (head: RequestHead): TargetRequest => ({
     kind: w.kind,
     digest: null,
@@ -50,7 +50,7 @@ function fakeTarget(w: World, mock: MockAgent): Target {
     identityRecord: () => ({ type: 'fake' }),
     prepare: async (): Promise<UpstreamRequest> => {
       stageFails(w, 'sign');
-      return { dispatcher: mock, origin: ORIGIN, path: head.target, method: head.method, headers: {}, body: Buffer.alloc(0), headersTimeoutMs: 1000, bodyTimeoutMs: 1000 };
+      return { origin: ORIGIN, path: head.target, method: head.method, headers: {}, body: Buffer.alloc(0), bodyTimeoutMs: 1000 };
     },
     tunnel: () => {
       throw new Error('no tunnels here');
@@ -58,7 +58,7 @@ function fakeTarget(w: World, mock: MockAgent): Target {
     project: () => ({ what: head.path }),
     outcome: () => ({ upstreamRequestId: null, error: null }),
     render: (status, message) => ({ status, headers: { 'content-type': 'text/plain' }, body: message }),
-    upstreamFailed: (timeout) => ({ status: timeout ? 504 : 502, headers: {}, body: 'upstream failed' }),
+    redactedHeaders: () => null,
     streamNotice: () => null,
   });
   return {
@@ -70,10 +70,10 @@ function fakeTarget(w: World, mock: MockAgent): Target {
   };
 }
 
-function deps(w: World): RunnerDeps {
+function deps(w: World, mock: MockAgent): RunnerDeps {
   let seq = 0;
   return {
-    config: { reads: 'allow', read_executor: 'reader', executors: { ops: { k8s: { user: 'u', groups: [] } }, reader: { k8s: { user: 'r', groups: [] } } }, limits: { max_body_bytes: 1024, request_timeout: 5, max_stream: 60 }, trust: { clock_skew: 0 } } as unknown as Config,
+    config: { reads: 'allow', read_executor: 'reader', executors: { ops: { k8s: { user: 'u', groups: [] } }, reader: { k8s: { user: 'r', groups: [] } } }, limits: { max_body_bytes: 1024, request_timeout: 5, max_stream: 60, min_read_rate: 0 }, trust: { clock_skew: 0 } } as unknown as Config,
     verifier: { verify: async (jws: string) => (stageFails(w, 'certificate'), jws === 'good' ? CERT : CERT) } as never,
     authority: { check: () => stageFails(w, 'authority'), fresh: () => true } as never,
     ledger: {
@@ -90,6 +90,9 @@ function deps(w: World): RunnerDeps {
       outcome: async (body: Record<string, unknown>) => (w.records.push({ kind: 'outcome', ...body }), { stream: 's', seq: ++seq }),
     } as never,
     metrics: new Metrics(),
+    // One lane that always has room: the MockAgent is the upstream.
+    lanes: { acquire: async () => ({ dispatcher: mock, release: () => {} }) } as never,
+    log: () => {},
   };
 }
 
@@ -97,7 +100,7 @@ async function start(w: World): Promise<{ server: Server; port: number; mock: Mo
   const mock = new MockAgent();
   mock.disableNetConnect();
   mock.get(ORIGIN).intercept({ path: /.*/, method: /.*/ }).reply(200, 'upstream answer').persist();
-  const runner = new Runner(fakeTarget(w, mock), deps(w));
+  const runner = new Runner(fakeTarget(w), deps(w, mock));
   const server = createServer(runner.handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as AddressInfo).port, mock };

@@ -45,6 +45,12 @@ export interface StandInOptions extends StreamOptions {
    */
   readonly afterResponse?: (request: { method: string; path: string; user: string }) => void;
   /**
+   * Called as each request arrives, before anything is checked: a log of what reached the
+   * apiserver (an upgrade the broker sent, even if its client left). A returned promise delays the
+   * answer, as a slow kubelet would.
+   */
+  readonly onRequest?: (request: { method: string; path: string; upgrade: boolean }) => void | Promise<void>;
+  /**
    * Where a mutating webhook's `clientConfig.service` is served, by `namespace/name:port`, e.g.
    * `{'seb-system/seb-injector:443': 'https://127.0.0.1:PORT'}`: the stand-in resolves no Services.
    */
@@ -79,6 +85,7 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'https://standin.invalid').pathname;
+    await opts.onRequest?.({ method: req.method ?? 'GET', path, upgrade: false });
     if (PUBLIC_PATHS.has(path)) return json(res, 200, path === '/version' ? VERSION_INFO : 'ok');
     const user = authenticate(req.headers, auth);
     const r = route(req.method ?? 'GET', req.url ?? '/');
@@ -134,6 +141,15 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
   }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A caller that resets the connection must not take the stand-in down with it.
+    socket.on('error', () => socket.destroy());
+    const path = new URL(req.url ?? '/', 'https://standin.invalid').pathname;
+    const arrived = opts.onRequest?.({ method: req.method ?? 'GET', path, upgrade: true });
+    if (arrived instanceof Promise) void arrived.then(() => socket.destroyed || serveUpgrade(req, socket, head));
+    else serveUpgrade(req, socket, head);
+  });
+
+  function serveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     try {
       const user = authenticate(req.headers, auth);
       const r = route(req.method ?? 'GET', req.url ?? '/');
@@ -143,7 +159,7 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
     } catch (err) {
       rejectUpgrade(socket, err instanceof StatusError ? err : internal());
     }
-  });
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -25,6 +25,7 @@ import { signUpstream } from './sign.js';
 import { judgeProbe, planProbe } from './drift.js';
 import { sendProbe, type ProbeDeps } from './probe.js';
 import { errorStyle, renderAwsError } from './errors.js';
+import { redactedHeaders } from './catalog.js';
 import type { AwsBody, AwsOperation } from './types.js';
 
 export interface AwsTargetDeps {
@@ -68,8 +69,8 @@ export class AwsTarget implements Target {
     };
   }
 
-  open(head: RequestHead, tunnel: boolean): TargetRequest {
-    if (tunnel) throw new Denial('unparseable_request', 'the aws listener serves no Upgrade');
+  open(head: RequestHead, upgrade: Readonly<Record<string, string>> | null): TargetRequest {
+    if (upgrade) throw new Denial('unparseable_request', 'the aws listener serves no Upgrade');
     return new AwsRequest(this.#c, head);
   }
 
@@ -202,13 +203,11 @@ class AwsRequest implements TargetRequest {
     });
     this.digest = forwardedDigest(head.method, upstream.url, upstream.headers, payloadHash);
     return {
-      dispatcher: this.c.deps.dispatcher,
       origin: upstream.origin,
       path: upstream.target,
       method: head.method,
       headers: upstream.headers,
       body: body.payload,
-      headersTimeoutMs: this.c.timeoutMs,
       bodyTimeoutMs: this.c.timeoutMs,
     };
   }
@@ -240,8 +239,9 @@ class AwsRequest implements TargetRequest {
     return renderAwsError(errorStyle(this.head.headers, this.#operation?.protocol), status, message);
   }
 
-  upstreamFailed(timeout: boolean, error: string): RenderedAnswer {
-    return this.render(timeout ? 504 : 502, `seb: upstream ${timeout ? 'timed out' : 'unreachable'}: ${error}`);
+  redactedHeaders(read: boolean): ReadonlySet<string> | null {
+    // A certificate-free read never passes on a `sensitive` member (SPEC §7).
+    return read && this.#operation ? redactedHeaders(this.#operation.service, this.#operation.operation) : null;
   }
 
   streamNotice(): string | null {

@@ -56,6 +56,32 @@ export function readAllowList(): Readonly<Record<string, readonly string[]>> {
 }
 
 /**
+ * Operations named like reads that are not, because their answer can hold a secret (SPEC §7: a
+ * member the model marks `sensitive`, or a presigned URL, token or user data the generator's
+ * curated list names), with the output paths that hold it. They need a certificate. Making them
+ * mutations is exact; removing members from a body would need a rewriter per protocol.
+ */
+export function secretOutputReads(): Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> {
+  return reads.secretOutputs;
+}
+
+const NO_HEADERS: ReadonlySet<string> = new Set();
+const REDACT: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  Object.entries(reads.redactHeaders as Record<string, Record<string, string[]>>).flatMap(([service, ops]) =>
+    Object.entries(ops).map(([op, headers]) => [`${service}:${op}`, new Set(headers)] as const),
+  ),
+);
+
+/**
+ * Response headers (lower-case) a read's answer must not pass on: the reads whose only `sensitive`
+ * output members are top-level headers (S3's KMS key id) stay reads, and the broker drops exactly
+ * those headers (SPEC §7). Empty for every other operation.
+ */
+export function redactedHeaders(service: string, operation: string): ReadonlySet<string> {
+  return REDACT.get(`${service}:${operation}`) ?? NO_HEADERS;
+}
+
+/**
  * Operations that hand credentials or secrets to the caller (SPEC §4): denied
  * `credential_vending` unless `aws.allow_credential_vending` names them, and never reads.
  */

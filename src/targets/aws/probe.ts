@@ -93,7 +93,8 @@ export async function sendProbe(deps: ProbeDeps, plan: ProbePlan, sub: string, j
     return { answer: { status: answer.statusCode, headers: flatHeaders(answer.headers), body }, identity, cached: minted.cached };
   } catch (err) {
     if (err instanceof Denial) throw err;
-    throw new Denial('drift', `the probe failed: ${err instanceof Error ? err.message : String(err)}`);
+    // The connection's error text names the endpoint's address: the record and the log get it, the agent not.
+    throw new Denial('drift', 'the probe failed', undefined, err instanceof Error ? err.message : String(err));
   }
 }
 

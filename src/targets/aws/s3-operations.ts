@@ -10,6 +10,7 @@
  * reference.
  */
 import { unparseable } from '../../reasons.js';
+import { isRead } from './catalog.js';
 
 export type S3Scope = 'service' | 'bucket' | 'object';
 
@@ -82,7 +83,9 @@ function op(operation: string, scope: S3Scope, method: string, read: boolean, ac
     operation,
     scope,
     method,
-    read,
+    // A read by its verb is a read only if the generated list keeps it: not when the answer can
+    // hold a `sensitive` member (SPEC §7; GetBucketEncryption's KMS key id).
+    read: read && isRead('s3', operation),
     action,
     selectors: o.selectors ?? {},
     params: o.params ?? [],

@@ -17,10 +17,10 @@ import { kubeFacts, type KubeFacts } from './facts.js';
 import { kubeStatus, watchErrorEvent } from './status.js';
 import { probeDrift } from './drift.js';
 import type { KubeUpstream } from './upstream.js';
+import { UPGRADABLE_SUBRESOURCES, spendsOnUpgrade, unpinnablePorts } from './tunnels.js';
 
 /** Client headers that carry meaning the apiserver needs; everything else is dropped (SPEC §3). */
 const PASSED_HEADERS = ['accept', 'accept-encoding', 'content-type', 'user-agent', 'kubectl-command', 'kubectl-session', 'audit-id'] as const;
-const UPGRADABLE_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward', 'proxy']);
 const UPGRADABLE_LIST = [...UPGRADABLE_SUBRESOURCES].join(', ');
 const EMPTY = Buffer.alloc(0);
 
@@ -52,8 +52,8 @@ export class KubeTarget implements Target {
     this.#c = { upstream, reader, timeoutMs: config.limits.request_timeout * 1000, url: new URL(upstream.origin) };
   }
 
-  open(head: RequestHead, tunnel: boolean): TargetRequest {
-    return new KubeRequest(this.#c, head, tunnel);
+  open(head: RequestHead, upgrade: Readonly<Record<string, string>> | null): TargetRequest {
+    return new KubeRequest(this.#c, head, upgrade);
   }
 
   renderBare(_headers: unknown, status: number, message: string): RenderedAnswer {
@@ -77,11 +77,12 @@ class KubeRequest implements TargetRequest {
   constructor(
     readonly c: Compiled,
     readonly head: RequestHead,
-    tunnel: boolean,
+    /** An upgrade's handshake headers (tunnels.ts reads its protocols), or null. */
+    readonly upgrade: Readonly<Record<string, string>> | null,
   ) {
     const info = (this.#info = resolveRequestInfo(head.method, head.path, head.query));
     // The apiserver upgrades only these; anywhere else an Upgrade header would be read two ways.
-    if (tunnel && !UPGRADABLE_SUBRESOURCES.has(info.subresource)) throw new Denial('unparseable_request', `an Upgrade is served only for ${UPGRADABLE_LIST}`);
+    if (upgrade && !UPGRADABLE_SUBRESOURCES.has(info.subresource)) throw new Denial('unparseable_request', `an Upgrade is served only for ${UPGRADABLE_LIST}`);
     const vends = vendsCredentials(info) ? `${info.verb} ${info.resource}${info.subresource ? `/${info.subresource}` : ''} hands out credentials` : null;
     this.kind = { read: isReadRequest(info), vends, longRunning: isLongRunning(info) };
   }
@@ -107,7 +108,12 @@ class KubeRequest implements TargetRequest {
   matchHead(): void {}
 
   match(ops: readonly Op[]): Matched<Op> {
-    return matchKubeOp(ops, this.#facts!, this.#body, this.#parsed!.json);
+    const matched = matchKubeOp(ops, this.#facts!, this.#body, this.#parsed!.json);
+    if (this.upgrade) {
+      const unpinnable = unpinnablePorts(this.#info, matched.op.params, this.upgrade['upgrade'], this.upgrade['sec-websocket-protocol']);
+      if (unpinnable !== null) throw new Denial('contract_mismatch', unpinnable);
+    }
+    return matched;
   }
 
   capture(): Op {
@@ -169,27 +175,26 @@ class KubeRequest implements TargetRequest {
     const { upstream, timeoutMs } = this.c;
     const body = this.#body;
     return {
-      dispatcher: upstream.dispatcher,
       origin: upstream.origin,
       path: this.head.target,
       method: this.head.method,
       headers: this.#upstreamHeaders(cert, body),
       body,
-      headersTimeoutMs: timeoutMs,
       // Watches and `logs -f` stream for as long as they are allowed to (reference/k8s.md §6).
       bodyTimeoutMs: this.kind.longRunning ? 0 : timeoutMs,
     };
   }
 
-  tunnel(cert: Certificate | null, upgrade: Record<string, string>): TunnelRequest {
+  tunnel(cert: Certificate | null): TunnelRequest {
     const { url, upstream } = this.c;
     return {
       host: url.hostname,
       port: url.port,
       path: this.head.target,
       method: this.head.method,
-      headers: { ...this.#upstreamHeaders(cert, EMPTY), ...upgrade },
+      headers: { ...this.#upstreamHeaders(cert, EMPTY), ...this.upgrade },
       tls: upstream.tls,
+      spendsOnUpgrade: spendsOnUpgrade(this.#info),
     };
   }
 
@@ -218,8 +223,8 @@ class KubeRequest implements TargetRequest {
     return { status: code, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
   }
 
-  upstreamFailed(timeout: boolean, error: string): RenderedAnswer {
-    return this.render(timeout ? 504 : 502, `seb: the apiserver is ${timeout ? 'not answering' : 'unreachable'}: ${error}`, false);
+  redactedHeaders(): null {
+    return null;
   }
 
   streamNotice(why: string): string | null {

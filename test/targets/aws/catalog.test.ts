@@ -1,5 +1,6 @@
 import t from 'tap';
-import { CREDENTIAL_VENDING, iamAction, isCredentialVending, isRead, readAllowList, scopeOf } from '../../../src/targets/aws/catalog.js';
+import { CREDENTIAL_VENDING, iamAction, isCredentialVending, isRead, readAllowList, redactedHeaders, scopeOf, secretOutputReads } from '../../../src/targets/aws/catalog.js';
+import { S3_OPERATIONS } from '../../../src/targets/aws/s3-operations.js';
 import { serviceModel } from '../../../src/targets/aws/services.js';
 
 t.test('no credential-vending operation is a read', async (t) => {
@@ -46,7 +47,8 @@ t.test('the read allow-list', async (t) => {
     ['ssm', 'DescribeParameters', true],
     ['kms', 'Decrypt', false],
     ['kms', 'DescribeKey', true],
-    ['lambda', 'GetFunction', true],
+    ['lambda', 'GetFunction', false],
+    ['lambda', 'GetAlias', true],
     ['lambda', 'Invoke', false],
     ['logs', 'FilterLogEvents', true],
     ['sqs', 'ReceiveMessage', false],
@@ -58,6 +60,48 @@ t.test('the read allow-list', async (t) => {
     ['route53', 'ListHostedZones', false],
   ];
   for (const [service, op, want] of cases) t.equal(isRead(service, op), want, `${service}:${op}`);
+});
+
+// Issue 11 §1: these answered secrets to agents without a certificate (SPEC §7).
+t.test('no read returns a member the model marks sensitive, or a curated secret', async (t) => {
+  const secret: [string, string][] = [
+    ['ec2', 'DescribeVpnConnections'],
+    ['ec2', 'GetVpnConnectionDeviceSampleConfiguration'],
+    ['ec2', 'DescribeVerifiedAccessTrustProviders'],
+    ['ec2', 'DescribeLaunchTemplateVersions'],
+    ['ec2', 'DescribeInstanceAttribute'],
+    ['lambda', 'GetFunctionConfiguration'],
+    ['lambda', 'GetFunction'],
+    ['lambda', 'ListFunctions'],
+    ['lambda', 'ListVersionsByFunction'],
+    ['lambda', 'GetLayerVersion'],
+    ['ssm', 'ListCommands'],
+    ['ssm', 'GetMaintenanceWindowTask'],
+    ['ssm', 'GetMaintenanceWindowExecutionTaskInvocation'],
+    ['iam', 'ListVirtualMFADevices'],
+    ['s3', 'GetBucketEncryption'],
+  ];
+  const listed = secretOutputReads();
+  for (const [service, op] of secret) {
+    t.equal(isRead(service, op), false, `${service}:${op} is not a read`);
+    t.ok((listed[service]?.[op]?.length ?? 0) > 0, `${service}:${op} is listed with the paths of its secrets`);
+  }
+  t.match(listed['ec2']!['DescribeVpnConnections'], ['.VpnConnections[].Options.TunnelOptions[].PreSharedKey']);
+  t.match(listed['lambda']!['GetFunctionConfiguration'], ['.Environment.Variables']);
+});
+
+t.test('a read whose only sensitive members are response headers drops exactly those headers', async (t) => {
+  const kms = 'x-amz-server-side-encryption-aws-kms-key-id';
+  t.same([...redactedHeaders('s3', 'GetObject')], [kms]);
+  t.same([...redactedHeaders('s3', 'HeadObject')], [kms]);
+  t.equal(redactedHeaders('s3', 'ListObjectsV2').size, 0);
+  t.equal(redactedHeaders('ec2', 'DescribeInstances').size, 0);
+});
+
+t.test('the S3 table reads only what the generated read list keeps', async (t) => {
+  const reads = new Set(readAllowList()['s3']);
+  for (const op of S3_OPERATIONS) if (op.read) t.ok(reads.has(op.operation), `${op.operation} is on the generated list`);
+  t.equal(S3_OPERATIONS.find((o) => o.operation === 'GetBucketEncryption')!.read, false);
 });
 
 t.test('generic scope: the action named like the operation on *', async (t) => {

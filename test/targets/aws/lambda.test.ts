@@ -59,7 +59,9 @@ t.test('semantic headers and read flags', async (t) => {
   const op = understandLambda(req('POST', '/2015-03-31/functions/fn/invocations', '', { 'x-amz-invocation-type': 'Event', 'content-type': 'application/json' }), 'us-east-1', null)!;
   t.same(op.headers, { 'x-amz-invocation-type': 'Event', 'content-type': 'application/json' });
   t.equal(op.read, false);
-  t.equal(understandLambda(req('GET', '/2015-03-31/functions/fn'), 'us-east-1', null)!.read, true);
+  t.equal(understandLambda(req('GET', '/2015-03-31/functions/fn/aliases/live'), 'us-east-1', null)!.read, true);
+  // GetFunction answers environment variables (sensitive) and a presigned code URL: not a read.
+  t.equal(understandLambda(req('GET', '/2015-03-31/functions/fn'), 'us-east-1', null)!.read, false);
 });
 
 t.test('operations whose scope is in the body wait for it', async (t) => {

@@ -68,7 +68,9 @@ t.test('operations are told apart by method, path, query and headers', async (t)
   for (const [method, target, headers, operation] of cases) {
     const op = read(method, target, headers)!;
     t.equal(op.operation, operation, `${method} ${target}`);
-    t.equal(op.read, operation.startsWith('Get') || operation.startsWith('List') || operation.startsWith('Head'), `${operation} read flag`);
+    // A read verb is a read unless its answer can hold a sensitive member (SPEC §7).
+    const readVerb = operation.startsWith('Get') || operation.startsWith('List') || operation.startsWith('Head');
+    t.equal(op.read, readVerb && operation !== 'GetBucketEncryption', `${operation} read flag`);
   }
   const covered = new Set([...cases.map((c) => c[3]), 'DeleteObjects']);
   t.same(S3_OPERATIONS.map((o) => o.operation).filter((o) => !covered.has(o)), [], 'every modeled operation is covered here');

@@ -1,0 +1,16 @@
+/**
+ * Time as a parameter: modules that wait (poll intervals, backoff, start-up deadlines) take a Clock,
+ * so tests drive them with a manual clock and assert the order of events, never a duration.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface Clock {
+  now(): number;
+  /** Waits `ms`, or less when `signal` aborts; never rejects, never keeps the process alive on its own. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const SYSTEM_CLOCK: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => delay(ms, undefined, { ref: false, ...(signal ? { signal } : {}) }).catch(() => undefined),
+};
