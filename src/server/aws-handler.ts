@@ -27,7 +27,7 @@ import { parseQuery } from '../targets/aws/query-string.js';
 import { signUpstream, type SignedRequest } from '../targets/aws/sign.js';
 import { judgeProbe, planProbe } from '../targets/aws/drift.js';
 import { sendProbe, type ProbeDeps } from '../targets/aws/probe.js';
-import { errorStyle, renderAwsError } from '../targets/aws/errors.js';
+import { renderNativeDenial } from '../targets/aws/native-denial.js';
 import { redactedHeaders } from '../targets/aws/catalog.js';
 import type { AwsBody, AwsOperation } from '../targets/aws/types.js';
 import type { AwsMinter } from '../identity/aws-minter.js';
@@ -379,8 +379,7 @@ export class AwsHandler {
 
   /** 502, 503 or 504 in the client's own error format, before any byte of an answer went out. */
   #answerFailure(x: Exchange, decision: 'admit' | 'read', failure: UpstreamFailure): void {
-    const style = errorStyle(x.head!.headers, x.operation?.protocol);
-    const rendered = renderAwsError(style, failure.status, failure.message);
+    const rendered = renderNativeDenial(x.head!.headers, x.operation, failure.status, failure.message);
     this.#sebHeaders(x, decision, null);
     x.res.writeHead(rendered.status, rendered.headers);
     x.res.end(x.req.method === 'HEAD' ? undefined : rendered.body);
@@ -444,8 +443,7 @@ export class AwsHandler {
       return;
     }
     const message = denialMessage(denial, x.certificate?.jti ?? x.claimedJti);
-    const style = errorStyle(x.head?.headers ?? x.req.headers, x.operation?.protocol);
-    const rendered = renderAwsError(style, status, message);
+    const rendered = renderNativeDenial(x.head?.headers ?? x.req.headers, x.operation, status, message);
     this.#sebHeaders(x, 'deny', denial);
     // A denial before the body was read closes the connection instead of draining an upload (SPEC §3).
     if (!x.bodyRead) res.setHeader('connection', 'close');
