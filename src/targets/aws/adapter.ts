@@ -24,7 +24,7 @@ import { parseQuery } from './query-string.js';
 import { signUpstream } from './sign.js';
 import { judgeProbe, planProbe } from './drift.js';
 import { sendProbe, type ProbeDeps } from './probe.js';
-import { errorStyle, renderAwsError } from './errors.js';
+import { renderNativeDenial } from './native-denial.js';
 import { redactedHeaders } from './catalog.js';
 import type { AwsBody, AwsOperation } from './types.js';
 
@@ -75,7 +75,7 @@ export class AwsTarget implements Target {
   }
 
   renderBare(headers: Readonly<Record<string, string | string[] | undefined>>, status: number, message: string): RenderedAnswer {
-    return renderAwsError(errorStyle(headers), status, message);
+    return renderNativeDenial(headers, null, status, message);
   }
 }
 
@@ -236,7 +236,7 @@ class AwsRequest implements TargetRequest {
   }
 
   render(status: number, message: string): RenderedAnswer {
-    return renderAwsError(errorStyle(this.head.headers, this.#operation?.protocol), status, message);
+    return renderNativeDenial(this.head.headers, this.#operation, status, message);
   }
 
   redactedHeaders(read: boolean): ReadonlySet<string> | null {
