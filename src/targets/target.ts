@@ -74,7 +74,8 @@ export interface TunnelRequest {
 export interface RenderedAnswer {
   readonly status: number;
   readonly headers: Record<string, string>;
-  readonly body: string;
+  /** Bytes for binary protocols (smithy-rpc-v2-cbor). */
+  readonly body: string | Uint8Array;
 }
 
 export interface Target {
