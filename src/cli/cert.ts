@@ -173,7 +173,7 @@ function parseOps(value: FlagValue | undefined, problems: string[]): Op[] {
       } catch (err) {
         throw new Denial('malformed_certificate', `${at}: not strict JSON${err instanceof Denial && err.detail ? `: ${err.detail}` : ''}`);
       }
-      ops.push(parseOp(completeOp(parsed), at));
+      ops.push(parseOp(completeOp(parsed), at, ops));
     } catch (err) {
       if (!(err instanceof Denial)) throw err;
       problems.push(err.detail ?? `${at}: invalid`);

@@ -8,7 +8,8 @@
  * Stages throw Denial; only this file writes responses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { relayBody } from './relay-body.js';
+import type { Readable } from 'node:stream';
+import { readAnswer, relayBody } from './relay-body.js';
 import type { Dispatcher } from 'undici';
 import { ClientGone, Denial } from '../reasons.js';
 import type { AwsOp, AwsPreState, Certificate } from '../certificate/types.js';
@@ -17,8 +18,10 @@ import { awsCarrier, claimedJti } from '../certificate/carrier.js';
 import type { CertificateVerifier } from '../certificate/verify.js';
 import type { Authority } from '../authority/state.js';
 import { matchAwsOp, type Matched } from '../contract/match.js';
-import { awsOpFor } from '../contract/capture.js';
+import { MultipartCapture, type RecordOp } from '../contract/capture-multipart.js';
 import type { ReplayLedger, Reservation } from '../replay/types.js';
+import { rememberAnswer, reserveUse } from '../replay/run-time.js';
+import { inAnswerBody, sourcesOf } from '../contract/answers.js';
 import { understandAws } from '../targets/aws/understand.js';
 import { decodeAwsBody } from '../targets/aws/aws-chunked.js';
 import { accountOfRoleArn, resolveArn } from '../targets/aws/arn.js';
@@ -39,7 +42,7 @@ import { canonicalJson } from '../lib/jcs.js';
 import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
-import { certificateSummary, safeText } from './record-fields.js';
+import { certificateSummary, runTimeValues, safeText } from './record-fields.js';
 import { type Audit, type Decision, type OutcomeKind, commitBeforeForward, denialMessage, recordClientGone } from './responses.js';
 import { recordDenial, recordedDetail, recordOutcome, refuseIfClientLeft, sebHeaders } from './responses.js';
 import { Lanes, type Slot } from './lanes.js';
@@ -60,11 +63,16 @@ export interface AwsHandlerDeps {
   readonly lanes: Lanes;
   /** Operational log lines (never records). */
   readonly log: (line: string) => void;
-  /** `seb op capture`: mutations are printed as ops instead of executed. */
-  readonly capture?: (op: AwsOp) => void;
+  /** `seb op capture`: mutations are printed as ops instead of executed; returns the op's index. */
+  readonly capture?: RecordOp;
   /** The account written into captured ARNs: the capture executor's (SPEC §2.1). */
   readonly captureAccount?: string;
+  /** The broker's clock in seconds, for run-time timestamps (SPEC §2.2); Date.now by default. */
+  readonly now?: () => number;
 }
+
+/** An answer that later ops bind to is read whole before it is relayed; S3's are a few hundred bytes. */
+const MAX_BOUND_ANSWER = 1 << 20;
 
 /** Response headers that belong to one hop only (RFC 9110 §7.6.1), never relayed. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection']);
@@ -110,11 +118,15 @@ export class AwsHandler {
   readonly #endpoints: Readonly<Record<string, string>>;
   readonly #timeoutMs: number;
   readonly #captureAccount: string;
+  /** `seb op capture`: answers S3 multipart steps itself so the whole command is captured (SPEC §2.2). */
+  readonly #multipart = new MultipartCapture();
   readonly #probeDeps: ProbeDeps | null;
   readonly #audit: Audit;
+  readonly #now: () => number;
 
   constructor(deps: AwsHandlerDeps) {
     this.#d = deps;
+    this.#now = deps.now ?? (() => Date.now() / 1000);
     this.#audit = { records: deps.records, log: deps.log };
     const { config } = deps;
     this.#readExecutor = (config.read_executor && config.executors[config.read_executor]?.aws) || null;
@@ -151,7 +163,7 @@ export class AwsHandler {
     x.clock.reset();
 
     if (operation.read && readAllowed) return this.#read(x, operation, body);
-    if (this.#d.capture) return this.#capture(operation, body);
+    if (this.#d.capture) return this.#capture(x, operation, body);
     if (operation.read && config.reads === 'deny') throw new Denial('contract_mismatch', 'reads are denied by this broker (reads: deny)');
     const matched = await this.#certify(x, operation, body.payload);
     return this.#execute(x, operation, body, matched!);
@@ -189,12 +201,7 @@ export class AwsHandler {
     const { config, ledger } = this.#d;
     const cert = x.certificate!;
     x.matched = matched;
-    x.reservation = await ledger.reserve(
-      { iss: cert.iss, jti: cert.jti, op: matched.index },
-      matched.op.max_uses,
-      cert.iat,
-      cert.exp + config.trust.clock_skew,
-    );
+    x.reservation = await reserveUse(ledger, cert, matched, this.#now(), config.trust.clock_skew);
     x.clock.lap('replay');
     if (matched.op.pre_state !== null) {
       x.guard = await this.#drift(x, operation, matched.op.pre_state, cert);
@@ -341,6 +348,7 @@ export class AwsHandler {
       // The guard's precondition failed: the pre_state changed between the probe and the forward.
       if (status === 412 && Object.keys(x.guard).length > 0) error = 'PreconditionFailed: pre_state no longer held upstream (changed after the drift probe)';
       const h = answer.headers;
+      const kept = status >= 200 && status < 300 && decision === 'admit' ? await this.#remember(x, h, answer.body) : null;
       upstreamRequestId = firstHeader(h['x-amz-request-id']) ?? firstHeader(h['x-amzn-requestid']) ?? null;
       // A certificate-free read never passes on a `sensitive` member (SPEC §7).
       const redacted = decision === 'read' ? redactedHeaders(x.operation!.service, x.operation!.operation) : null;
@@ -350,11 +358,16 @@ export class AwsHandler {
       }
       this.#sebHeaders(x, decision, null);
       res.writeHead(status);
-      answer.body.on('data', (chunk: Buffer) => {
-        bytesOut += chunk.length;
-      });
-      stopGuard = guardRate(answer.body, this.#d.config.limits.min_read_rate, this.#timeoutMs, () => (outcome = 'closed'));
-      await relayBody(answer.body, res);
+      if (kept) {
+        bytesOut = kept.length;
+        res.end(kept);
+      } else {
+        answer.body.on('data', (chunk: Buffer) => {
+          bytesOut += chunk.length;
+        });
+        stopGuard = guardRate(answer.body, this.#d.config.limits.min_read_rate, this.#timeoutMs, () => (outcome = 'closed'));
+        await relayBody(answer.body, res);
+      }
     } catch (err) {
       if (outcome === 'closed') error = TOO_SLOW;
       else if (outcome === 'client_gone') error = errorText(err);
@@ -377,6 +390,19 @@ export class AwsHandler {
     }
   }
 
+  /**
+   * SPEC §2.2: when later ops bind to this op's answer, keeps their values before the client sees
+   * it. Returns the answer's body when it had to be read for that, else null (it is streamed).
+   */
+  async #remember(x: Exchange, headers: Record<string, string | string[] | undefined>, body: Readable): Promise<Buffer | null> {
+    const cert = x.certificate!;
+    const sources = sourcesOf(cert.contract.ops, x.matched!.index);
+    if (sources.length === 0) return null;
+    const held = sources.some(inAnswerBody) ? await readAnswer(body, MAX_BOUND_ANSWER) : null;
+    await rememberAnswer(this.#d.ledger, cert, x.matched!.index, sources, { headers, body: held }, this.#d.config.trust.clock_skew);
+    return held;
+  }
+
   /** 502, 503 or 504 in the client's own error format, before any byte of an answer went out. */
   #answerFailure(x: Exchange, decision: 'admit' | 'read', failure: UpstreamFailure): void {
     const style = errorStyle(x.head!.headers, x.operation?.protocol);
@@ -394,10 +420,15 @@ export class AwsHandler {
     recordOutcome(this.#audit, x.record, x.started, { outcome: failure.outcome, status: failure.status, upstreamRequestId: null, bytesIn, bytesOut, error: failure.error });
   }
 
-  /** `seb op capture`: print the op this mutation needs, then refuse it (nothing is executed). */
-  #capture(operation: AwsOperation, body: AwsBody): never {
-    this.#d.capture!(awsOpFor(operation, this.#captureAccount, body.payload));
-    throw new Denial('contract_mismatch', 'seb op capture: the mutation was printed as an op, not executed');
+  /**
+   * `seb op capture`: print the op this mutation needs, then refuse it (nothing is executed), or
+   * give the synthetic answer of a multipart step so that the client goes on.
+   */
+  #capture(x: Exchange, operation: AwsOperation, body: AwsBody): void {
+    const answer = this.#multipart.capture(operation, this.#captureAccount, body.payload, x.head!.headers['content-type'], this.#d.capture!);
+    if (answer === null) throw new Denial('contract_mismatch', 'seb op capture: the mutation was printed as an op, not executed');
+    x.res.writeHead(answer.status, answer.headers);
+    x.res.end(answer.body);
   }
 
   async #decision(x: Exchange, decision: 'admit' | 'deny' | 'read', reason: Denial | null): Promise<RecordRef> {
@@ -413,6 +444,7 @@ export class AwsHandler {
         operation: op?.operation ?? null,
         resource: op ? resolveArn(op.resource, x.account || '{account}') : null,
         digest: x.requestDigest,
+        ...runTimeValues(x.matched?.values),
       },
       certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
       decision,

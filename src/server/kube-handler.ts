@@ -19,6 +19,7 @@ import type { CertificateVerifier } from '../certificate/verify.js';
 import type { Authority } from '../authority/state.js';
 import type { Matched } from '../contract/match.js';
 import { matchKubeOp } from '../contract/match-kube.js';
+import { reserveUse } from '../replay/run-time.js';
 import { kubeOpFor } from '../contract/capture.js';
 import type { ReplayLedger, Reservation } from '../replay/types.js';
 import type { RecordWriter } from '../records/writer.js';
@@ -32,7 +33,7 @@ import { UPGRADABLE_SUBRESOURCES, settleTunnelUse, spendsOnUpgrade, unpinnablePo
 import { cleanHead, type CleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import { type Metrics, StageClock } from './metrics.js';
-import { certificateSummary, safeText } from './record-fields.js';
+import { certificateSummary, runTimeValues, safeText } from './record-fields.js';
 import { type Audit, type Decision, type OutcomeKind, commitBeforeForward, denialMessage, recordClientGone } from './responses.js';
 import { recordDenial, recordedDetail, recordOutcome, refuseIfClientLeft, sebHeaders } from './responses.js';
 import { Lanes, type Slot } from './lanes.js';
@@ -51,8 +52,10 @@ export interface KubeHandlerDeps {
   readonly lanes: Lanes;
   /** Operational log lines (never records). */
   readonly log: (line: string) => void;
-  /** `seb op capture`: mutations are printed as ops instead of executed. */
-  readonly capture?: (op: K8sOp) => void;
+  /** `seb op capture`: mutations are printed as ops instead of executed; returns the op's index. */
+  readonly capture?: (op: K8sOp) => number;
+  /** The broker's clock in seconds, for run-time timestamps (SPEC §2.2); Date.now by default. */
+  readonly now?: () => number;
 }
 
 /** Client headers that carry meaning the apiserver needs; everything else is dropped (SPEC §3). */
@@ -188,7 +191,7 @@ export class KubeHandler {
     const unpinnable = unpinnablePorts(info, matched.op.params, req.headers['upgrade'], req.headers['sec-websocket-protocol']);
     if (unpinnable !== null) throw new Denial('contract_mismatch', unpinnable);
     x.clock.lap('match');
-    x.reservation = await ledger.reserve({ iss: cert.iss, jti: cert.jti, op: matched.index }, matched.op.max_uses, cert.iat, cert.exp + config.trust.clock_skew);
+    x.reservation = await reserveUse(ledger, cert, matched, this.#d.now?.() ?? Date.now() / 1000, config.trust.clock_skew);
     x.clock.lap('replay');
     let forwarded = body;
     if (matched.op.pre_state !== null) {
@@ -579,6 +582,7 @@ export class KubeHandler {
         subresource: info?.subresource || null,
         namespace: info?.namespace ?? null,
         name: x.facts?.name ?? (info?.name || null),
+        ...runTimeValues(x.matched?.values),
       },
       certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
       decision,
