@@ -10,6 +10,7 @@ import { findFormField } from './body-places.js';
 import { parseLocation } from './locations.js';
 import { isJsonMediaType } from './body.js';
 import { parseStrictJson } from '../lib/strict-json.js';
+import { isIdempotencyToken } from './run-time-values.js';
 
 /** kubectl rollout restart writes the time into the pod template (kubectl's `objectrestarter`). */
 export const RESTARTED_AT = '/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt';
@@ -25,19 +26,22 @@ export function kubeVolatile(facts: KubeFacts, payload: Buffer): VolatileValue[]
   return typeof jsonAt(payload, RESTARTED_AT) === 'string' ? [{ at: RESTARTED_AT, kind: 'timestamp' }] : [];
 }
 
-/** The modelled idempotency tokens this request carries (a token the caller left out is not there). */
+/**
+ * The modelled idempotency tokens this request carries in the SDK's generated form. A token the
+ * caller chose (`--client-token run-1`) is not of that form and stays pinned like any other value.
+ */
 export function awsVolatile(request: AwsOperation, payload: Buffer, contentType: string | undefined): VolatileValue[] {
   const out: VolatileValue[] = [];
   for (const at of TOKENS[request.service]?.[request.operation] ?? []) {
     const place = parseLocation(at);
     if (place === null) continue;
-    const present =
-      place.in === 'form' ? findFormField(payload, place.name) !== null
-      : place.in === 'query' ? Object.hasOwn(request.params, place.name)
-      : place.in === 'header' ? Object.hasOwn(request.headers, place.name)
-      : place.in === 'json' ? isJsonMediaType(contentType) && typeof jsonAt(payload, at) === 'string'
-      : false;
-    if (present) out.push({ at, kind: 'idempotency_token' });
+    const value =
+      place.in === 'form' ? findFormField(payload, place.name)?.value
+      : place.in === 'query' ? request.params[place.name]
+      : place.in === 'header' ? request.headers[place.name]
+      : place.in === 'json' && isJsonMediaType(contentType) ? jsonAt(payload, at)
+      : undefined;
+    if (typeof value === 'string' && isIdempotencyToken(value)) out.push({ at, kind: 'idempotency_token' });
   }
   return out;
 }

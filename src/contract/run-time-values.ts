@@ -152,6 +152,11 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|
 /** The form botocore (`uuid.uuid4()`) and the JS SDK (`v4()`) give members marked `idempotencyToken`. */
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+/** Whether `value` has the form the SDKs give a generated idempotency token. */
+export function isIdempotencyToken(value: string): boolean {
+  return UUID_V4.test(value);
+}
+
 /** Seconds since the epoch, or null when `value` is not an RFC 3339 date-time that exists. */
 export function rfc3339Seconds(value: string): number | null {
   const m = RFC3339.exec(value);
@@ -187,7 +192,7 @@ export function checkVolatile(values: readonly SeenValue[], w: CheckWindow): voi
       if (t < w.nbf - w.skew || t >= w.exp + w.skew) throw mismatch(v, "is outside the certificate's validity window");
       if (Math.abs(t - w.now) > w.skew) throw mismatch(v, "is not within trust.clock_skew of the broker's clock");
     } else if (v.kind === 'idempotency_token') {
-      if (!UUID_V4.test(v.value)) throw mismatch(v, 'is not an idempotency token of the SDK form (a UUID v4)');
+      if (!isIdempotencyToken(v.value)) throw mismatch(v, 'is not an idempotency token of the SDK form (a UUID v4)');
     }
   }
 }

@@ -64,6 +64,8 @@ t.test('ec2 RunInstances: the generated ClientToken is a form field marked idemp
   for (const [name, body] of cases) t.equal(code(() => matchAwsOp([op], ec2(), '123456789012', Buffer.from(body), FORM)), 'body_mismatch', name);
   const noToken = awsOpFor(ec2(), '1', Buffer.from('Action=RunInstances&Version=2016-11-15&ClientToken2=x'), FORM);
   t.notOk('volatile' in noToken, 'no token sent, none marked');
+  const chosen = awsOpFor(ec2(), '1', Buffer.from(run('run-1')), FORM);
+  t.notOk('volatile' in chosen, 'a token the caller chose (not the SDK form) stays pinned');
 });
 
 const s3 = (operation: string, params: Record<string, string>): AwsOperation => ({
