@@ -2,21 +2,13 @@
 // unchanged, is captured with restartedAt marked as a timestamp, certified, executed (kubectl
 // writes a new time, which the broker checks and records), and refused as replay when run again.
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { startTestBroker } from '../helpers/broker.js';
-import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
+import { kubeBrokerFixture } from '../helpers/kube.js';
 import { kubectl } from '../helpers/kubectl.js';
 
 const RESTARTED = '/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt';
-const dir = mkdtempSync(join(tmpdir(), 'seb-rt-kube-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const world = await startKubeWorld(dir);
-t.teardown(() => world.close());
-const clientDir = join(dir, 'client');
-const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });
-t.teardown(() => tb.close());
+const { dir, world, clientDir, tb } = await kubeBrokerFixture(t, 'seb-rt-kube-');
 const agent = (args: string[], token: string) =>
   kubectl(['--kubeconfig', join(clientDir, 'kubeconfig'), '--cache-dir', join(dir, 'cache'), '--token', token, ...args]);
 const admin = (args: string[]) => kubectl(['--kubeconfig', world.adminKubeconfig, '--cache-dir', join(dir, 'admin-cache'), ...args]);
