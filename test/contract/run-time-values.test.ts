@@ -68,6 +68,19 @@ t.test('ec2 RunInstances: the generated ClientToken is a form field marked idemp
   t.notOk('volatile' in chosen, 'a token the caller chose (not the SDK form) stays pinned');
 });
 
+t.test('dynamodb TransactWriteItems: a generated ClientRequestToken in a JSON body', async (t) => {
+  const ddb: AwsOperation = { service: 'dynamodb', region: 'us-east-1', protocol: 'json', operation: 'TransactWriteItems', resource: '*', params: {}, headers: {}, permissions: [], read: false, credentialVending: false };
+  const body = (token: string, table = 't') => JSON.stringify({ TransactItems: [{ Put: { TableName: table, Item: { k: { S: '1' } } } }], ClientRequestToken: token });
+  const JSON10 = 'application/x-amz-json-1.0';
+  const captured = awsOpFor(ddb, '1', Buffer.from(body(T1)), JSON10);
+  t.same(captured.volatile, [{ at: '/ClientRequestToken', kind: 'idempotency_token' }]);
+  t.match(captured.body, { jcs_sha256: /^[0-9a-f]{64}$/ });
+  const op = parseOp(JSON.parse(JSON.stringify(captured)), 'op');
+  t.same(matchAwsOp([op], ddb, '1', Buffer.from(body(T2)), JSON10)!.values.map((v) => v.value), [T2]);
+  t.equal(code(() => matchAwsOp([op], ddb, '1', Buffer.from(body(T2, 'u')), JSON10)), 'body_mismatch');
+  t.equal(code(() => matchAwsOp([op], ddb, '1', Buffer.from(body(T2)), 'text/plain')), 'body_mismatch', 'read as JSON only under a JSON media type');
+});
+
 const s3 = (operation: string, params: Record<string, string>): AwsOperation => ({
   service: 's3', region: 'us-east-1', protocol: 'rest-xml', operation, resource: 'arn:aws:s3:::b/k', params, headers: {},
   permissions: [], read: false, credentialVending: false,
