@@ -14,14 +14,22 @@ import { isIdempotencyToken } from './run-time-values.js';
 
 /** kubectl rollout restart writes the time into the pod template (kubectl's `objectrestarter`). */
 export const RESTARTED_AT = '/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt';
+/** The field manager kubectl rollout sends (kubectl's `rollout` commands default it so). */
+const ROLLOUT_MANAGER = 'kubectl-rollout';
 /** The workloads `kubectl rollout restart` patches. */
 const RESTARTABLE: ReadonlySet<string> = new Set(['deployments', 'daemonsets', 'statefulsets']);
 
 /** Per signing name and operation, where the SDK puts the token it generates (scripts/gen-idempotency-tokens.py). */
 const TOKENS = tokens.services as Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
 
+/**
+ * Only kubectl rollout restart's own patch, which it sends as field manager `kubectl-rollout`: a
+ * `kubectl patch` that sets restartedAt chose its value, and that value stays pinned.
+ */
 export function kubeVolatile(facts: KubeFacts, payload: Buffer): VolatileValue[] {
   if (facts.verb !== 'patch' || facts.group !== 'apps' || !RESTARTABLE.has(facts.resource) || facts.subresource !== null) return [];
+  const manager = facts.params['fieldManager'];
+  if (manager?.length !== 1 || manager[0] !== ROLLOUT_MANAGER) return [];
   if (!isJsonMediaType(facts.content_type ?? undefined)) return [];
   return typeof jsonAt(payload, RESTARTED_AT) === 'string' ? [{ at: RESTARTED_AT, kind: 'timestamp' }] : [];
 }

@@ -28,7 +28,7 @@ t.test('the digest equals what capture pins', async (t) => {
   const RESTARTED = '/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt';
   const patch = '{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2026-12-05T16:00:00Z"}}}}}';
   writeFileSync(join(dir, 'patch.json'), patch);
-  const facts = kubeFacts(resolveRequestInfo('PATCH', '/apis/apps/v1/namespaces/web/deployments/web', ''), 'application/strategic-merge-patch+json', Buffer.from(patch));
+  const facts = kubeFacts(resolveRequestInfo('PATCH', '/apis/apps/v1/namespaces/web/deployments/web', 'fieldManager=kubectl-rollout'), 'application/strategic-merge-patch+json', Buffer.from(patch));
   const op = kubeOpFor(facts, Buffer.from(patch));
   const r = await seb(['digest', '--jcs', '--volatile', `${RESTARTED}=timestamp`, join(dir, 'patch.json')]);
   t.equal(r.status, 0, r.err);

@@ -36,6 +36,9 @@ t.test('kubectl rollout restart: capture marks restartedAt, any timestamp there 
   t.equal(code(() => checkVolatile(matchKubeOp([op], restartFacts(marker), Buffer.from(marker)).values, { nbf: 0, exp: 2e9, now: 1.8e9, skew: 30 })), 'body_mismatch');
   const plain = kubeOpFor(restartFacts('{"spec":{"replicas":2}}'), Buffer.from('{"spec":{"replicas":2}}'));
   t.notOk('volatile' in plain, 'a patch without restartedAt has no run-time values');
+  const patched = restartBody('2026-11-26T00:00:00Z');
+  const byPatch = kubeFacts(resolveRequestInfo('PATCH', '/apis/apps/v1/namespaces/web/deployments/web', 'fieldManager=kubectl-patch'), 'application/strategic-merge-patch+json', Buffer.from(patched));
+  t.notOk('volatile' in kubeOpFor(byPatch, Buffer.from(patched)), 'kubectl patch chose its restartedAt: it stays pinned');
 });
 
 const ec2 = (): AwsOperation => ({

@@ -32,7 +32,7 @@ t.test('kubectl rollout restart: capture, certify, execute, replay refused', asy
   const restart = ['rollout', 'restart', 'deployment/web', '-n', 'default'];
   const ops = await tb.capture((_url, kubeconfig) => kubectl(['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cap-cache'), '--token', 'placeholder', ...restart]));
   t.equal(ops.length, 1);
-  t.match(ops[0], { verb: 'patch', resource: 'deployments', name: 'web', body: { jcs_sha256: /^[0-9a-f]{64}$/ }, volatile: [{ at: RESTARTED, kind: 'timestamp' }] });
+  t.match(ops[0], { verb: 'patch', resource: 'deployments', name: 'web', params: { fieldManager: ['kubectl-rollout'] }, body: { jcs_sha256: /^[0-9a-f]{64}$/ }, volatile: [{ at: RESTARTED, kind: 'timestamp' }] });
   const { jws, jti } = await tb.cert(ops);
   // kubectl writes the time in whole seconds: wait for the next one, so the executed body differs from the captured one.
   await new Promise((r) => setTimeout(r, 1_100));
