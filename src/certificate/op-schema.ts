@@ -5,6 +5,7 @@
  */
 import { Denial } from '../reasons.js';
 import type { AwsOp, AwsPreState, BodyBinding, K8sOp, K8sPreState, Op } from './types.js';
+import { runTimeFields } from './run-time-schema.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** RFC 9110 §5.6.2 token, lower-case only: SPEC §2.1 pins header names lower-cased. */
@@ -15,6 +16,8 @@ const K8S_FIELDS = [
   'target', 'verb', 'group', 'version', 'resource', 'subresource', 'path_suffix', 'namespace', 'name',
   'generate_name', 'params', 'content_type', 'body', 'pre_state', 'max_uses',
 ] as const;
+/** SPEC §2.2: optional; an op without them pins every byte as SPEC §2.1 says. */
+const RUN_TIME_FIELDS = ['volatile', 'bind'] as const;
 const MAX_USES = 100;
 
 /** Fields `seb cert issue` may leave out (SPEC §9), with the empty value they stand for. */
@@ -26,11 +29,15 @@ const K8S_DEFAULTS: Readonly<Record<string, unknown>> = {
 
 type Obj = Record<string, unknown>;
 
-/** Validates one op; `at` names it in the detail (`contract.ops[0]`). Returns a frozen copy. */
-export function parseOp(value: unknown, at: string): Op {
+/**
+ * Validates one op; `at` names it in the detail (`contract.ops[0]`), `earlier` are the ops before it
+ * in the same certificate (a binding may name only those; none given, none may be named). Returns a
+ * frozen copy.
+ */
+export function parseOp(value: unknown, at: string, earlier: readonly Op[] = []): Op {
   const obj = object(value, at);
-  if (obj['target'] === 'aws') return parseAwsOp(obj, at);
-  if (obj['target'] === 'k8s') return parseK8sOp(obj, at);
+  if (obj['target'] === 'aws') return parseAwsOp(obj, at, earlier);
+  if (obj['target'] === 'k8s') return parseK8sOp(obj, at, earlier);
   throw bad(`${at}.target`, Object.hasOwn(obj, 'target') ? 'must be "aws" or "k8s"' : 'missing');
 }
 
@@ -47,27 +54,32 @@ export function completeOp(partial: unknown): unknown {
   return out;
 }
 
-function parseAwsOp(obj: Obj, at: string): AwsOp {
-  exactFields(obj, AWS_FIELDS, at);
+function parseAwsOp(obj: Obj, at: string, earlier: readonly Op[]): AwsOp {
+  exactFields(obj, AWS_FIELDS, at, RUN_TIME_FIELDS);
+  const params = stringRecord(obj['params'], `${at}.params`);
+  const headers = headerRecord(obj['headers'], `${at}.headers`);
+  const body = bodyBinding(obj['body'], `${at}.body`);
   return Object.freeze({
     target: 'aws',
     service: nonEmpty(obj['service'], `${at}.service`),
     region: obj['region'] === null ? null : nonEmpty(obj['region'], `${at}.region`, 'a non-empty string or null'),
     operation: nonEmpty(obj['operation'], `${at}.operation`),
     resource: nonEmpty(obj['resource'], `${at}.resource`),
-    params: stringRecord(obj['params'], `${at}.params`),
-    headers: headerRecord(obj['headers'], `${at}.headers`),
-    body: bodyBinding(obj['body'], `${at}.body`),
+    params,
+    headers,
+    body,
     pre_state: awsPreState(obj['pre_state'], `${at}.pre_state`),
     max_uses: maxUses(obj['max_uses'], `${at}.max_uses`),
+    ...runTimeFields(obj, { target: 'aws', params, headers, body }, earlier, at),
   });
 }
 
-function parseK8sOp(obj: Obj, at: string): K8sOp {
-  exactFields(obj, K8S_FIELDS, at);
+function parseK8sOp(obj: Obj, at: string, earlier: readonly Op[]): K8sOp {
+  exactFields(obj, K8S_FIELDS, at, RUN_TIME_FIELDS);
   const contentType = nullableNonEmpty(obj['content_type'], `${at}.content_type`);
   const body = bodyBinding(obj['body'], `${at}.body`);
   checkMediaType(contentType, body, at);
+  const params = multiRecord(obj['params'], `${at}.params`);
   return Object.freeze({
     target: 'k8s',
     verb: nonEmpty(obj['verb'], `${at}.verb`),
@@ -80,11 +92,12 @@ function parseK8sOp(obj: Obj, at: string): K8sOp {
     namespace: string(obj['namespace'], `${at}.namespace`),
     name: nullableNonEmpty(obj['name'], `${at}.name`),
     generate_name: nullableNonEmpty(obj['generate_name'], `${at}.generate_name`),
-    params: multiRecord(obj['params'], `${at}.params`),
+    params,
     content_type: contentType,
     body,
     pre_state: k8sPreState(obj['pre_state'], `${at}.pre_state`),
     max_uses: maxUses(obj['max_uses'], `${at}.max_uses`),
+    ...runTimeFields(obj, { target: 'k8s', params, headers: null, body }, earlier, at),
   });
 }
 
@@ -195,9 +208,9 @@ function maxUses(value: unknown, at: string): number {
   return value;
 }
 
-function exactFields(obj: Obj, fields: readonly string[], at: string): void {
+function exactFields(obj: Obj, fields: readonly string[], at: string, optional: readonly string[] = []): void {
   for (const field of fields) if (!Object.hasOwn(obj, field)) throw bad(`${at}.${field}`, 'missing');
-  for (const key of Object.keys(obj)) if (!fields.includes(key)) throw bad(`${at}.${key}`, 'unknown field');
+  for (const key of Object.keys(obj)) if (!fields.includes(key) && !optional.includes(key)) throw bad(`${at}.${key}`, 'unknown field');
 }
 
 function isObject(value: unknown): value is Obj {

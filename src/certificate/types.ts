@@ -3,10 +3,39 @@
 /** How a request body is bound (SPEC §2.1 "Body binding"); `null`: the request has no body. */
 export type BodyBinding = { sha256: string } | { jcs_sha256: string } | { any: true } | null;
 
+/** SPEC §2.2 run-time value kinds the broker checks itself (docs/run-time-values.md). */
+export type VolatileKind = 'timestamp' | 'idempotency_token';
+
+/**
+ * One exact place in a request (docs/run-time-values.md "Locations"): `/json/pointer` into a JSON
+ * body, `form:NAME` (a query-protocol body field), `xml:A[n]/B` (an element below the root of an
+ * XML body), `query:NAME`, `header:NAME`. Kept as written: it is what records and inspect show.
+ */
+export type Location = string;
+
+/** A value the client generates when it runs (kubectl's restartedAt, an SDK idempotency token). */
+export interface VolatileValue {
+  readonly at: Location;
+  readonly kind: VolatileKind;
+}
+
+/** A value that must equal what the broker relayed from an earlier op's successful answer. */
+export interface BoundValue {
+  readonly at: Location;
+  /** `value` names the source in that answer: `header:NAME`, or `xml:NAME` / `json:NAME` below the root. */
+  readonly from: { readonly op: number; readonly value: string };
+}
+
+/** The optional SPEC §2.2 fields; absent on an op that pins every byte (SPEC §2.1). */
+export interface RunTimeFields {
+  readonly volatile?: readonly VolatileValue[];
+  readonly bind?: readonly BoundValue[];
+}
+
 /** AWS live-state expectation (SPEC §2.1), probed by targets/aws/drift.ts (README "Drift probes"). */
 export type AwsPreState = { absent: true } | { etag: string } | Record<string, unknown>;
 
-export interface AwsOp {
+export interface AwsOp extends RunTimeFields {
   readonly target: 'aws';
   readonly service: string;
   readonly region: string | null;
@@ -26,7 +55,7 @@ export type K8sPreState =
   | { jcs_sha256: string; fields: string[] }
   | { absent: true };
 
-export interface K8sOp {
+export interface K8sOp extends RunTimeFields {
   readonly target: 'k8s';
   readonly verb: string;
   readonly group: string;

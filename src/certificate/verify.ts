@@ -184,7 +184,8 @@ function contract(value: unknown): Contract {
   if (typeof obj['evidence'] !== 'string') throw malformed('contract.evidence: must be a string');
   const ops = obj['ops'];
   if (!Array.isArray(ops) || ops.length < 1 || ops.length > MAX_OPS) throw malformed(`contract.ops: must hold 1 to ${MAX_OPS} ops`);
-  const parsed: Op[] = ops.map((op: unknown, i) => parseOp(op, `contract.ops[${i}]`));
+  const parsed: Op[] = [];
+  ops.forEach((op: unknown, i) => void parsed.push(parseOp(op, `contract.ops[${i}]`, parsed)));
   return Object.freeze({ id, evidence: obj['evidence'], ops: Object.freeze(parsed) });
 }
 

@@ -51,10 +51,14 @@ export const command: Command = {
     try {
       const config = captureConfig(await loadConfigFile(configPathFrom(args.flags.config, io.env)), clientDir);
       const account = captureAccount(config, args.flags.identity as string | undefined);
+      let printed = 0;
       const broker = await startBroker(config, {
         log: (line) => void io.stderr.write(`${line}\n`),
         recordsOut: io.stderr,
-        capture: (op) => void io.stdout.write(`${JSON.stringify(op)}\n`),
+        capture: (op) => {
+          io.stdout.write(`${JSON.stringify(op)}\n`);
+          return printed++;
+        },
         ...(account ? { captureAccount: account } : {}),
       });
       try {

@@ -12,6 +12,7 @@ import { Authority } from '../authority/state.js';
 import { CERT_TYP } from '../certificate/carrier.js';
 import { loadPrivateJwk, type PrivateSigningKey } from '../certificate/keys.js';
 import { completeOp, parseOp } from '../certificate/op-schema.js';
+import { runTimeSummary } from './run-time-summary.js';
 import { TrustStore } from '../certificate/trust.js';
 import type { Certificate, Op } from '../certificate/types.js';
 import { CertificateVerifier } from '../certificate/verify.js';
@@ -91,6 +92,7 @@ const inspect: Command = {
       return 1;
     }
     io.stdout.write(`header: ${JSON.stringify(decoded.header, null, 2)}\nclaims: ${JSON.stringify(decoded.claims, null, 2)}\n`);
+    for (const line of runTimeSummary(decoded.claims)) io.stdout.write(`${line}\n`);
     const configPath = args.flags['config'];
     if (configPath === undefined) return 0;
     if (typeof configPath !== 'string') throw new UsageError(['--config: must be a file path']);
@@ -173,7 +175,7 @@ function parseOps(value: FlagValue | undefined, problems: string[]): Op[] {
       } catch (err) {
         throw new Denial('malformed_certificate', `${at}: not strict JSON${err instanceof Denial && err.detail ? `: ${err.detail}` : ''}`);
       }
-      ops.push(parseOp(completeOp(parsed), at));
+      ops.push(parseOp(completeOp(parsed), at, ops));
     } catch (err) {
       if (!(err instanceof Denial)) throw err;
       problems.push(err.detail ?? `${at}: invalid`);

@@ -2,8 +2,8 @@
 import { Denial } from '../reasons.js';
 import type { K8sOp, Op } from '../certificate/types.js';
 import type { KubeFacts } from '../targets/kube/facts.js';
-import { bodyMatches } from './body.js';
-import type { Matched } from './match.js';
+import { opBodyMatches, type Matched } from './match.js';
+import { entriesOf, maskFields, type SeenValue } from './run-time-values.js';
 
 /**
  * Names in any order, but each name's values in the order sent: the apiserver reads repeated values
@@ -22,8 +22,11 @@ function sameParams(a: Readonly<Record<string, readonly string[]>>, b: Readonly<
   return true;
 }
 
-function sameRequest(op: K8sOp, f: KubeFacts): boolean {
+/** Run-time values in parameters are compared as their markers (SPEC §2.2), and collected in `seen`. */
+function sameRequest(op: K8sOp, f: KubeFacts, seen: SeenValue[]): boolean {
+  const params = maskFields(f.params, entriesOf(op), 'query', seen);
   return (
+    params !== null &&
     op.verb === f.verb &&
     op.group === f.group &&
     op.version === f.version &&
@@ -34,7 +37,7 @@ function sameRequest(op: K8sOp, f: KubeFacts): boolean {
     op.name === f.name &&
     op.generate_name === f.generate_name &&
     op.content_type === f.content_type &&
-    sameParams(op.params, f.params)
+    sameParams(op.params, params)
   );
 }
 
@@ -52,9 +55,10 @@ export function matchKubeOp(ops: readonly Op[], facts: KubeFacts, payload: Buffe
   let pinned = false;
   for (let index = 0; index < ops.length; index++) {
     const op = ops[index]!;
-    if (op.target !== 'k8s' || !sameRequest(op, facts)) continue;
+    const values: SeenValue[] = [];
+    if (op.target !== 'k8s' || !sameRequest(op, facts, values)) continue;
     pinned = true;
-    if (bodyMatches(op.body, payload, facts.content_type ?? undefined, json)) return { index, op };
+    if (opBodyMatches(op, payload, facts.content_type ?? undefined, values, json)) return { index, op, values };
   }
   if (!pinned) throw new Denial('contract_mismatch', describeKube(facts));
   throw new Denial('body_mismatch', `the body of ${facts.verb} ${facts.resource} is not the certified one`);

@@ -7,10 +7,13 @@ import type { AwsOp, Op } from '../certificate/types.js';
 import type { AwsOperation } from '../targets/aws/types.js';
 import { resolveArn } from '../targets/aws/arn.js';
 import { bodyMatches } from './body.js';
+import { entriesOf, hasBodyPlaces, markedBodyMatches, maskFields, type SeenValue } from './run-time-values.js';
 
 export interface Matched<O extends Op> {
   readonly index: number;
   readonly op: O;
+  /** The run-time values the request carried at the op's named locations (SPEC §2.2); [] for most ops. */
+  readonly values: readonly SeenValue[];
 }
 
 function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
@@ -20,15 +23,27 @@ function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   return true;
 }
 
-function sameAwsRequest(op: AwsOp, request: AwsOperation, account: string): boolean {
+/** Run-time values in parameters and headers are compared as their markers (SPEC §2.2), and collected in `seen`. */
+function sameAwsRequest(op: AwsOp, request: AwsOperation, account: string, seen: SeenValue[]): boolean {
+  const entries = entriesOf(op);
+  const params = maskFields(request.params, entries, 'query', seen);
+  const headers = maskFields(request.headers, entries, 'header', seen);
   return (
     op.service === request.service &&
     op.region === request.region &&
     op.operation === request.operation &&
     op.resource === resolveArn(request.resource, account) &&
-    sameRecord(op.params, request.params) &&
-    sameRecord(op.headers, request.headers)
+    params !== null &&
+    headers !== null &&
+    sameRecord(op.params, params) &&
+    sameRecord(op.headers, headers)
   );
+}
+
+/** The body binding, over the marked body when the op names places in it. */
+export function opBodyMatches(op: Op, payload: Buffer, contentType: string | undefined, seen: SeenValue[], json?: () => unknown): boolean {
+  const entries = entriesOf(op);
+  return hasBodyPlaces(entries) ? markedBodyMatches(op.body, entries, payload, contentType, seen) : bodyMatches(op.body, payload, contentType, json);
 }
 
 /**
@@ -47,10 +62,11 @@ export function matchAwsOp(
   let sameRequest = false;
   for (let index = 0; index < ops.length; index++) {
     const op = ops[index]!;
-    if (op.target !== 'aws' || !sameAwsRequest(op, request, account)) continue;
+    const values: SeenValue[] = [];
+    if (op.target !== 'aws' || !sameAwsRequest(op, request, account, values)) continue;
     sameRequest = true;
     if (payload === null) return null;
-    if (bodyMatches(op.body, payload, contentType)) return { index, op };
+    if (opBodyMatches(op, payload, contentType, values)) return { index, op, values };
   }
   if (!sameRequest) throw new Denial('contract_mismatch', describeAws(request, account));
   if (payload === null) return null;

@@ -28,7 +28,7 @@ export async function startCapturer(config: Config, parentDir: string, account: 
   let captured: Op[] = [];
   const broker = await startBroker(
     captureConfig(config, clientDir),
-    { recordsOut: discard, log: () => {}, capture: (op) => void captured.push(op), ...(account ? { captureAccount: account } : {}) },
+    { recordsOut: discard, log: () => {}, capture: (op) => captured.push(op) - 1, ...(account ? { captureAccount: account } : {}) },
   );
   return {
     kubeconfig: join(clientDir, 'kubeconfig'),

@@ -122,9 +122,10 @@ export async function startIssuer(o: IssuerOptions): Promise<DevIssuer> {
     const list = fields['ops'];
     if (!Array.isArray(list) || list.length === 0) throw new BadRequest('ops: must be a non-empty array of ops');
     if (list.length > MAX_OPS) throw new BadRequest(`ops: at most ${MAX_OPS}`);
-    const ops: Op[] = list.map((op: unknown, i) => {
+    const ops: Op[] = [];
+    list.forEach((op: unknown, i) => {
       try {
-        return parseOp(completeOp(op), `ops[${i}]`);
+        ops.push(parseOp(completeOp(op), `ops[${i}]`, ops));
       } catch (err) {
         if (err instanceof Denial) throw new BadRequest(err.detail ?? `ops[${i}]: invalid`);
         throw err;

@@ -1,5 +1,5 @@
 import { Denial } from '../reasons.js';
-import type { ReplayLedger, Reservation, UseKey } from './types.js';
+import type { AnswerKey, ReplayLedger, Reservation, UseKey } from './types.js';
 
 interface Uses {
   taken: number;
@@ -12,6 +12,15 @@ interface Uses {
  */
 function detached(s: string): string {
   return Buffer.from(s, 'utf16le').toString('utf16le');
+}
+
+/** A token is a use of its own, per certificate (SPEC §2.2); NUL cannot occur in a jti or op index. */
+function useId(key: UseKey): string {
+  return key.token === undefined ? `${key.iss}\u0000${key.jti}\u0000${key.op}` : `${key.iss}\u0000${key.jti}\u0000token\u0000${key.token}`;
+}
+
+function answerId(key: AnswerKey): string {
+  return `${key.iss}\u0000${key.jti}\u0000${key.op}\u0000${key.source}`;
 }
 
 /**
@@ -29,6 +38,8 @@ export const DEFAULT_MAX_ENTRIES = 500_000;
  */
 export class MemoryLedger implements ReplayLedger {
   readonly #uses = new Map<string, Uses>();
+  /** Values relayed from answers that later ops bind to (SPEC §2.2), with the same lifetime as uses. */
+  readonly #answers = new Map<string, { value: string; keepUntil: number }>();
   readonly #startedAt: number;
   readonly #now: () => number;
   readonly #sweep: NodeJS.Timeout;
@@ -45,7 +56,7 @@ export class MemoryLedger implements ReplayLedger {
     if (iat < this.#startedAt) {
       return Promise.reject(new Denial('replay', 'the certificate was issued before this broker started (memory replay store)'));
     }
-    const id = detached(`${key.iss}\u0000${key.jti}\u0000${key.op}`);
+    const id = detached(useId(key));
     let uses = this.#uses.get(id);
     if (!uses) {
       if (this.#uses.size >= this.#maxEntries) this.#forgetExpired();
@@ -72,9 +83,25 @@ export class MemoryLedger implements ReplayLedger {
     });
   }
 
+  remember(key: AnswerKey, value: string, keepUntil: number): Promise<void> {
+    const id = detached(answerId(key));
+    if (!this.#answers.has(id) && this.#answers.size >= this.#maxEntries) this.#forgetExpired();
+    if (!this.#answers.has(id) && this.#answers.size >= this.#maxEntries) {
+      return Promise.reject(new Denial('replay_unavailable', `the memory replay store holds ${this.#maxEntries} answers (its bound)`));
+    }
+    this.#answers.set(id, { value: detached(value), keepUntil });
+    return Promise.resolve();
+  }
+
+  recall(key: AnswerKey): Promise<string | null> {
+    const kept = this.#answers.get(answerId(key));
+    return Promise.resolve(kept && kept.keepUntil >= this.#now() ? kept.value : null);
+  }
+
   #forgetExpired(): void {
     const now = this.#now();
     for (const [id, uses] of this.#uses) if (uses.keepUntil < now) this.#uses.delete(id);
+    for (const [id, kept] of this.#answers) if (kept.keepUntil < now) this.#answers.delete(id);
   }
 
   entries(): number {

@@ -12,7 +12,7 @@ import { Denial } from '../reasons.js';
 import { sha256Base64url } from '../lib/digest.js';
 import { SCRIPTS, type LedgerCommands } from './redis-scripts.js';
 import { persistenceProblems, PERSISTENCE_SETTINGS } from './redis-persistence.js';
-import type { ReplayLedger, Reservation, UseKey } from './types.js';
+import type { AnswerKey, ReplayLedger, Reservation, UseKey } from './types.js';
 
 /**
  * How long a reservation holds a use without being renewed. The broker renews it while its request
@@ -218,8 +218,7 @@ export class RedisLedger implements ReplayLedger {
   }
 
   async reserve(key: UseKey, maxUses: number, iat: number, keepUntil: number): Promise<Reservation> {
-    if (this.#closed || this.#client.status !== 'ready') throw this.#unavailable(null);
-    if (this.#unusable !== null) throw new Denial('replay_unavailable', `the shared replay store cannot be used: ${this.#unusable}`);
+    this.#usable();
     const use = useKey(key);
     const id = randomUUID();
     const until = Math.ceil(keepUntil);
@@ -237,6 +236,31 @@ export class RedisLedger implements ReplayLedger {
     }
     if (status === 0) throw new Denial('replay', `operation ${key.op} has no uses left`);
     return new RedisReservation(this.#store, use, id, until, key);
+  }
+
+  /** SPEC §2.2: a relayed value a later op binds to, shared by every replica, gone after `keepUntil`. */
+  async remember(key: AnswerKey, value: string, keepUntil: number): Promise<void> {
+    this.#usable();
+    try {
+      await this.#client.set(answerKey(key), value, 'EXAT', Math.ceil(keepUntil));
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+  }
+
+  async recall(key: AnswerKey): Promise<string | null> {
+    this.#usable();
+    try {
+      return await this.#client.get(answerKey(key));
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+  }
+
+  /** Throws replay_unavailable unless the store may be used now. */
+  #usable(): void {
+    if (this.#closed || this.#client.status !== 'ready') throw this.#unavailable(null);
+    if (this.#unusable !== null) throw new Denial('replay_unavailable', `the shared replay store cannot be used: ${this.#unusable}`);
   }
 
   /** For /readyz: connected, authenticated and (unless turned off) persistent enough. */
@@ -381,7 +405,16 @@ class RedisReservation implements Reservation {
   }
 }
 
-/** One hash per (iss, jti, op); a digest keeps the key short and free of separators whatever `iss` holds. */
+/**
+ * One hash per (iss, jti, op), or per (iss, jti, token) for an idempotency token (SPEC §2.2); a
+ * digest keeps the key short and free of separators whatever `iss` holds.
+ */
 export function useKey(key: UseKey): string {
-  return `${KEY_PREFIX}use:${sha256Base64url(JSON.stringify([key.iss, key.jti, key.op]))}`;
+  const id = key.token === undefined ? [key.iss, key.jti, key.op] : [key.iss, key.jti, 'token', key.token];
+  return `${KEY_PREFIX}use:${sha256Base64url(JSON.stringify(id))}`;
+}
+
+/** One string per (iss, jti, op, source): the value a later op of the certificate binds to. */
+function answerKey(key: AnswerKey): string {
+  return `${KEY_PREFIX}answer:${sha256Base64url(JSON.stringify([key.iss, key.jti, key.op, key.source]))}`;
 }

@@ -4,6 +4,20 @@ export interface UseKey {
   readonly iss: string;
   readonly jti: string;
   readonly op: number;
+  /**
+   * An idempotency token (SPEC §2.2): each value is usable once per certificate, so it is counted
+   * as a use of its own, keyed by (iss, jti, token) whatever op carried it.
+   */
+  readonly token?: string;
+}
+
+/** An op of one certificate whose answer a later op's binding takes a value from (SPEC §2.2). */
+export interface AnswerKey {
+  readonly iss: string;
+  readonly jti: string;
+  readonly op: number;
+  /** The source in the answer (`xml:UploadId`, `header:etag`). */
+  readonly source: string;
 }
 
 export interface Reservation {
@@ -24,6 +38,13 @@ export interface ReplayLedger {
    * `iat` and `keepUntil` (seconds) come from the certificate: uses are kept until `exp + skew`.
    */
   reserve(key: UseKey, maxUses: number, iat: number, keepUntil: number): Promise<Reservation>;
+  /**
+   * Keeps a value the broker relayed from an op's successful answer until `keepUntil` (seconds); a
+   * later answer of the same op replaces it. Rejects Denial('replay_unavailable') when the store is down.
+   */
+  remember(key: AnswerKey, value: string, keepUntil: number): Promise<void>;
+  /** The value remembered under `key`, or null when that op has not answered yet. */
+  recall(key: AnswerKey): Promise<string | null>;
   /** Uses held in this process (the memory ledger, for the `seb_replay_entries` gauge); a shared store holds them elsewhere. */
   entries?(): number;
   /** Whether uses can be counted now (feeds /readyz). */

@@ -38,8 +38,11 @@ export interface BrokerOptions {
   readonly log?: (line: string) => void;
   /** Where records go when the config says `stdout` (tests and `seb op capture` redirect it). */
   readonly recordsOut?: NodeJS.WritableStream;
-  /** `seb op capture`: print each certified-op-to-be instead of executing the mutation. */
-  readonly capture?: (op: Op) => void;
+  /**
+   * `seb op capture`: print each certified-op-to-be instead of executing the mutation; returns the
+   * op's index among the ops captured for the command (the ops a later op binds to, SPEC §2.2).
+   */
+  readonly capture?: (op: Op) => number;
   /** `seb op capture`: the account for captured ARNs. */
   readonly captureAccount?: string;
   /** Region whose STS endpoint the broker uses for its own AssumeRole calls. */

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Certificate, Op } from '../certificate/types.js';
 import { claimedJti } from '../certificate/carrier.js';
 import type { Matched } from '../contract/match.js';
-import type { Reservation } from '../replay/types.js';
+import type { ReplayLedger, Reservation } from '../replay/types.js';
 import type { RecordRef } from '../records/types.js';
 import type { Config } from '../config/types.js';
 import type { Audit } from './responses.js';
@@ -54,7 +54,7 @@ export interface Admitted {
 
 /** What the upstream stage (forward.ts, tunnel.ts) uses of the runner that admitted the request. */
 export interface Relay {
-  readonly d: { readonly config: Config; readonly metrics: Metrics; readonly lanes: Lanes; readonly log: (line: string) => void };
+  readonly d: { readonly config: Config; readonly metrics: Metrics; readonly lanes: Lanes; readonly ledger: ReplayLedger; readonly log: (line: string) => void };
   readonly target: { readonly name: TargetName };
   readonly streams: StreamGuard;
   readonly audit: Audit;

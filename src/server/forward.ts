@@ -5,13 +5,19 @@
  * certificate stops holding; answers that end are cut below limits.min_read_rate (issue 11 §3).
  */
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { relayBody } from './relay-body.js';
+import { inAnswerBody, sourcesOf } from '../contract/answers.js';
+import { rememberAnswer } from '../replay/run-time.js';
+import { readAnswer, relayBody } from './relay-body.js';
 import { commitBeforeForward, recordOutcome, refuseIfClientLeft, type OutcomeKind } from './responses.js';
 import { Lanes, type Slot } from './lanes.js';
 import { guardRate, TOO_SLOW } from './rate-guard.js';
 import { errorText, upstreamFailure, type UpstreamFailure } from './upstream-failure.js';
 import type { Admitted, Exchange, Relay } from './exchange.js';
+
+/** An answer that later ops bind to is read whole before it is relayed; S3's are a few hundred bytes. */
+const MAX_BOUND_ANSWER = 1 << 20;
 
 /** Response headers that belong to one hop only (RFC 9110 §7.6.1), never relayed. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-connection']);
@@ -103,6 +109,7 @@ async function relay(runner: Relay, x: Exchange, res: ServerResponse, admitted: 
     x.clock.lap('upstream');
     status = answer.statusCode;
     ({ upstreamRequestId, error } = request.outcome(status, answer.headers));
+    const kept = status >= 200 && status < 300 && decision === 'admit' ? await remember(runner, x, admitted, answer.headers, answer.body) : null;
     const redacted = request.redactedHeaders(decision === 'read');
     for (const [name, value] of Object.entries(answer.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name) || redacted?.has(name)) continue;
@@ -112,10 +119,15 @@ async function relay(runner: Relay, x: Exchange, res: ServerResponse, admitted: 
     res.writeHead(status);
     // A watch may have nothing to say for minutes: the client must see the answer begin now.
     if (longRunning) res.flushHeaders();
-    answer.body.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
-    // Watches and follows are idle by nature: their lane, certificate and max_stream bound them instead.
-    if (!longRunning) stopGuard = guardRate(answer.body, config.limits.min_read_rate, runner.timeoutMs, () => (outcome = 'closed'));
-    await relayBody(answer.body, res);
+    if (kept) {
+      bytesOut = kept.length;
+      res.end(kept);
+    } else {
+      answer.body.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+      // Watches and follows are idle by nature: their lane, certificate and max_stream bound them instead.
+      if (!longRunning) stopGuard = guardRate(answer.body, config.limits.min_read_rate, runner.timeoutMs, () => (outcome = 'closed'));
+      await relayBody(answer.body, res);
+    }
   } catch (err) {
     if (outcome === 'closed') error = TOO_SLOW;
     else if (x.closedBecause !== null) outcome = 'closed';
@@ -139,4 +151,18 @@ async function relay(runner: Relay, x: Exchange, res: ServerResponse, admitted: 
     if (x.closedBecause !== null) outcome = 'closed';
     recordOutcome(runner.audit, x.record, x.started, { outcome, status, upstreamRequestId, bytesIn, bytesOut, error: x.closedBecause ?? error });
   }
+}
+
+/**
+ * SPEC §2.2: when later ops bind to this op's answer, keeps their values before the client sees
+ * it. Returns the answer's body when it had to be read for that, else null (it is streamed).
+ */
+async function remember(runner: Relay, x: Exchange, admitted: Admitted, headers: Record<string, string | string[] | undefined>, body: Readable): Promise<Buffer | null> {
+  const cert = admitted.certificate!;
+  const index = x.matched!.index;
+  const sources = sourcesOf(cert.contract.ops, index);
+  if (sources.length === 0) return null;
+  const held = sources.some(inAnswerBody) ? await readAnswer(body, MAX_BOUND_ANSWER) : null;
+  await rememberAnswer(runner.d.ledger, cert, index, sources, { headers, body: held }, runner.d.config.trust.clock_skew);
+  return held;
 }

@@ -1,5 +1,6 @@
 /** Pieces of records built from untrusted input (SPEC §8: agent strings recorded escaped). */
 import type { Certificate } from '../certificate/types.js';
+import type { SeenValue } from '../contract/run-time-values.js';
 
 const MAX_TEXT = 1024;
 
@@ -26,5 +27,16 @@ export function certificateSummary(cert: Certificate | null, op: number | null, 
     contract_id: cert.contract.id,
     evidence: cert.contract.evidence,
     op,
+  };
+}
+
+/**
+ * SPEC §2.2: each run-time value the request carried, and each binding it used, in the decision
+ * record's request projection; absent for an op that names none, so those records are unchanged.
+ */
+export function runTimeValues(values: readonly SeenValue[] | undefined): Record<string, unknown> {
+  if (!values || values.length === 0) return {};
+  return {
+    run_time_values: values.map((v) => ({ at: safeText(v.at), ...(v.kind ? { kind: v.kind } : { from: v.from }), value: safeText(v.value) })),
   };
 }

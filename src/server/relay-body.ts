@@ -25,3 +25,21 @@ export function relayBody(body: Readable, res: ServerResponse): Promise<void> {
     body.pipe(res);
   });
 }
+
+/**
+ * The whole of a small upstream answer, for an answer a later op binds to (SPEC §2.2): its value is
+ * kept before the client sees the answer. Rejects past `limit` bytes.
+ */
+export async function readAnswer(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw new Error(`the answer that later ops bind to is over ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -20,7 +20,8 @@ import type { ExecutorProfile, RenderedAnswer, RequestKind, Target, TargetReques
 import { cleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import type { Metrics } from './metrics.js';
-import { certificateSummary, safeText } from './record-fields.js';
+import { certificateSummary, runTimeValues, safeText } from './record-fields.js';
+import { reserveUse } from '../replay/run-time.js';
 import { type Audit, denialMessage, recordClientGone, recordDenial, recordedDetail, sebHeaders } from './responses.js';
 import type { Lanes } from './lanes.js';
 import { errorText } from './upstream-failure.js';
@@ -40,10 +41,17 @@ export interface RunnerDeps {
   readonly lanes: Lanes;
   /** Operational log lines (never records). */
   readonly log: (line: string) => void;
-  /** `seb op capture`: mutations are printed as ops instead of executed. */
-  readonly capture?: (op: Op) => void;
+  /** `seb op capture`: mutations are printed as ops instead of executed; returns the op's index. */
+  readonly capture?: (op: Op) => number;
   /** The account written into captured ARNs: the capture executor's (SPEC §2.1). */
   readonly captureAccount?: string;
+  /** The broker's clock in seconds, for run-time timestamps (SPEC §2.2); Date.now by default. */
+  readonly now?: () => number;
+}
+
+/** `seb op capture`: the answer the capture broker gives in the upstream's place (an S3 multipart step). */
+class Captured {
+  constructor(readonly answer: RenderedAnswer) {}
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -61,6 +69,7 @@ export class Runner {
   readonly #captureAccount: string;
   /** The read executor's profile for this target (SPEC §7), or null when none is configured. */
   readonly #reader: ExecutorProfile | null;
+  readonly #now: () => number;
 
   constructor(target: Target, deps: RunnerDeps) {
     this.target = target;
@@ -72,6 +81,7 @@ export class Runner {
     this.#readsAllowed = config.reads === 'allow';
     this.#readsDenied = config.reads === 'deny';
     this.#captureAccount = deps.captureAccount ?? '{account}';
+    this.#now = deps.now ?? (() => Date.now() / 1000);
     this.#reader = (config.read_executor && config.executors[config.read_executor]?.[target.name]) || null;
   }
 
@@ -79,7 +89,7 @@ export class Runner {
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     const x = new Exchange(req);
     this.#admit(x, null, res)
-      .then((admitted) => forward(this, x, res, admitted))
+      .then((admitted) => (admitted instanceof Captured ? void res.writeHead(admitted.answer.status, admitted.answer.headers).end(admitted.answer.body) : forward(this, x, res, admitted)))
       .catch((err: unknown) =>
         this.#fail(x, err, (answer) => {
           if (res.headersSent) return void res.destroy();
@@ -92,15 +102,15 @@ export class Runner {
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const x = new Exchange(req);
     socket.on('error', () => socket.destroy());
+    const answer = (rendered: RenderedAnswer): void => {
+      const body = Buffer.from(rendered.body);
+      const headers = { ...rendered.headers, connection: 'close', 'content-length': String(body.length) };
+      const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+      socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${rendered.status} ${rendered.status === 403 ? 'Forbidden' : 'Error'}\r\n${lines.join('\r\n')}\r\n\r\n`), body]));
+    };
     this.#admit(x, upgradeHeaders(req), null)
-      .then((admitted) => tunnel(this, x, socket, head, admitted))
-      .catch((err: unknown) =>
-        this.#fail(x, err, (answer) => {
-          const headers = { ...answer.headers, connection: 'close', 'content-length': String(Buffer.byteLength(answer.body)) };
-          const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
-          socket.end(`HTTP/1.1 ${answer.status} ${answer.status === 403 ? 'Forbidden' : 'Error'}\r\n${lines.join('\r\n')}\r\n\r\n${answer.body}`);
-        }, () => undefined),
-      );
+      .then((admitted) => (admitted instanceof Captured ? answer(admitted.answer) : tunnel(this, x, socket, head, admitted)))
+      .catch((err: unknown) => this.#fail(x, err, answer, () => undefined));
   };
 
   /** Shutdown: closes every open watch, follow and tunnel now, with `why` in its outcome record. */
@@ -109,7 +119,7 @@ export class Runner {
   }
 
   /** Every stage up to the decision record, in stages.ts order. */
-  async #admit(x: Exchange, upgrade: Readonly<Record<string, string>> | null, res: ServerResponse | null): Promise<Admitted> {
+  async #admit(x: Exchange, upgrade: Readonly<Record<string, string>> | null, res: ServerResponse | null): Promise<Admitted | Captured> {
     const { config } = this.d;
     const head = (x.head = cleanHead(x.req));
     const request = (x.request = this.target.open(head, upgrade));
@@ -134,19 +144,15 @@ export class Runner {
       return this.#prepare(x, request, null, 'read', upgrade !== null);
     }
     if (this.d.capture) {
-      this.d.capture(request.capture(this.#captureAccount));
-      throw new Denial('contract_mismatch', 'seb op capture: the mutation was printed as an op, not executed');
+      const answer = request.capture(this.#captureAccount, this.d.capture);
+      if (answer === null) throw new Denial('contract_mismatch', 'seb op capture: the mutation was printed as an op, not executed');
+      return new Captured(answer);
     }
     if (kind.read && this.#readsDenied) throw readsDenied();
     const cert = await this.#certify(x, request, kind);
     const matched = (x.matched = request.match(cert.contract.ops));
     x.clock.lap('match');
-    x.reservation = await this.d.ledger.reserve(
-      { iss: cert.iss, jti: cert.jti, op: matched.index },
-      matched.op.max_uses,
-      cert.iat,
-      cert.exp + config.trust.clock_skew,
-    );
+    x.reservation = await reserveUse(this.d.ledger, cert, matched, this.#now(), config.trust.clock_skew);
     x.clock.lap('replay');
     if (matched.op.pre_state !== null) {
       await request.drift(matched, cert);
@@ -205,6 +211,7 @@ export class Runner {
         method: safeText(head?.method ?? x.req.method ?? ''),
         path: safeText(head?.path ?? ''),
         ...(x.request ? x.request.project() : this.target.bareProjection),
+        ...runTimeValues(x.matched?.values),
       },
       certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
       decision,

@@ -112,8 +112,12 @@ export interface TargetRequest {
   matchHead(ops: readonly Op[]): void;
   /** SPEC §2.1: the op that pins this request and binds its body; throws `contract_mismatch`, `body_mismatch`. */
   match(ops: readonly Op[]): Matched<Op>;
-  /** `seb op capture`: the op this request would need. */
-  capture(account: string): Op;
+  /**
+   * `seb op capture`: hands `record` the op this request would need. Returns the answer the capture
+   * broker gives in the upstream's place so the client goes on (an S3 multipart step, SPEC §2.2),
+   * or null to refuse the request once its op is printed.
+   */
+  capture(account: string, record: (op: Op) => number): RenderedAnswer | null;
   /** SPEC §2.1 pre_state, probed under the read executor; throws `drift`. */
   drift(matched: Matched<Op>, certificate: Certificate): Promise<void>;
   /** Mints or names the identity the request goes out under; throws `mint_failed`. */

@@ -1,21 +1,13 @@
 // The same flows from @kubernetes/client-node as the agent's client: reads need no certificate,
 // a certified JSON Patch is admitted once, an uncertified one is a Forbidden Status.
 import t from 'tap';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { startTestBroker } from '../helpers/broker.js';
-import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
+import { kubeBrokerFixture } from '../helpers/kube.js';
 import { kubectl } from '../helpers/kubectl.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'seb-kube-node-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const world = await startKubeWorld(dir);
-t.teardown(() => world.close());
-const clientDir = join(dir, 'client');
-const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });
-t.teardown(() => tb.close());
+const { dir, world, clientDir, tb } = await kubeBrokerFixture(t, 'seb-kube-node-');
 
 function client(kubeconfig: string, token: string) {
   const kc = new KubeConfig();

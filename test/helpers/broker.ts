@@ -104,7 +104,7 @@ export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = 
       const capturing = await startBroker(config.kube ? { ...config, kube: { ...config.kube, client_dir: captureDir } } : config, {
         recordsOut: sink,
         log: () => {},
-        capture: (op) => ops.push(op),
+        capture: (op) => ops.push(op) - 1,
         captureAccount: moto?.account ?? '123456789012',
       });
       try {

@@ -9,3 +9,13 @@ export function code(fn: () => unknown): string {
     return err instanceof Denial ? err.code : `threw ${String(err)}`;
   }
 }
+
+/** The reason code `p` is rejected with, `'ok'` when it resolves, or what else it threw. */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    return err instanceof Denial ? err.code : `threw ${String(err)}`;
+  }
+}

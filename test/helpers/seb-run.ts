@@ -77,7 +77,7 @@ export async function captureOps(configPath: string, account: string, call: (url
   const capturing = await startBroker(await loadConfigFile(configPath), {
     recordsOut: sink,
     log: () => {},
-    capture: (op) => ops.push(op as AwsOp),
+    capture: (op) => ops.push(op as AwsOp) - 1,
     captureAccount: account,
   });
   try {

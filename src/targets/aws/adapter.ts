@@ -8,7 +8,7 @@ import { Denial } from '../../reasons.js';
 import type { AwsOp, Certificate, Op } from '../../certificate/types.js';
 import type { AwsConfig, AwsExecutor, Config } from '../../config/types.js';
 import { matchAwsOp, type Matched } from '../../contract/match.js';
-import { awsOpFor } from '../../contract/capture.js';
+import { MultipartCapture } from '../../contract/capture-multipart.js';
 import { awsCarrier } from '../../certificate/carrier.js';
 import type { AwsMinter } from '../../identity/aws-minter.js';
 import type { AwsCredentials } from '../../identity/types.js';
@@ -47,6 +47,8 @@ interface Compiled {
   readonly endpoints: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly probe: ProbeDeps | null;
+  /** `seb op capture`: answers S3 multipart steps itself so the whole command is captured (SPEC §2.2). */
+  readonly multipart: MultipartCapture;
 }
 
 export class AwsTarget implements Target {
@@ -66,6 +68,7 @@ export class AwsTarget implements Target {
       endpoints,
       timeoutMs,
       probe: reader && { minter: deps.minter, dispatcher: deps.dispatcher, endpoints, reader, timeoutMs },
+      multipart: new MultipartCapture(),
     };
   }
 
@@ -135,8 +138,8 @@ class AwsRequest implements TargetRequest {
     return matchAwsOp(ops, this.#operation!, this.#account, this.#body!.payload, this.head.headers['content-type'])!;
   }
 
-  capture(account: string): Op {
-    return awsOpFor(this.#operation!, account, this.#body!.payload);
+  capture(account: string, record: (op: Op) => number): RenderedAnswer | null {
+    return this.c.multipart.capture(this.#operation!, account, this.#body!.payload, this.head.headers['content-type'], record);
   }
 
   /**

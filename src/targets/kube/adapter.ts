@@ -116,8 +116,9 @@ class KubeRequest implements TargetRequest {
     return matched;
   }
 
-  capture(): Op {
-    return kubeOpFor(this.#facts!, this.#body);
+  capture(_account: string, record: (op: Op) => number): null {
+    record(kubeOpFor(this.#facts!, this.#body));
+    return null;
   }
 
   async drift(matched: Matched<Op>): Promise<void> {

@@ -1,0 +1,103 @@
+/**
+ * `seb op capture` of an S3 multipart upload (SPEC §2.2): the capture broker answers
+ * CreateMultipartUpload and UploadPart itself, with synthetic values, so the client goes on and
+ * every op of the command is printed: each UploadPart binds `uploadId` to the Create's answer,
+ * the Complete binds `uploadId` and each part's ETag. Nothing here reaches S3.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AwsOp, BoundValue } from '../certificate/types.js';
+import type { AwsOperation } from '../targets/aws/types.js';
+import { awsOpFor } from './capture.js';
+import { findXmlText } from './body-places.js';
+
+/** What the capture broker answers in S3's place. */
+export interface SyntheticAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** Prints an op; returns its index among the ops captured for this command (bindings name it). */
+export type RecordOp = (op: AwsOp) => number;
+
+const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+/** An S3 upload has at most 10,000 parts. */
+const MAX_PARTS = 10_000;
+
+export class MultipartCapture {
+  /** Synthetic UploadId -> index of the CreateMultipartUpload op that answered it. */
+  readonly #uploads = new Map<string, number>();
+  /** Synthetic part ETag -> index of the UploadPart op that answered it. */
+  readonly #etags = new Map<string, number>();
+  readonly #newId: () => string;
+
+  constructor(newId: () => string = randomUUID) {
+    this.#newId = newId;
+  }
+
+  /** Records the request's op; returns the answer to give instead of refusing it, or null to refuse. */
+  capture(request: AwsOperation, account: string, payload: Buffer, contentType: string | undefined, record: RecordOp): SyntheticAnswer | null {
+    const plain = (bind: readonly BoundValue[] = []): number => record(awsOpFor(request, account, payload, contentType, bind));
+    if (request.service !== 's3') {
+      plain();
+      return null;
+    }
+    const create = this.#uploads.get(request.params['uploadId'] ?? '');
+    const uploadBind: BoundValue[] = create === undefined ? [] : [{ at: 'query:uploadId', from: { op: create, value: 'xml:UploadId' } }];
+    const [bucket, key] = bucketAndKey(request.resource);
+    switch (request.operation) {
+      case 'CreateMultipartUpload': {
+        const uploadId = `seb-capture-${this.#newId()}`;
+        this.#uploads.set(uploadId, plain());
+        return xmlAnswer('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: uploadId });
+      }
+      case 'UploadPart': {
+        if (create === undefined) break;
+        const etag = `"${this.#newId().replace(/-/g, '')}"`;
+        this.#etags.set(etag, plain(uploadBind));
+        return { status: 200, headers: { etag }, body: '' };
+      }
+      case 'CompleteMultipartUpload': {
+        if (create === undefined) break;
+        plain([...uploadBind, ...this.#partBinds(payload)]);
+        return xmlAnswer('CompleteMultipartUploadResult', { Bucket: bucket, Key: key, ETag: `"${this.#newId().replace(/-/g, '')}-1"` });
+      }
+      default:
+        break;
+    }
+    plain(uploadBind);
+    return null;
+  }
+
+  /** `xml:Part[n]/ETag` bound to the UploadPart that answered that ETag, for each part this capture answered. */
+  #partBinds(payload: Buffer): BoundValue[] {
+    const out: BoundValue[] = [];
+    for (let n = 1; n <= MAX_PARTS; n++) {
+      const found = findXmlText(payload, [{ name: 'Part', nth: n }, { name: 'ETag', nth: 1 }]);
+      if (found === null) break;
+      const part = this.#etags.get(found.value);
+      if (part !== undefined) out.push({ at: `xml:Part[${n}]/ETag`, from: { op: part, value: 'header:etag' } });
+    }
+    return out;
+  }
+}
+
+/** `arn:aws:s3:::bucket/key/with/slashes` -> [bucket, key]. */
+function bucketAndKey(arn: string): [string, string] {
+  const path = arn.slice(arn.indexOf(':::') + 3);
+  const slash = path.indexOf('/');
+  return slash < 0 ? [path, ''] : [path.slice(0, slash), path.slice(slash + 1)];
+}
+
+function xmlAnswer(root: string, members: Readonly<Record<string, string>>): SyntheticAnswer {
+  const inner = Object.entries(members).map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`).join('');
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/xml' },
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns="${S3_NS}">${inner}</${root}>`,
+  };
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
