@@ -51,6 +51,9 @@ export function instructions(e: SandboxEndpoints): string {
     ...(e.aws
       ? [`  export AWS_ENDPOINT_URL=http://${e.aws} AWS_ACCESS_KEY_ID=AKIDSEBAGENT AWS_SECRET_ACCESS_KEY=placeholder AWS_DEFAULT_REGION=${e.region}`]
       : []),
+    ...(e.aws
+      ? [`  # aws CLI v1 sends sqs to queue.amazonaws.com whatever AWS_ENDPOINT_URL says: add --endpoint-url http://${e.aws}`]
+      : []),
     '  kubectl get namespaces          # a read: needs no certificate',
     ...(e.aws ? ['  aws s3 ls                       # a read: needs no certificate'] : []),
     '',
