@@ -24,10 +24,7 @@ export interface SandboxEndpoints {
   readonly brokerJwks: string;
 }
 
-/**
- * `kubectl create` sends protobuf, which the broker refuses (README "Kubernetes"): the change is
- * written as a manifest by kubectl itself, then applied server-side (one PATCH, JSON body).
- */
+/** The change is written as a manifest by kubectl itself, then applied server-side (one PATCH). */
 const KUBE_MANIFEST = `kubectl -n ${DEMO_NAMESPACE} create configmap hello --from-literal=greeting=hi --dry-run=client -o yaml > hello.yaml`;
 const KUBE_CHANGE = 'kubectl apply --server-side -f hello.yaml';
 const AWS_CHANGE = 'aws s3api create-bucket --bucket demo';

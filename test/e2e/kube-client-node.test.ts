@@ -1,21 +1,13 @@
 // The same flows from @kubernetes/client-node as the agent's client: reads need no certificate,
 // a certified JSON Patch is admitted once, an uncertified one is a Forbidden Status.
 import t from 'tap';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { startTestBroker } from '../helpers/broker.js';
-import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
+import { startKubeBroker } from '../helpers/kube-broker.js';
 import { kubectl } from '../helpers/kubectl.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'seb-kube-node-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const world = await startKubeWorld(dir);
-t.teardown(() => world.close());
-const clientDir = join(dir, 'client');
-const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });
-t.teardown(() => tb.close());
+const { dir, world, clientDir, tb } = await startKubeBroker(t, 'seb-kube-node-');
 
 function client(kubeconfig: string, token: string) {
   const kc = new KubeConfig();
@@ -24,7 +16,6 @@ function client(kubeconfig: string, token: string) {
   return { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
 }
 
-// kubectl create sends protobuf, which the stand-in (like the broker) does not read: apply sends JSON.
 const manifest = join(dir, 'deploy.yaml');
 writeFileSync(manifest, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: api, namespace: default }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: api } }\n  template:\n    metadata: { labels: { app: api } }\n    spec: { containers: [ { name: app, image: nginx } ] }\n');
 const created = await kubectl(['--kubeconfig', world.adminKubeconfig, '--cache-dir', join(dir, 'c'), 'apply', '-f', manifest]);

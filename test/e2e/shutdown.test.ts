@@ -4,14 +4,12 @@
 // requests are closed at once, each with its outcome record, instead of holding the drain.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startMoto } from '../helpers/moto.js';
-import { startTestBroker } from '../helpers/broker.js';
-import { kubeBrokerConfig, startKubeWorld } from '../helpers/kube.js';
+import { startKubeBroker } from '../helpers/kube-broker.js';
 import { SEB, captureOps, makeDeployment, startSebRun } from '../helpers/seb-run.js';
 import { agentS3 } from '../helpers/aws-sdk.js';
 import { until } from '../helpers/until.js';
@@ -143,13 +141,7 @@ t.test('seb run: SIGTERM when the end record cannot be written exits 1, saying s
 });
 
 t.test('a graceful close ends open watches at once, each with an outcome record', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'seb-shutdown-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const world = await startKubeWorld(dir);
-  t.teardown(() => world.close());
-  const clientDir = join(dir, 'client');
-  const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });
-  t.teardown(() => tb.close());
+  const { clientDir, tb } = await startKubeBroker(t, 'seb-shutdown-');
 
   // A watch is a read: it needs no certificate, and it streams until something ends it. Namespaces
   // exist from the start, so their ADDED events open the stream at once.

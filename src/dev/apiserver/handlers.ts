@@ -118,7 +118,7 @@ function parseDryRunList(v: unknown): boolean {
 }
 
 /**
- * Bodies are JSON (protobuf is refused at the door). A duplicate field is what field validation
+ * Bodies are JSON (server.ts decodes protobuf into JSON at the door). A duplicate field is what field validation
  * can still see without schemas: an error under Strict (`strict decoding error`), a warning under
  * Warn, and under Ignore the last value wins as in Go's encoding/json.
  */

@@ -55,6 +55,9 @@ export const RESOURCES: readonly ResourceDef[] = [
     { name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] },
     { name: 'status', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, verbs: ['get', 'patch', 'update'] },
   ], ['all']),
+  def('batch', 'jobs', 'Job', true, [], [], ['all']),
+  // Cluster-scoped: `kubectl cordon` patches one, `drain` cordons it and evicts its pods.
+  def('', 'nodes', 'Node', false, ['no']),
   // Cluster-scoped; pod creates run the stored ones (admission.ts).
   def('admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false, []),
 ];
