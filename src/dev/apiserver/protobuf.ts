@@ -8,8 +8,11 @@
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { StatusError } from './status.js';
 
-/** `quantity`: a resource.Quantity, a message whose one string (field 1) is its JSON form. */
-type Scalar = 'string' | 'bytes' | 'int' | 'bool' | 'quantity';
+/**
+ * `quantity`: a resource.Quantity, a message whose one string (field 1) is its JSON form;
+ * `intOrString`: intstr.IntOrString (type 1, intVal 2, strVal 3), a number or a string in JSON.
+ */
+type Scalar = 'string' | 'bytes' | 'int' | 'bool' | 'quantity' | 'intOrString';
 type FieldType = Scalar | Schema | { readonly map: 'string' | 'bytes' | 'quantity' | Schema } | { readonly list: 'string' | Schema };
 interface Schema {
   readonly [field: number]: readonly [string, FieldType];
@@ -37,6 +40,13 @@ const KINDS: Readonly<Record<string, Schema>> = {
   Namespace: { 1: ['metadata', OBJECT_META] },
   ServiceAccount: { 1: ['metadata', OBJECT_META], 4: ['automountServiceAccountToken', 'bool'] },
   Pod: { 1: ['metadata', OBJECT_META], 2: ['spec', POD_SPEC] },
+  Service: {
+    1: ['metadata', OBJECT_META],
+    2: ['spec', {
+      1: ['ports', { list: { 1: ['name', 'string'], 2: ['protocol', 'string'], 3: ['port', 'int'], 4: ['targetPort', 'intOrString'] } }],
+      2: ['selector', { map: 'string' }], 4: ['type', 'string'],
+    }],
+  },
   Deployment: {
     1: ['metadata', OBJECT_META],
     2: ['spec', { 1: ['replicas', 'int'], 2: ['selector', LABEL_SELECTOR], 3: ['template', POD_TEMPLATE], 4: ['strategy', { 1: ['type', 'string'] }] }],
@@ -102,6 +112,10 @@ function value(reader: BinaryReader, type: Scalar | Schema): unknown {
       return reader.bool();
     case 'quantity':
       return decode(reader.bytes(), { 1: ['s', 'string'] })['s'] ?? '0';
+    case 'intOrString': {
+      const v = decode(reader.bytes(), { 1: ['type', 'int'], 2: ['int', 'int'], 3: ['string', 'string'] });
+      return v['type'] === 1 ? (v['string'] ?? '') : (v['int'] ?? 0);
+    }
     default:
       return decode(reader.bytes(), type);
   }
