@@ -30,6 +30,9 @@ const files: Record<string, string> = {
   '@manifest-ssa': 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: applied-ssa, namespace: default }\ndata: { a: b }\n',
   '@swept': 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: applied-ssa, namespace: default, labels: { sweep: "yes" } }\n',
   '@node': 'apiVersion: v1\nkind: Node\nmetadata: { name: node-1 }\n',
+  // An uncordoned node-1 with one pod on it, for drain and for drain's second run.
+  '@drain': 'apiVersion: v1\nkind: Node\nmetadata: { name: node-1 }\nspec: { unschedulable: false }\n---\n' +
+    'apiVersion: v1\nkind: Pod\nmetadata: { name: on-node-1, namespace: default }\nspec: { nodeName: node-1, containers: [ { name: c, image: busybox } ] }\n',
 };
 const resolveFiles = (args: readonly string[]): string[] =>
   args.map((a) => {

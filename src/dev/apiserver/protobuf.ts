@@ -40,6 +40,7 @@ const KINDS: Readonly<Record<string, Schema>> = {
   Namespace: { 1: ['metadata', OBJECT_META] },
   ServiceAccount: { 1: ['metadata', OBJECT_META], 4: ['automountServiceAccountToken', 'bool'] },
   Pod: { 1: ['metadata', OBJECT_META], 2: ['spec', POD_SPEC] },
+  Eviction: { 1: ['metadata', OBJECT_META] },
   Service: {
     1: ['metadata', OBJECT_META],
     2: ['spec', {

@@ -46,6 +46,7 @@ export const RESOURCES: readonly ResourceDef[] = [
     { name: 'attach', kind: core('PodAttachOptions'), verbs: ['create', 'get'] },
     { name: 'portforward', kind: core('PodPortForwardOptions'), verbs: ['create', 'get'] },
     { name: 'status', kind: core('Pod'), verbs: ['get', 'patch', 'update'] },
+    { name: 'eviction', kind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] },
   ], ['all']),
   def('', 'configmaps', 'ConfigMap', true, ['cm']),
   def('', 'secrets', 'Secret', true, []),
