@@ -36,7 +36,8 @@ export async function loadSources(base) {
   for (const [name, path] of Object.entries(SOURCES)) out[name] = await import(new URL(path, base).href);
   out.services = (await import(new URL('targets/aws/data/services.json', base).href, { with: { type: 'json' } })).default;
   // The command matrix is test data: its rows are what test/e2e/kube-commands.test.ts runs.
-  out.matrix = { kubectl: JSON.parse(readFileSync(join(ROOT, 'test/fixtures/commands/kubectl.json'), 'utf8')).rows };
+  const rows = (tool) => JSON.parse(readFileSync(join(ROOT, `test/fixtures/commands/${tool}.json`), 'utf8')).rows;
+  out.matrix = { kubectl: rows('kubectl'), aws: rows('aws') };
   return out;
 }
 
@@ -149,13 +150,19 @@ export async function renderPages(m) {
   pages['commands.md'] = page(
     'Command matrix',
     'Ordinary commands, each run unchanged through capture, certify and execute, its result checked on the upstream, then run' +
-      ' again and refused `replay` (issue 17). `pass` means test/e2e/kube-commands.test.ts proves exactly that; any other result' +
-      ' says why the row is not run. From `test/fixtures/commands/kubectl.json`.',
+      ' again and refused `replay` (issue 17). `pass` means test/e2e/kube-commands.test.ts or aws-commands.test.ts proves exactly' +
+      ' that; any other result says why the row is not run. From `test/fixtures/commands/kubectl.json` and `aws.json`.',
     '## kubectl (against the stand-in apiserver)',
     table(m.matrix.kubectl.map((r) => ({
       command: shown(['kubectl', ...r.args]),
       body: r.body === 'protobuf' ? 'protobuf (`sha256`)' : '',
       'before the second run': r.reset ? shown(['kubectl', ...r.reset]) : '',
+      result: r.status,
+    }))),
+    '## aws CLI v1 (against moto, SigV4 checked)',
+    table(m.matrix.aws.map((r) => ({
+      command: shown(['aws', ...r.args]),
+      'before the second run': r.reset ? shown(['aws', ...r.reset]) : '',
       result: r.status,
     }))),
   );
