@@ -9,7 +9,7 @@
  * (the AWS tables are regenerated from botocore's models) renders without a change here. Long lists
  * are wrapped, so no line of a page runs past WIDTH characters.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -35,6 +35,9 @@ export async function loadSources(base) {
   const out = {};
   for (const [name, path] of Object.entries(SOURCES)) out[name] = await import(new URL(path, base).href);
   out.services = (await import(new URL('targets/aws/data/services.json', base).href, { with: { type: 'json' } })).default;
+  // The command matrix is test data: its rows are what test/e2e/kube-commands.test.ts runs.
+  const rows = (tool) => JSON.parse(readFileSync(join(ROOT, `test/fixtures/commands/${tool}.json`), 'utf8')).rows;
+  out.matrix = { kubectl: rows('kubectl'), aws: rows('aws') };
   return out;
 }
 
@@ -142,6 +145,26 @@ export async function renderPages(m) {
     'These operations hand credentials or secrets to the caller: they are never reads, and a certificate for one is refused' +
       ' `credential_vending` unless `aws.allow_credential_vending` names the operation. From `src/targets/aws/catalog.ts`.',
     table(m.catalog.CREDENTIAL_VENDING),
+  );
+  const shown = (args) => `\`${args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' ')}\``;
+  pages['commands.md'] = page(
+    'Command matrix',
+    'Ordinary commands, each run unchanged through capture, certify and execute, its result checked on the upstream, then run' +
+      ' again and refused `replay` (issue 17). `pass` means test/e2e/kube-commands.test.ts or aws-commands.test.ts proves exactly' +
+      ' that; any other result says why the row is not run. From `test/fixtures/commands/kubectl.json` and `aws.json`.',
+    '## kubectl (against the stand-in apiserver)',
+    table(m.matrix.kubectl.map((r) => ({
+      command: shown(['kubectl', ...r.args]),
+      body: r.body === 'protobuf' ? 'protobuf (`sha256`)' : '',
+      'before the second run': r.reset ? shown(['kubectl', ...r.reset]) : '',
+      result: r.status,
+    }))),
+    '## aws CLI v1 (against moto, SigV4 checked)',
+    table(m.matrix.aws.map((r) => ({
+      command: shown(['aws', ...r.args]),
+      'before the second run': r.reset ? shown(['aws', ...r.reset]) : '',
+      result: r.status,
+    }))),
   );
   return pages;
 }

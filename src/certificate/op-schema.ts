@@ -19,6 +19,7 @@ const K8S_FIELDS = [
 /** SPEC §2.2: optional; an op without them pins every byte as SPEC §2.1 says. */
 const RUN_TIME_FIELDS = ['volatile', 'bind'] as const;
 const MAX_USES = 100;
+const K8S_PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
 /** Fields `seb cert issue` may leave out (SPEC §9), with the empty value they stand for. */
 const AWS_DEFAULTS: Readonly<Record<string, unknown>> = { params: {}, headers: {}, body: null, pre_state: null, max_uses: 1 };
@@ -102,8 +103,10 @@ function parseK8sOp(obj: Obj, at: string, earlier: readonly Op[]): K8sOp {
 }
 
 /**
- * SPEC §2.1: only JSON media types may use `jcs_sha256`, protobuf is refused (the broker cannot
- * read it exactly), and a media type without a body (or `jcs_sha256` without a type) pins nothing.
+ * SPEC §2.1: only JSON media types may use `jcs_sha256`; of the protobuf types only kubectl's
+ * `application/vnd.kubernetes.protobuf` is allowed, bound by `sha256` (the broker reads only its
+ * envelope and names, so the digest of the exact bytes must pin the rest); a media type without a
+ * body (or `jcs_sha256` without a type) pins nothing.
  */
 function checkMediaType(contentType: string | null, body: BodyBinding, at: string): void {
   if (contentType === null) {
@@ -111,8 +114,11 @@ function checkMediaType(contentType: string | null, body: BodyBinding, at: strin
     return;
   }
   const essence = contentType.split(';', 1)[0]!.trim().toLowerCase();
-  if (essence.includes('protobuf')) throw bad(`${at}.content_type`, 'protobuf bodies are not supported');
   if (body === null) throw bad(`${at}.content_type`, 'must be null when body is null');
+  if (essence.includes('protobuf')) {
+    if (contentType !== K8S_PROTOBUF) throw bad(`${at}.content_type`, `the only protobuf type is ${K8S_PROTOBUF}`);
+    if (!('sha256' in body)) throw bad(`${at}.body`, 'a protobuf body is bound by sha256');
+  }
   const json = essence === 'application/json' || essence.endsWith('+json');
   if ('jcs_sha256' in body && !json) throw bad(`${at}.body`, 'jcs_sha256 is only for JSON media types');
 }

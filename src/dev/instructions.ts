@@ -24,10 +24,7 @@ export interface SandboxEndpoints {
   readonly brokerJwks: string;
 }
 
-/**
- * `kubectl create` sends protobuf, which the broker refuses (README "Kubernetes"): the change is
- * written as a manifest by kubectl itself, then applied server-side (one PATCH, JSON body).
- */
+/** The change is written as a manifest by kubectl itself, then applied server-side (one PATCH). */
 const KUBE_MANIFEST = `kubectl -n ${DEMO_NAMESPACE} create configmap hello --from-literal=greeting=hi --dry-run=client -o yaml > hello.yaml`;
 const KUBE_CHANGE = 'kubectl apply --server-side -f hello.yaml';
 const AWS_CHANGE = 'aws s3api create-bucket --bucket demo';
@@ -50,6 +47,9 @@ export function instructions(e: SandboxEndpoints): string {
     `  export KUBECONFIG=${shellQuote(e.kubeconfig)}`,
     ...(e.aws
       ? [`  export AWS_ENDPOINT_URL=http://${e.aws} AWS_ACCESS_KEY_ID=AKIDSEBAGENT AWS_SECRET_ACCESS_KEY=placeholder AWS_DEFAULT_REGION=${e.region}`]
+      : []),
+    ...(e.aws
+      ? [`  # aws CLI v1 sends sqs to queue.amazonaws.com whatever AWS_ENDPOINT_URL says: add --endpoint-url http://${e.aws}`]
       : []),
     '  kubectl get namespaces          # a read: needs no certificate',
     ...(e.aws ? ['  aws s3 ls                       # a read: needs no certificate'] : []),

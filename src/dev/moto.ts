@@ -5,7 +5,8 @@
  * end-to-end tests start one each (test/helpers/moto.ts). Callers must call `stop`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { IAMClient } from '@aws-sdk/client-iam';
 
@@ -37,7 +38,9 @@ const START_TIMEOUT_MS = 20_000;
 const ACCOUNT = '123456789012';
 const OUTPUT_TAIL_CHARS = 2_000;
 
-const ALL_ACTIONS = ['s3:*', 'ec2:*', 'iam:*', 'dynamodb:*', 'lambda:*', 'sts:GetCallerIdentity'];
+// Every action: the broker's session policy narrows each request to what its op names (SPEC §5),
+// so the sandbox's role need not guess which services an agent will try.
+const ALL_ACTIONS = ['*'];
 const S3_ACTIONS = ['s3:*'];
 const READ_ACTIONS = [
   's3:Get*', 's3:List*',
@@ -189,13 +192,49 @@ export function findOnPath(cmd: string, path = process.env['PATH'] ?? ''): strin
   return null;
 }
 
+/**
+ * moto 5 recomputes a SigV4 signature over the URL after werkzeug's IRI decoding, which turns a
+ * query value's `%2F` (and every escape but `%&;=+#`) back into its character, so any correctly
+ * signed request with such a value (`aws s3 ls s3://b/`: `prefix=d%2F&delimiter=%2F`) is
+ * SignatureDoesNotMatch, from any client. Python imports `sitecustomize` at start-up from
+ * PYTHONPATH; this one makes moto's check use the query exactly as it came off the wire (the WSGI
+ * `RAW_URI`). Nothing is switched off: moto still checks every signature and every IAM policy, and
+ * now checks the query as AWS does.
+ */
+const RAW_QUERY_PATCH = `
+from urllib.parse import urlsplit
+from moto.core.authorization import ActionAuthenticatorMixin
+
+_check = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+def _with_raw_query(self, iam_request_cls, resource="*"):
+    from flask import has_request_context, request
+    raw = request.environ.get("RAW_URI") if has_request_context() else None
+    if not raw:
+        return _check(self, iam_request_cls, resource)
+    decoded = self.uri
+    parts = urlsplit(decoded)
+    self.uri = parts._replace(query=urlsplit(raw).query).geturl()
+    try:
+        return _check(self, iam_request_cls, resource)
+    finally:
+        self.uri = decoded
+
+ActionAuthenticatorMixin._authenticate_and_authorize_action = _with_raw_query
+`;
+
 /** Starts `bin` (the moto_server executable) and sets up IAM; at most START_TIMEOUT_MS to answer. */
 export async function startMoto(bin: string): Promise<Moto> {
+  const patchDir = mkdtempSync(join(tmpdir(), 'seb-moto-'));
+  writeFileSync(join(patchDir, 'sitecustomize.py'), RAW_QUERY_PATCH);
+  const pythonPath = [patchDir, process.env['PYTHONPATH']].filter((p) => p !== undefined && p !== '').join(delimiter);
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', '0'], {
     // inf: no authentication until enableAuth(), however many calls setup makes.
-    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: 'inf' },
+    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: 'inf', PYTHONPATH: pythonPath },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Python has read the file once moto answers; the directory goes with the process either way.
+  child.once('exit', () => rmSync(patchDir, { recursive: true, force: true }));
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);

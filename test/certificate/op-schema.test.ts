@@ -27,6 +27,7 @@ t.test('valid ops are returned frozen and equal to the input', async (t) => {
   t.ok(parseOp({ ...k8s, pre_state: { jcs_sha256: HEX, fields: ['spec', 'metadata.labels'] } }, 'op'));
   t.ok(parseOp({ ...k8s, pre_state: { absent: true }, namespace: '', group: '' }, 'op'));
   t.ok(parseOp({ ...k8s, content_type: 'application/apply-patch+yaml', body: { sha256: HEX } }, 'op'));
+  t.ok(parseOp({ ...k8s, content_type: 'application/vnd.kubernetes.protobuf', body: { sha256: HEX } }, 'op'), 'protobuf bound by sha256');
   t.ok(parseOp({ ...k8s, content_type: null, body: null, verb: 'delete' }, 'op'));
   t.ok(parseOp({ ...k8s, subresource: 'proxy', path_suffix: '' }, 'op'));
   const withProto = parseOp(JSON.parse('{"target":"aws","service":"s3","region":null,"operation":"X","resource":"*","params":{"__proto__":"p"},"headers":{},"body":null,"pre_state":null,"max_uses":1}'), 'op');
@@ -74,7 +75,10 @@ t.test('bad ops are malformed_certificate naming the field', async (t) => {
     ['k8s params empty list', { ...k8s, params: { dryRun: [] } }, /op\.params\.dryRun/],
     ['k8s params number in list', { ...k8s, params: { a: [1] } }, /op\.params\.a\[0\]/],
     ['k8s jcs with yaml', { ...k8s, content_type: 'application/apply-patch+yaml' }, /op\.body/],
-    ['k8s protobuf', { ...k8s, content_type: 'application/vnd.kubernetes.protobuf', body: { sha256: HEX } }, /op\.content_type/],
+    ['k8s protobuf with jcs', { ...k8s, content_type: 'application/vnd.kubernetes.protobuf', body: { jcs_sha256: HEX } }, /op\.body/],
+    ['k8s protobuf with any', { ...k8s, content_type: 'application/vnd.kubernetes.protobuf', body: { any: true } }, /op\.body/],
+    ['k8s other protobuf type', { ...k8s, content_type: 'application/x-protobuf', body: { sha256: HEX } }, /op\.content_type/],
+    ['k8s protobuf with a parameter', { ...k8s, content_type: 'application/vnd.kubernetes.protobuf;stream=watch', body: { sha256: HEX } }, /op\.content_type/],
     ['k8s content_type without body', { ...k8s, body: null }, /op\.content_type/],
     ['k8s jcs without content_type', { ...k8s, content_type: null }, /op\.content_type/],
     ['k8s pre_state rv empty', { ...k8s, pre_state: { resource_version: '' } }, /op\.pre_state\.resource_version/],

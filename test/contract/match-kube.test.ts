@@ -94,7 +94,8 @@ t.test('a create takes its name from the body, or pins generateName', async (t) 
 
 t.test('bodies the broker cannot read are refused', async (t) => {
   const table: [string, string | undefined, string][] = [
-    ['protobuf', 'application/vnd.kubernetes.protobuf', '\x0a\x00'],
+    ['protobuf without its envelope', 'application/vnd.kubernetes.protobuf', '\x0a\x00'],
+    ['a protobuf watch stream', 'application/vnd.kubernetes.protobuf;stream=watch', 'k8s\x00\x0a\x00'],
     ['no content-type', undefined, '{}'],
     ['odd parameter', 'application/json; foo=bar', '{}'],
     ['duplicate keys in a create', 'application/json', '{"metadata":{"name":"a","name":"b"}}'],

@@ -4,10 +4,10 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { kubeBrokerFixture } from '../helpers/kube.js';
+import { startKubeBroker } from '../helpers/kube-broker.js';
 import { kubectl } from '../helpers/kubectl.js';
 
-const { dir, world, clientDir, tb } = await kubeBrokerFixture(t, 'seb-kube-node-');
+const { dir, world, clientDir, tb } = await startKubeBroker(t, 'seb-kube-node-');
 
 function client(kubeconfig: string, token: string) {
   const kc = new KubeConfig();
@@ -16,7 +16,6 @@ function client(kubeconfig: string, token: string) {
   return { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
 }
 
-// kubectl create sends protobuf, which the stand-in (like the broker) does not read: apply sends JSON.
 const manifest = join(dir, 'deploy.yaml');
 writeFileSync(manifest, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: api, namespace: default }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: api } }\n  template:\n    metadata: { labels: { app: api } }\n    spec: { containers: [ { name: app, image: nginx } ] }\n');
 const created = await kubectl(['--kubeconfig', world.adminKubeconfig, '--cache-dir', join(dir, 'c'), 'apply', '-f', manifest]);

@@ -4,11 +4,11 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kubeBrokerFixture } from '../helpers/kube.js';
+import { startKubeBroker } from '../helpers/kube-broker.js';
 import { kubectl } from '../helpers/kubectl.js';
 
 const RESTARTED = '/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt';
-const { dir, world, clientDir, tb } = await kubeBrokerFixture(t, 'seb-rt-kube-');
+const { dir, world, clientDir, tb } = await startKubeBroker(t, 'seb-rt-kube-');
 const agent = (args: string[], token: string) =>
   kubectl(['--kubeconfig', join(clientDir, 'kubeconfig'), '--cache-dir', join(dir, 'cache'), '--token', token, ...args]);
 const admin = (args: string[]) => kubectl(['--kubeconfig', world.adminKubeconfig, '--cache-dir', join(dir, 'admin-cache'), ...args]);

@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { S3Client, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startMoto } from '../helpers/moto.js';
-import { kubeBrokerFixture } from '../helpers/kube.js';
+import { startKubeBroker } from '../helpers/kube-broker.js';
 import { SEB, captureOps, makeDeployment, startSebRun } from '../helpers/seb-run.js';
 import { agentS3 } from '../helpers/aws-sdk.js';
 import { until } from '../helpers/until.js';
@@ -141,7 +141,7 @@ t.test('seb run: SIGTERM when the end record cannot be written exits 1, saying s
 });
 
 t.test('a graceful close ends open watches at once, each with an outcome record', async (t) => {
-  const { clientDir, tb } = await kubeBrokerFixture(t, 'seb-shutdown-');
+  const { clientDir, tb } = await startKubeBroker(t, 'seb-shutdown-');
 
   // A watch is a read: it needs no certificate, and it streams until something ends it. Namespaces
   // exist from the start, so their ADDED events open the stream at once.

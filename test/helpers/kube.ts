@@ -2,11 +2,8 @@
  * A stand-in apiserver (src/dev/apiserver) with a broker identity allowed to impersonate, and a
  * kubeconfig for the broker, all made for the test.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Test } from 'tap';
-import { startTestBroker, type TestBroker } from './broker.js';
 import { stringify } from 'yaml';
 import { startStandInApiserver, type StandInApiserver } from '../../src/dev/apiserver/server.js';
 import type { StreamOptions } from '../../src/dev/apiserver/streams.js';
@@ -80,19 +77,4 @@ export function kubeBrokerConfig(world: KubeWorld, clientDir: string): Record<st
     },
     kube: { kubeconfig: world.brokerKubeconfig, client_dir: clientDir },
   };
-}
-
-/**
- * A stand-in apiserver and a broker in front of it, in a fresh directory, all torn down with `t`:
- * the set-up most kubectl end-to-end tests share.
- */
-export async function kubeBrokerFixture(t: Test, prefix: string): Promise<{ dir: string; world: KubeWorld; clientDir: string; tb: TestBroker }> {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const world = await startKubeWorld(dir);
-  t.teardown(() => world.close());
-  const clientDir = join(dir, 'client');
-  const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });
-  t.teardown(() => tb.close());
-  return { dir, world, clientDir, tb };
 }

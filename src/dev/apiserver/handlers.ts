@@ -68,6 +68,7 @@ function dispatch(store: ObjectStore, r: ResourceRoute, body: RequestBody, table
       return ok(table ? toTable(def, l.items as KubeObject[], l.metadata, includeObjectOf(r.query), new Date()) : l);
     }
     case 'create': {
+      if (subresource === 'eviction') return evict(store, r, body, dryRun);
       if (subresource !== '') throw new StatusError('MethodNotAllowed', 'the server does not allow this method on the requested resource');
       const obj = asObject(decodeJson(body));
       return { status: 201, body: store.create(def, namespace, prepareCreate(def, namespace, obj), dryRun) };
@@ -118,7 +119,7 @@ function parseDryRunList(v: unknown): boolean {
 }
 
 /**
- * Bodies are JSON (protobuf is refused at the door). A duplicate field is what field validation
+ * Bodies are JSON (server.ts decodes protobuf into JSON at the door). A duplicate field is what field validation
  * can still see without schemas: an error under Strict (`strict decoding error`), a warning under
  * Warn, and under Ignore the last value wins as in Go's encoding/json.
  */
@@ -162,6 +163,18 @@ function prepareCreate(def: ResourceDef, namespace: string, obj: KubeObject): Ku
   return withType(def, obj);
 }
 
+/**
+ * A policy/v1 Eviction deletes the pod at once: the stand-in has no disruption budgets to refuse
+ * it with. The apiserver answers 201 with a Success Status.
+ */
+function evict(store: ObjectStore, r: ResourceRoute, body: RequestBody, dryRun: boolean): Reply {
+  const eviction = asObject(decodeJson(body));
+  checkName(eviction, r.name);
+  const opts = (eviction['deleteOptions'] ?? {}) as { preconditions?: { uid?: string; resourceVersion?: string } };
+  store.delete(r.def, r.namespace, r.name, opts.preconditions ?? {}, dryRun);
+  return { status: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' } };
+}
+
 function checkName(input: KubeObject, name: string): void {
   const n = input.metadata['name'];
   if (n !== undefined && n !== name) throw badRequest(`the name of the object (${String(n)}) does not match the name on the URL (${name})`);
@@ -172,7 +185,7 @@ function list(store: ObjectStore, r: ResourceRoute): { kind: string; apiVersion:
   const fields = r.query.get('fieldSelector') ?? '';
   const all = store
     .list(r.def, r.namespace)
-    .filter((o) => matchesLabels((o.metadata['labels'] ?? {}) as Record<string, string>, labels) && matchesFields(o.metadata, fields));
+    .filter((o) => matchesLabels((o.metadata['labels'] ?? {}) as Record<string, string>, labels) && matchesFields(o, fields));
   const start = decodeContinue(r.query.get('continue'));
   const limit = Number(r.query.get('limit') ?? '0');
   const end = limit > 0 ? start + limit : all.length;

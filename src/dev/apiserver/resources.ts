@@ -46,6 +46,7 @@ export const RESOURCES: readonly ResourceDef[] = [
     { name: 'attach', kind: core('PodAttachOptions'), verbs: ['create', 'get'] },
     { name: 'portforward', kind: core('PodPortForwardOptions'), verbs: ['create', 'get'] },
     { name: 'status', kind: core('Pod'), verbs: ['get', 'patch', 'update'] },
+    { name: 'eviction', kind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] },
   ], ['all']),
   def('', 'configmaps', 'ConfigMap', true, ['cm']),
   def('', 'secrets', 'Secret', true, []),
@@ -55,6 +56,9 @@ export const RESOURCES: readonly ResourceDef[] = [
     { name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] },
     { name: 'status', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, verbs: ['get', 'patch', 'update'] },
   ], ['all']),
+  def('batch', 'jobs', 'Job', true, [], [], ['all']),
+  // Cluster-scoped: `kubectl cordon` patches one, `drain` cordons it and evicts its pods.
+  def('', 'nodes', 'Node', false, ['no']),
   // Cluster-scoped; pod creates run the stored ones (admission.ts).
   def('admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false, []),
 ];

@@ -104,13 +104,18 @@ export function matchesLabels(labels: Record<string, string>, selector: string):
   return true;
 }
 
-/** Field selectors on `metadata.name` and `metadata.namespace`, the ones every resource supports. */
-export function matchesFields(meta: Record<string, unknown>, selector: string): boolean {
+/**
+ * Field selectors on `metadata.name` and `metadata.namespace`, the ones every resource supports,
+ * and a pod's `spec.nodeName` (`kubectl drain` lists a node's pods with it).
+ */
+export function matchesFields(obj: { readonly metadata: Record<string, unknown>; readonly spec?: unknown }, selector: string): boolean {
   if (selector.trim() === '') return true;
   for (const term of selector.split(',')) {
-    const m = /^(metadata\.name|metadata\.namespace)(==|=|!=)(.*)$/.exec(term.trim());
-    if (m === null) throw badRequest(`"${term}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
-    const v = String(meta[m[1] === 'metadata.name' ? 'name' : 'namespace'] ?? '');
+    const m = /^(metadata\.name|metadata\.namespace|spec\.nodeName)(==|=|!=)(.*)$/.exec(term.trim());
+    if (m === null) throw badRequest(`"${term}" is not a known field selector: only "metadata.name", "metadata.namespace", "spec.nodeName"`);
+    const [section, field] = m[1]!.split('.') as [string, string];
+    const fields = (section === 'metadata' ? obj.metadata : obj.spec ?? {}) as Record<string, unknown>;
+    const v = String(fields[field] ?? '');
     if ((m[2] === '!=') === (v === m[3])) return false;
   }
   return true;

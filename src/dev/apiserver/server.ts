@@ -20,6 +20,7 @@ import { fieldValidationOf, handle, type ResourceRoute } from './handlers.js';
 import { serveLogs } from './logs.js';
 import { findResource, groups } from './resources.js';
 import { route } from './route.js';
+import { protobufToJson } from './protobuf.js';
 import { StatusError, forbidden } from './status.js';
 import { ObjectStore } from './store.js';
 import { STREAM_SUBRESOURCES, StreamServer, rejectUpgrade, type StreamOptions } from './streams.js';
@@ -91,11 +92,15 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
     const r = route(req.method ?? 'GET', req.url ?? '/');
     if (r.kind === 'nonresource') return nonResource(req, res, r.path);
     admit(user, r);
-    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (contentType.startsWith('application/vnd.kubernetes.protobuf')) {
-      throw new StatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+    const sentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    // A patch is JSON or YAML on a real apiserver too: protobuf is only an object's encoding.
+    const protobuf = sentType === 'application/vnd.kubernetes.protobuf' && r.verb !== 'patch';
+    if (sentType.includes('protobuf') && !protobuf) {
+      throw new StatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
     }
-    const received = await readBody(req);
+    // From here on the body is JSON: kubectl's protobuf creates and updates are decoded first.
+    const received = protobuf ? protobufToJson(await readBody(req)) : await readBody(req);
+    const contentType = protobuf ? 'application/json' : sentType;
     // Mutating admission runs after authorization and before the object is decoded into the store.
     const bytes = r.verb === 'create' && r.def.resource === 'pods' && r.subresource === ''
       ? await admitPodCreate(store, r.namespace, received, user, opts.webhookServices ?? {}, r.query.getAll('dryRun').length > 0)

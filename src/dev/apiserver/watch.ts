@@ -26,11 +26,11 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, store: Obj
     e.def === r.def &&
     (r.namespace === '' || e.namespace === r.namespace) &&
     matchesLabels((e.object.metadata['labels'] ?? {}) as Record<string, string>, labels) &&
-    matchesFields(e.object.metadata, fields);
+    matchesFields(e.object, fields);
 
   // Parameters are checked before the 200 goes out: after it an error can only be an ERROR event.
   const includeObject = includeObjectOf(r.query);
-  matchesFields({}, fields);
+  matchesFields({ metadata: {} }, fields);
 
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
   res.flushHeaders();

@@ -4,6 +4,7 @@
  * meaning of the request as far as the broker is concerned.
  */
 import { unparseable } from '../../reasons.js';
+import { CHECKSUM_ALGORITHM } from './integrity.js';
 
 // Compiled once: the per-request check is one Set lookup per header (STYLE: hot path).
 const TRANSPORT = new Set([
@@ -76,7 +77,7 @@ export function splitContentEncoding(value: string): ContentCodings {
 export function semanticHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const name of Object.keys(headers)) {
-    if (TRANSPORT.has(name) || name.startsWith(TRANSPORT_PREFIX)) continue;
+    if (TRANSPORT.has(name) || (name.startsWith(TRANSPORT_PREFIX) && name !== CHECKSUM_ALGORITHM)) continue;
     const value = headers[name]!;
     if (!VALUE.test(value)) throw unparseable(`header ${name} holds a character outside visible ASCII`);
     if (name === 'content-encoding') {

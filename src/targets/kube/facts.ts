@@ -4,6 +4,7 @@
  */
 import { unparseable } from '../../reasons.js';
 import { parseStrictJson } from '../../lib/strict-json.js';
+import { PROTOBUF_MEDIA_TYPE, readProtobufBody } from './protobuf-body.js';
 import type { KubeRequestInfo } from './request-info.js';
 import type { K8sOp } from '../../certificate/types.js';
 
@@ -19,20 +20,26 @@ const STREAM_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'por
 const UNPINNED_PARAMS: ReadonlySet<string> = new Set(['pretty', 'timeout']);
 
 /**
- * The body's media type. Protobuf is refused (the broker cannot read it, SPEC §2.1); the only
- * parameter accepted is `charset=utf-8`, so two spellings of one type cannot mean two things.
+ * The body's media type. Of the protobuf types only kubectl's `application/vnd.kubernetes.protobuf`
+ * is read (SPEC §2.1; a watch stream or another framing is not a request body); the only parameter
+ * accepted is `charset=utf-8`, so two spellings of one type cannot mean two things.
  */
 export function bodyMediaType(contentType: string | undefined, hasBody: boolean): string | null {
   if (!hasBody) return null;
   if (contentType === undefined) throw unparseable('a body without a content-type');
   const [type, ...parameters] = contentType.split(';').map((p) => p.trim().toLowerCase());
   if (!type || !/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(type)) throw unparseable(`content-type ${contentType} is not a media type`);
-  if (type.includes('protobuf')) throw unparseable('protobuf bodies are refused: the broker reads JSON and YAML only');
+  if (type.includes('protobuf') && type !== PROTOBUF_MEDIA_TYPE) throw unparseable(`content-type ${type} is not a body the broker reads`);
   for (const p of parameters) if (p !== 'charset=utf-8') throw unparseable(`content-type parameter ${p} is not accepted`);
   return type;
 }
 
-function bodyNames(json: () => unknown, mediaType: string | null): { name: string | null; generateName: string | null } {
+interface BodyNames {
+  readonly name: string | null;
+  readonly generateName: string | null;
+}
+
+function bodyNames(json: () => unknown, mediaType: string | null): BodyNames {
   if (mediaType === null || !mediaType.endsWith('json')) return { name: null, generateName: null };
   const body = json();
   const metadata = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>)['metadata'] : undefined;
@@ -47,15 +54,27 @@ function bodyNames(json: () => unknown, mediaType: string | null): { name: strin
   return { name: text(m['name'], 'name'), generateName: text(m['generateName'], 'generateName') };
 }
 
+/**
+ * A protobuf body is read whatever the verb (an update's body is an object too), so one that the
+ * apiserver could read another way never goes upstream. Its namespace, where set, must be the
+ * URL's: the apiserver refuses a mismatch, and the broker must not pin one namespace and send another.
+ */
+function protobufNames(info: KubeRequestInfo, payload: Buffer): BodyNames {
+  const body = readProtobufBody(payload);
+  if (body.namespace !== null && body.namespace !== info.namespace) throw unparseable('metadata.namespace is not the namespace of the URL');
+  return body;
+}
+
 export function kubeFacts(info: KubeRequestInfo, contentType: string | undefined, payload: Buffer, json: () => unknown = () => parseStrictJson(payload)): KubeFacts {
   if (!info.isResource) throw unparseable(`${info.path} is not a resource request`);
   const mediaType = bodyMediaType(contentType, payload.length > 0);
+  const fromProtobuf = mediaType === PROTOBUF_MEDIA_TYPE ? protobufNames(info, payload) : null;
   const streams = STREAM_SUBRESOURCES.has(info.subresource);
   const verb = streams ? 'create' : info.verb;
   let name: string | null = info.name === '' ? null : info.name;
   let generateName: string | null = null;
   // SPEC §2.1: a create's name is the URL's where it has one (subresource creates), else the body's.
-  if (verb === 'create' && !streams && name === null) ({ name, generateName } = bodyNames(json, mediaType));
+  if (verb === 'create' && !streams && name === null) ({ name, generateName } = fromProtobuf ?? bodyNames(json, mediaType));
   // Null prototype: a parameter named `__proto__` must stay a parameter, not vanish into the
   // prototype and let a request carrying it match an op without it (found by test/fuzz/kube-match).
   const params: Record<string, string[]> = Object.create(null);

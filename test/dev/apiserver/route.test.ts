@@ -61,7 +61,9 @@ t.test('selectors', async (t) => {
     ['app=web,tier=back', false], ['tier in (back, front)', true], ['tier notin (front)', false], ['missing', false],
   ];
   for (const [sel, want] of cases) t.equal(matchesLabels(labels, sel), want, `labels ${sel}`);
-  t.equal(matchesFields({ name: 'a', namespace: 'n' }, 'metadata.name=a,metadata.namespace!=x'), true);
-  t.equal(matchesFields({ name: 'a' }, 'metadata.name=b'), false);
-  t.equal(codeOf(() => matchesFields({ name: 'a' }, 'spec.nodeName=x')), 400);
+  t.equal(matchesFields({ metadata: { name: 'a', namespace: 'n' } }, 'metadata.name=a,metadata.namespace!=x'), true);
+  t.equal(matchesFields({ metadata: { name: 'a' } }, 'metadata.name=b'), false);
+  t.equal(matchesFields({ metadata: { name: 'a' }, spec: { nodeName: 'n1' } }, 'spec.nodeName=n1'), true, 'kubectl drain lists a node\'s pods');
+  t.equal(matchesFields({ metadata: { name: 'a' } }, 'spec.nodeName=n1'), false);
+  t.equal(codeOf(() => matchesFields({ metadata: { name: 'a' } }, 'status.phase=Running')), 400);
 });

@@ -1,7 +1,10 @@
 import t from 'tap';
 import { code } from '../../helpers/reason.js';
 import { createHash } from 'node:crypto';
-import { checkIntegrity, crc32c, crc64nvme } from '../../../src/targets/aws/integrity.js';
+import { randomBytes } from 'node:crypto';
+import { crc32c } from '@aws-crypto/crc32c';
+import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
+import { checkIntegrity, crc64nvme } from '../../../src/targets/aws/integrity.js';
 
 const h = (o: Record<string, string>): Record<string, string> => Object.assign(Object.create(null), o);
 const NONE = h({});
@@ -15,6 +18,20 @@ t.test('crc32c and crc64nvme match the published check values', async (t) => {
   t.equal(crc32c(Buffer.alloc(0)), 0);
   t.equal(crc64nvme(check).toString('hex'), 'ae8b14860a799888', 'CRC-64/NVME check value');
   t.equal(crc64nvme(Buffer.alloc(0)).toString('hex'), '0000000000000000');
+});
+
+t.test('crc64nvme agrees with the AWS SDK\'s own implementation', async (t) => {
+  for (const length of [1, 7, 8, 9, 1000, 65537]) {
+    const data = randomBytes(length);
+    const sdk = new Crc64Nvme();
+    sdk.update(data);
+    t.equal(crc64nvme(data).toString('hex'), Buffer.from(await sdk.digest()).toString('hex'), `${length} bytes`);
+  }
+});
+
+t.test('x-amz-checksum-algorithm is left to the semantic headers, and never trails the body', async (t) => {
+  t.same(checkIntegrity(h({ 'x-amz-checksum-algorithm': 'CRC32' }), NONE, body), {}, 'not an integrity header');
+  t.equal(code(() => checkIntegrity(NONE, h({ 'x-amz-checksum-algorithm': 'CRC32' }), body)), 'unparseable_request');
 });
 
 t.test('every supported checksum is verified and forwarded', async (t) => {
