@@ -43,6 +43,9 @@ WHEN = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
 # with a space (and, for a greedy label, a slash) checks that the reader decodes what botocore
 # escaped; the ARN and account shapes satisfy the patterns of most identifiers.
 CBOR = "smithy-rpc-v2-cbor"
+# (service, operation) -> same_wire(), computed before any client exists: creating a client runs
+# handlers that change the shared operation models (S3's), and this must read them as published.
+SAME_WIRE = {}
 PLAIN = ["seb-1", "seb1", "a", "1", ACCOUNT, f"arn:aws:iam::{ACCOUNT}:role/seb", "seb@example.com", "1.0", "2026-01-02"]
 LABEL = ["seb x-1", "seb x"]
 GREEDY = ["seb/x y", "seb/x"]
@@ -130,6 +133,27 @@ def label_values(op, params):
     return out if uri else {}
 
 
+def wire_key(op):
+    """Method, URI and the wire names of the required members bound outside the body."""
+    shape = op.input_shape
+    bound = set()
+    if shape is not None:
+        for name in shape.required_members:
+            ser = shape.members[name].serialization
+            if ser.get("location") in ("querystring", "header", "headers"):
+                bound.add((ser["location"], ser.get("name", name)))
+    return (op.http.get("method"), op.http.get("requestUri"), frozenset(bound))
+
+
+def same_wire(model, op):
+    """Other operations a minimal request of `op` is also, byte for byte (S3's deprecated
+    GetBucketLifecycle beside GetBucketLifecycleConfiguration): the service cannot tell them apart."""
+    if model.protocol not in ("rest-json", "rest-xml"):
+        return []
+    key = wire_key(op)
+    return sorted(o for o in model.operation_names if o != op.name and wire_key(model.operation_model(o)) == key)
+
+
 def input_for(op, escape):
     shape = op.input_shape
     if shape is None:
@@ -186,6 +210,7 @@ def record(name, model, op_name, client, wire, escape=True):
             "auth": op.auth_type or (op.auth[0] if getattr(op, "auth", None) else None),
             "valid": valid,
             "labels": label_values(op, params),
+            "sameWire": SAME_WIRE.get((name, op_name), []),
             "method": req.method,
             "path": url.path or "/",
             "query": url.query,
@@ -218,6 +243,8 @@ def main():
         wires = [model.resolved_protocol]
         if CBOR in model.metadata.get("protocols", []) and CBOR not in wires:
             wires.append(CBOR)
+        for op_name in model.operation_names:
+            SAME_WIRE[(name, op_name)] = same_wire(model, model.operation_model(op_name))
         for wire in wires:
             for op_name in model.operation_names:
                 work.append((hashlib.sha256(f"{name}.{op_name}".encode()).hexdigest(), name, model, op_name, wire))

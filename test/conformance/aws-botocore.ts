@@ -32,6 +32,8 @@ export interface Serialised {
   readonly signingName?: string;
   readonly auth?: string | null;
   readonly labels?: Readonly<Record<string, string>>;
+  /** Operations this minimal request is too, byte for byte (same method, URI and bound members). */
+  readonly sameWire?: readonly string[];
   readonly method?: string;
   readonly path?: string;
   readonly query?: string;
@@ -109,7 +111,10 @@ export function judge(s: Serialised): Verdict {
   }
   if (!read.ok) return { kind: 'refused', reason: reasonOf(s, read.code, read.denial.message) };
   const got = read.value.operation;
-  if (got.operation !== s.operation || got.service !== s.signingName) {
+  // A request that is byte for byte another operation too (S3's deprecated GetBucketLifecycle) is
+  // read as the one the broker models: the service itself cannot tell which the client meant.
+  const sameOperation = got.operation === s.operation || (s.sameWire ?? []).includes(got.operation);
+  if (!sameOperation || got.service !== s.signingName) {
     return { kind: 'other', detail: `read as ${got.service}:${got.operation}` };
   }
   // A label the reader dropped would let one certificate admit requests on other resources.
