@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { loadSources, OUT, renderPages, ROOT, table, wrap } from '../scripts/docs.mjs';
 
 const pages = await renderPages(await loadSources(new URL('../src/', import.meta.url)));
+/** Reference pages another generator owns: `npm run conformance` writes aws-conformance.md from botocore. */
+const OTHER_GENERATORS = new Set(['aws-conformance.md']);
 
 t.test('every reference page is what the code generates', async (t) => {
-  t.same(readdirSync(join(ROOT, OUT)).filter((f) => f.endsWith('.md')).sort(), Object.keys(pages).sort(), 'no page missing, none left over');
+  t.same(readdirSync(join(ROOT, OUT)).filter((f) => f.endsWith('.md') && !OTHER_GENERATORS.has(f)).sort(), Object.keys(pages).sort(), 'no page missing, none left over');
   for (const [name, text] of Object.entries(pages)) {
     t.equal(readFileSync(join(ROOT, OUT, name), 'utf8'), text, `${OUT}/${name} is current (npm run docs)`);
   }

@@ -32,7 +32,7 @@ import {
   tokenName,
   type Edit,
 } from './arbitraries.js';
-import { outcome, type Outcome } from './harness.js';
+import { outcome, type ContractTarget, type Outcome } from './harness.js';
 
 export const ACCOUNT = '123456789012';
 export const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2', 'us-gov-west-1', 'cn-north-1'];
@@ -505,3 +505,13 @@ export function mutate(r: Req, m: Mutation): Req {
       return { ...r, headers: { ...r.headers, authorization: authorization(m.service, m.region) } };
   }
 }
+
+/** The AWS reader and matcher as the contract property (harness.ts `admitsExactly`) drives them. */
+export const AWS_CONTRACT: ContractTarget<Req, Mutation, AwsOp> = {
+  capture,
+  decide,
+  mutate,
+  fingerprint,
+  isSpellingOnly,
+  show: (r) => JSON.stringify(r),
+};

@@ -13,16 +13,14 @@ import fc from 'fast-check';
 import type { IncomingMessage } from 'node:http';
 import { cleanHead } from '../../src/server/hygiene.js';
 import { credentialScope } from '../../src/targets/aws/scope.js';
-import { admitsExactly, check, Coverage, outcome, type ContractTarget } from './harness.js';
+import { admitsExactly, check, Coverage, outcome } from './harness.js';
 import { applyEdit, chunkedBody, edit, kubePath, plainText, queryCase, tokenName, wireHeaderValue } from './arbitraries.js';
 import {
+  AWS_CONTRACT,
   capture,
   decide,
-  fingerprint,
-  isSpellingOnly,
   jsonRequest,
   lambdaRequest,
-  mutate,
   mutation,
   queryRequest,
   s3Request,
@@ -32,15 +30,6 @@ import {
 } from './aws-requests.js';
 
 const TARGET = 'aws-understand';
-
-const AWS_CONTRACT: ContractTarget<Req, Parameters<typeof mutate>[1], ReturnType<typeof capture>> = {
-  capture,
-  decide,
-  mutate,
-  fingerprint,
-  isSpellingOnly,
-  show: (r) => JSON.stringify(r),
-};
 
 for (const [name, arb] of [
   ['s3', s3Request],
