@@ -8,11 +8,16 @@ services.json, per SigV4 signing name (the scope's service, SPEC §2.1):
   model, protocols (the ones the broker reads, in botocore's priority order), targetPrefix and
   jsonVersion (json), apiVersion, endpointPrefix, global, operations (names only), actionMember
   (json operations whose input has a top-level `Action` member).
-  Served: every model whose protocols include query, ec2 or json; plus the two rest models the
-  broker reads itself (lambda: rest-json, routes in lambda.ts; s3: rest-xml, s3.ts). Models that
-  speak only smithy-rpc-v2-cbor or another rest protocol are not served.
-  Where several models share a signing name, one is served (PREFER, else the model named like the
-  signing name, else the newest API); the others are listed under notServed.
+  Served: every model whose protocols include query, ec2 or json; the two rest models the broker
+  reads with their own readers (lambda: rest-json, lambda.ts; s3: rest-xml, s3.ts); and every
+  other rest-json or rest-xml model, routed by rest-router.ts from rest-routes.json. Models that
+  speak only smithy-rpc-v2-cbor are not served.
+  Where several models share a signing name, one is served (PREFER, else a non-rest model, else the
+  model named like the signing name, else the newest API); the others are listed under notServed.
+
+rest-routes.json, per signing name of a generically routed rest model: one row per operation,
+  [operation, method, requestUri, query-bound names, host prefix or ""] (names as sent on the wire,
+  the model's locationName). rest-router.ts compiles the rows into a trie by path segment.
 globalEndpoints: per signing name, per partition, [host, signing region] for services whose
   endpoint is not regionalised (botocore endpoints.json `isRegionalized: false`).
 partitions: id, region regex and DNS suffix, for regional host names outside `aws`.
@@ -38,6 +43,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src', 'tar
 
 READ_PROTOCOLS = ('json', 'query', 'ec2')  # botocore PRIORITY_ORDERED_SUPPORTED_PROTOCOLS order
 REST_MODELED = {'lambda': 'rest-json', 's3': 'rest-xml'}
+REST_ROUTED = ('rest-json', 'rest-xml')
 PREFER = {'elasticloadbalancing': 'elbv2', 'cassandra': 'keyspaces', 'kinesisanalytics': 'kinesisanalyticsv2', 'cloudhsm': 'cloudhsmv2'}
 PARTITIONS = ('aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b')
 
@@ -103,6 +109,22 @@ def output_secrets(model, service, operation):
     return out
 
 
+def routes_of(model):
+    """[operation, method, requestUri, query-bound names, host prefix] per operation of a rest
+    model, sorted by operation name."""
+    rows = []
+    for name, op in sorted(model['operations'].items()):
+        query = []
+        if 'input' in op:
+            for member, ref in model['shapes'][op['input']['shape']].get('members', {}).items():
+                if ref.get('location') == 'querystring':
+                    # A map bound to the query string takes every name: kept as the empty name.
+                    query.append('' if model['shapes'][ref['shape']]['type'] == 'map' else ref.get('locationName', member))
+        http = op['http']
+        rows.append([name, http['method'], http['requestUri'], sorted(query), op.get('endpoint', {}).get('hostPrefix', '')])
+    return rows
+
+
 def load_model(name):
     base = os.path.join(DATA, name)
     versions = sorted(v for v in os.listdir(base) if os.path.isdir(os.path.join(base, v)))
@@ -127,10 +149,13 @@ def main():
         served = [p for p in READ_PROTOCOLS if p in protocols]
         if name in REST_MODELED:
             served = [REST_MODELED[name]]
+        routed = not served and protocols[0] in REST_ROUTED
+        if routed:
+            served = [protocols[0]]
         if not served:
             continue
         signing = md.get('signingName') or md['endpointPrefix']
-        entry = {'model': name, 'protocols': served, '_model': model}
+        entry = {'model': name, 'protocols': served, '_model': model, '_routed': routed}
         if 'json' in served:
             entry['targetPrefix'] = md['targetPrefix']
             entry['jsonVersion'] = md.get('jsonVersion', '1.0')
@@ -148,9 +173,11 @@ def main():
 
     services, not_served = {}, {}
     for signing, entries in sorted(candidates.items()):
-        chosen = next((e for e in entries if e['model'] == PREFER.get(signing)), None) \
-            or next((e for e in entries if e['model'] == signing), None) \
-            or max(entries, key=lambda e: e['apiVersion'])
+        # A rest model never displaces a model the broker already served for this signing name.
+        pool = [e for e in entries if not e['_routed']] or entries
+        chosen = next((e for e in pool if e['model'] == PREFER.get(signing)), None) \
+            or next((e for e in pool if e['model'] == signing), None) \
+            or max(pool, key=lambda e: e['apiVersion'])
         services[signing] = chosen
         others = [e['model'] for e in entries if e is not chosen]
         if others:
@@ -199,13 +226,18 @@ def main():
             else:
                 secret_outputs.setdefault(svc, {})[name] = [path for path, _ in secrets]
         reads[svc] = kept
+    rest_routes = {signing: routes_of(e['_model']) for signing, e in services.items() if e['_routed']}
     for e in services.values():
         del e['_model']
+        del e['_routed']
 
     header = {'generatedFrom': f'botocore {botocore.__version__}', 'generator': 'scripts/gen-aws-services.py'}
     with open(os.path.join(OUT, 'services.json'), 'w') as f:
         json.dump({**header, 'services': services, 'globalEndpoints': global_endpoints,
                    'partitions': partitions, 'notServed': not_served}, f, separators=(',', ':'))
+        f.write('\n')
+    with open(os.path.join(OUT, 'rest-routes.json'), 'w') as f:
+        json.dump({**header, 'routes': rest_routes}, f, separators=(',', ':'))
         f.write('\n')
     with open(os.path.join(OUT, 'reads.json'), 'w') as f:
         json.dump({**header, 'reads': reads, 'redactHeaders': redact_headers, 'secretOutputs': secret_outputs}, f, indent=1)

@@ -4,10 +4,11 @@
  * operation. The IAM scope, read flag and credential-vending flag come from the catalog.
  */
 import { unparseable } from '../../reasons.js';
-import { isCredentialVending, isRead, scopeOf } from './catalog.js';
+import { iamAction, isCredentialVending, isRead, scopeOf } from './catalog.js';
 import { readJsonBody, readJsonHead } from './json.js';
 import { understandLambda } from './lambda.js';
 import { checkQueryHead, readQueryBody } from './query.js';
+import { isRestRouted, routeRest } from './rest-router.js';
 import { understandS3 } from './s3.js';
 import { credentialScope } from './scope.js';
 import { semanticHeaders } from './semantic-headers.js';
@@ -24,6 +25,9 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
   const model = serviceModel(scope.service);
   if (model === undefined) throw unparseable(`the service ${scope.service} is not served`);
   const protocol = pickProtocol(model.protocols, req);
+  // Global services are addressed without a region (SPEC §2.1): their ARNs carry none either.
+  const region = model.global ? null : scope.region;
+  if (isRestRouted(model.signingName)) return understandRouted(model.signingName, region, protocol, req);
   if (protocol === 'rest-xml') return understandS3(req, scope.region, payload);
   if (protocol === 'rest-json') return understandLambda(req, scope.region, payload);
 
@@ -38,8 +42,6 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
     if (payload === null) return null;
     ({ operation, form: input } = readQueryBody(model, payload));
   }
-  // Global services are addressed without a region (SPEC §2.1): their ARNs carry none either.
-  const region = model.global ? null : scope.region;
   const { resource, permissions } = scopeOf(model.signingName, region, operation, input);
   return {
     service: model.signingName,
@@ -52,6 +54,31 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
     permissions,
     read: isRead(model.signingName, operation),
     credentialVending: isCredentialVending(model.signingName, operation),
+  };
+}
+
+/**
+ * A rest request of a generically routed model: the path, method and query name the operation
+ * (rest-router.ts); the body is pinned by its hash like any other, so it is not read here. The
+ * resource is `*` until the IAM tables name each operation's ARN.
+ */
+function understandRouted(service: string, region: string | null, protocol: Protocol, req: AwsHttpRequest): AwsOperation {
+  const { route, params } = routeRest(service, req.method, req.path, req.query);
+  // The broker picks the host from its own table; a host-prefixed operation would need the prefix
+  // the client sent, which the broker does not forward yet.
+  if (route.hostPrefix !== '') throw unparseable(`${route.operation} uses a host prefix, which is not served yet`);
+  const action = iamAction(service, route.operation);
+  return {
+    service,
+    region,
+    protocol,
+    operation: route.operation,
+    resource: '*',
+    params,
+    headers: semanticHeaders(req.headers),
+    permissions: [{ action, resource: '*' }],
+    read: isRead(service, route.operation),
+    credentialVending: isCredentialVending(service, route.operation),
   };
 }
 

@@ -195,7 +195,7 @@ t.test('refusals are unparseable_request', async (t) => {
     ['a presigned V2 request', () => understandAws(req({ query: 'AWSAccessKeyId=AKID&Expires=1&Signature=x', headers: {} }), null)],
     ['SigV4a', () => understandAws(req({ headers: { authorization: 'AWS4-ECDSA-P256-SHA256 Credential=AKID/20261126/s3/aws4_request, SignedHeaders=host, Signature=ab' } }), null)],
     ['an unknown service', () => understandAws(req({ service: 'nosuchservice' }), null)],
-    ['a rest-json service the broker does not model', () => understandAws(req({ service: 'apigateway' }), null)],
+    ['a rest-json request no template reads', () => understandAws(req({ service: 'apigateway' }), null)],
     ['a bad region', () => understandAws(req({ service: 'dynamodb', region: 'evil.example.com' }), null)],
     ['RunInstances with an instance profile', () => viaQuery('ec2', 'Action=RunInstances&Version=2016-11-15&ImageId=ami-0abcdef1234567890&IamInstanceProfile.Name=p')],
     ['RunInstances without an image', () => viaQuery('ec2', 'Action=RunInstances&Version=2016-11-15')],

@@ -1,0 +1,169 @@
+/**
+ * Routes a rest-json or rest-xml request to its operation by the service model's `requestUri`
+ * templates (SPEC §2.1), from the generated table data/rest-routes.json. The templates are
+ * compiled once at import into one trie per service, keyed by path segment, so a lookup costs
+ * O(path segments). A request is read exactly one way or refused: every route that could match
+ * is collected, and more than one is `unparseable_request`, never a guess.
+ */
+import { unparseable } from '../../reasons.js';
+import data from './data/rest-routes.json' with { type: 'json' };
+import { decodeComponent, parseQuery } from './query-string.js';
+
+/** One row of rest-routes.json: operation, method, requestUri, query-bound names, host prefix. */
+type RouteRow = readonly [string, string, string, readonly string[], string];
+
+export interface RestRoute {
+  readonly operation: string;
+  readonly method: string;
+  /** Query literals in the template (`?website`, `?x-id=GetObject`): name → value (`''` bare). */
+  readonly literals: Readonly<Record<string, string>>;
+  /** Query parameter names the operation binds to members. */
+  readonly bound: ReadonlySet<string>;
+  /** A map member takes every query name (`location: querystring` on a map). */
+  readonly anyQuery: boolean;
+  /** The model's `endpoint.hostPrefix`; `''` when none. */
+  readonly hostPrefix: string;
+}
+
+interface Node {
+  readonly literal: Map<string, Node>;
+  /** Child for a `{Label}` segment. */
+  label: Node | null;
+  /** Child for a `{Label+}` segment: one or more segments, then this node's children. */
+  greedy: Node | null;
+  /** Label names from the root to here, for the routes that end here. */
+  readonly ends: { route: RestRoute; names: readonly string[] }[];
+}
+
+/** What the router read: the operation, its route, and every path label and query parameter. */
+export interface RestMatch {
+  readonly route: RestRoute;
+  readonly params: Record<string, string>;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+const newNode = (): Node => ({ literal: new Map(), label: null, greedy: null, ends: [] });
+
+/** Compiles one service's rows into a trie. Exported for tests of hand-made tables. */
+export function compileRoutes(rows: readonly RouteRow[]): Node {
+  const root = newNode();
+  for (const [operation, method, uri, query, hostPrefix] of rows) {
+    const q = uri.indexOf('?');
+    const literals: Record<string, string> = Object.create(null);
+    if (q !== -1) {
+      for (const pair of uri.slice(q + 1).split('&')) {
+        const eq = pair.indexOf('=');
+        literals[eq === -1 ? pair : pair.slice(0, eq)] = eq === -1 ? '' : pair.slice(eq + 1);
+      }
+    }
+    const route: RestRoute = {
+      operation,
+      method,
+      literals,
+      bound: query.length === 0 ? NONE : new Set(query.filter((n) => n !== '')),
+      anyQuery: query.includes(''),
+      hostPrefix,
+    };
+    let node = root;
+    const names: string[] = [];
+    for (const seg of (q === -1 ? uri : uri.slice(0, q)).slice(1).split('/')) {
+      const label = /^\{([^{}]+?)(\+?)\}$/.exec(seg);
+      if (label === null) {
+        let next = node.literal.get(seg);
+        if (next === undefined) node.literal.set(seg, (next = newNode()));
+        node = next;
+      } else {
+        names.push(label[1]!);
+        node = label[2] === '+' ? (node.greedy ??= newNode()) : (node.label ??= newNode());
+      }
+    }
+    node.ends.push({ route, names });
+  }
+  return root;
+}
+
+const ROWS: ReadonlyMap<string, readonly RouteRow[]> = new Map(
+  Object.entries((data as unknown as { routes: Record<string, RouteRow[]> }).routes),
+);
+// Compiled on a service's first request: a broker uses a handful of the 200 routed services, and
+// compiling all of them would cost idle memory for nothing (the hot path is the trie walk).
+const TRIES = new Map<string, Node>();
+
+/** Whether the service is routed by this table (a generic rest model). */
+export function isRestRouted(service: string): boolean {
+  return ROWS.has(service);
+}
+
+/** The one operation `method path?query` reads as in `service`'s table; throws `unparseable`. */
+export function routeRest(service: string, method: string, path: string, query: string): RestMatch {
+  let root = TRIES.get(service);
+  if (root === undefined) {
+    const rows = ROWS.get(service);
+    if (rows === undefined) throw unparseable(`the service ${service} has no rest routes`);
+    TRIES.set(service, (root = compileRoutes(rows)));
+  }
+  return matchIn(root, method, path, query);
+}
+
+/** `routeRest` over a compiled trie. */
+export function matchIn(root: Node, method: string, path: string, query: string): RestMatch {
+  if (!path.startsWith('/')) throw unparseable('the path does not start with /');
+  const segments = path.slice(1).split('/').map(decodeComponent);
+  // A proxy or the service could fold dot segments: such a path has no single reading.
+  if (segments.some((s) => s === '.' || s === '..')) throw unparseable('a path segment is . or .. (never folded)');
+  const found: { route: RestRoute; values: string[]; names: readonly string[] }[] = [];
+  walk(root, segments, 0, [], (node, values) => {
+    for (const end of node.ends) if (end.route.method === method) found.push({ ...end, values });
+  });
+  const queryParams = parseQuery(query);
+  const fits = found.filter((f) => queryFits(f.route, queryParams));
+  if (fits.length === 0) {
+    throw unparseable(
+      found.length === 0
+        ? `no operation of the service model is ${method} ${path}`
+        : 'a query parameter is not one the operation binds',
+    );
+  }
+  if (fits.length > 1) {
+    const ops = fits.map((f) => f.route.operation).join(', ');
+    throw unparseable(`the request could be read as more than one operation (${ops})`);
+  }
+  const { route, values, names } = fits[0]!;
+  const params = queryParams;
+  names.forEach((name, i) => {
+    if (name in params) throw unparseable(`${name} is both a path and a query parameter`);
+    params[name] = values[i]!;
+  });
+  return { route, params };
+}
+
+/**
+ * Visits every node the decoded `segments` reach from `node`, with the label values on the way.
+ * A label takes one non-empty segment; a greedy label one or more non-empty ones, joined with `/`
+ * (an empty segment could be folded away on the way).
+ */
+function walk(node: Node, segments: readonly string[], i: number, values: string[], visit: (n: Node, v: string[]) => void): void {
+  if (i === segments.length) {
+    visit(node, values);
+    return;
+  }
+  const seg = segments[i]!;
+  const lit = node.literal.get(seg);
+  if (lit !== undefined) walk(lit, segments, i + 1, values, visit);
+  if (node.label !== null && seg !== '') walk(node.label, segments, i + 1, [...values, seg], visit);
+  if (node.greedy !== null) {
+    for (let end = i + 1; end <= segments.length; end++) {
+      if (segments[end - 1] === '') break;
+      walk(node.greedy, segments, end, [...values, segments.slice(i, end).join('/')], visit);
+    }
+  }
+}
+
+/** The query literals are all present with their values and every other name is bound. */
+function queryFits(route: RestRoute, params: Readonly<Record<string, string>>): boolean {
+  for (const [name, value] of Object.entries(route.literals)) if (params[name] !== value) return false;
+  for (const name of Object.keys(params)) {
+    if (!(name in route.literals) && !route.bound.has(name) && !route.anyQuery) return false;
+  }
+  return true;
+}
