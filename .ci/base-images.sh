@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Makes the two base images sidecar/Dockerfile names, locally: no registry is reachable from CI.
+# Makes the base images sidecar/Dockerfile and sidecar/init/Dockerfile name, locally: no registry
+# is reachable from CI.
+#   debian:bookworm-slim                    (init image)   Debian bookworm minbase
 #   node:20-bookworm-slim                   (build stage)  Debian bookworm minbase + this host's Node and npm
 #   gcr.io/distroless/nodejs20-debian12:nonroot (runtime)  /nodejs/bin/node, its shared libraries,
 #                                           CA certificates, passwd/group with nonroot (65532)
@@ -57,6 +59,17 @@ if ! have_image "seb-ci/base-build:$key"; then
     -c 'CMD ["node"]' "$build_tar" "seb-ci/base-build:$key" >&2
 fi
 "$docker" tag "seb-ci/base-build:$key" "node:${node_major}-bookworm-slim"
+
+# --- init image base: debian:bookworm-slim (minbase: apt and a shell, no Node) ---
+debian_tar="$roots/bookworm.tar"
+if [ ! -s "$debian_tar" ]; then
+  mmdebstrap --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' bookworm "$roots/partial.tar" >&2
+  mv "$roots/partial.tar" "$debian_tar"
+fi
+if ! have_image "seb-ci/base-debian:$key"; then
+  "$docker" import -c 'CMD ["bash"]' "$debian_tar" "seb-ci/base-debian:$key" >&2
+fi
+"$docker" tag "seb-ci/base-debian:$key" debian:bookworm-slim
 
 # --- runtime base: distroless-style nodejs20-debian12:nonroot ---
 run_tar="$roots/distroless-node.tar"
