@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BROKER_IMAGE, requireDocker } from '../helpers/docker.js';
 import { freePort } from '../helpers/fluent-bit.js';
-import { startMoto } from '../helpers/moto.js';
-import { SEB, captureOps, makeDeployment } from '../helpers/seb-run.js';
+import { SEB, captureOps, motoDeployment } from '../helpers/seb-run.js';
 import { agentS3, outcomeOf } from '../helpers/aws-sdk.js';
 import { until } from '../helpers/until.js';
 
@@ -27,13 +26,7 @@ t.test('the broker image runs from its entrypoint as UID 15000, admits a certifi
   const docker = await requireDocker([BROKER_IMAGE]);
   t.equal(JSON.parse(await docker(['image', 'inspect', '--format', '{{json .Config.User}}', BROKER_IMAGE])), `${BROKER_UID}:${BROKER_UID}`, 'the image\'s USER');
 
-  const moto = await startMoto();
-  t.teardown(() => moto.stop());
-  const deployment = await makeDeployment(moto);
-  t.teardown(() => deployment.close());
-  const admin = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials: moto.admin, forcePathStyle: true });
-  t.teardown(() => admin.destroy());
-  await admin.send(new CreateBucketCommand({ Bucket: 'image-smoke' }));
+  const { moto, deployment, admin } = await motoDeployment(t, 'image-smoke');
 
   const [awsPort, adminPort] = [await freePort(), await freePort()];
   const configPath = deployment.config('seb-image', { listen: { aws: `127.0.0.1:${awsPort}`, admin: `127.0.0.1:${adminPort}` } });
