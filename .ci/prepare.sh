@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+trap 'echo "prepare: failed after $(( $(date +%s) - start )) s at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 missing=()
 for tool in cmake make gcc g++ flex bison pkg-config mmdebstrap dockerd; do
@@ -18,10 +19,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     cmake make gcc g++ flex bison pkg-config libyaml-dev libssl-dev libonig-dev mmdebstrap docker.io >&2
 fi
 
-fluent_bit="$(.ci/fluent-bit.sh)"
-docker_host="$(.ci/docker-engine.sh)"
-DOCKER_HOST="$docker_host" .ci/base-images.sh
-DOCKER_HOST="$docker_host" .ci/images.sh
+step() { echo "prepare: $1 ($(( $(date +%s) - start )) s)" >&2; }
+step "Fluent Bit"; fluent_bit="$(.ci/fluent-bit.sh)"
+step "Docker engine"; docker_host="$(.ci/docker-engine.sh)"
+step "base images"; DOCKER_HOST="$docker_host" .ci/base-images.sh
+step "broker and init images"; DOCKER_HOST="$docker_host" .ci/images.sh
 
 echo "prepare: artefacts ready in $(( $(date +%s) - start )) s" >&2
 echo "export SEB_FLUENT_BIT='$fluent_bit'"
