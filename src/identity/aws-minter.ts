@@ -89,13 +89,18 @@ export function roleSessionName(brokerId: string, digest: string, jti: string | 
   return `${prefix}${clean.slice(0, room - tag.length - 1)}.${tag}`;
 }
 
-function detailOf(err: unknown): string {
+/**
+ * STS's answer split for SPEC §4 and issue 11 §7: the agent is told STS's error code only; the
+ * message (it names the broker's IAM principal, account and policy sizes) goes to the record and log.
+ */
+function stsDenial(err: unknown): Denial {
   const e = err as { Code?: unknown; name?: unknown; message?: unknown } | null;
   // The SDK renames modelled errors (`PackedPolicyTooLargeException`); `Code` keeps STS's own code.
   const code = typeof e?.Code === 'string' && e.Code !== '' ? e.Code : typeof e?.name === 'string' && e.name !== '' ? e.name : 'Error';
   const message = typeof e?.message === 'string' ? e.message : String(err);
   // STS error text never holds our credentials (the secret is never sent); still, one clean line.
-  return `${code}: ${message}`.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, MAX_DETAIL_CHARS);
+  const clean = (text: string) => text.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, MAX_DETAIL_CHARS);
+  return new Denial('mint_failed', `STS answered ${clean(code).slice(0, 64)}`, undefined, clean(`${code}: ${message}`));
 }
 
 export class AwsMinter {
@@ -177,7 +182,7 @@ export class AwsMinter {
     try {
       out = await this.#sts.send(new AssumeRoleCommand(input), { abortSignal: AbortSignal.timeout(STS_TIMEOUT_MS) });
     } catch (err) {
-      throw new Denial('mint_failed', detailOf(err));
+      throw stsDenial(err);
     }
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !(c.Expiration instanceof Date)) {

@@ -228,7 +228,7 @@ t.test('a failed mint is not cached, and its joiners fail too', async (t) => {
   const m = minter(t, sts.origin);
   const failures = await Promise.all([mintFailure(m.mint(req)), mintFailure(m.mint(req))]);
   t.same(
-    failures.map((f) => [f.code, f.detail]),
+    failures.map((f) => [f.code, f.internal]),
     [
       ['mint_failed', 'Throttling: Rate exceeded'],
       ['mint_failed', 'Throttling: Rate exceeded'],
@@ -264,7 +264,7 @@ t.test('the cache is bounded', async (t) => {
   t.equal(sts.calls.length, 4);
 });
 
-t.test('STS failures are mint_failed with the STS code and message, never a credential', async (t) => {
+t.test('STS failures are mint_failed: the agent sees the STS code, the record and log the message, never a credential', async (t) => {
   const table: [Reply, string][] = [
     [
       stsError(403, 'AccessDenied', 'User: arn:aws:iam::123456789012:user/seb-broker is not authorized to perform: sts:AssumeRole'),
@@ -278,7 +278,10 @@ t.test('STS failures are mint_failed with the STS code and message, never a cred
     const sts = await standIn(t, () => reply);
     const err = await mintFailure(minter(t, sts.origin).mint(req));
     t.equal(err.code, 'mint_failed');
-    t.equal(err.detail, detail);
+    t.equal(err.internal, detail, 'the whole STS answer, for the record and the log');
+    const code = detail.slice(0, detail.indexOf(':'));
+    t.equal(err.detail, `STS answered ${code}`, 'the agent is told the code only');
+    t.notMatch(err.detail, /arn:|allotted|valid JSON|activated/, 'no STS message text for the agent');
     t.notMatch(err.message, BROKER_KEY.secret_access_key);
   }
 });
