@@ -7,10 +7,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { S3Client, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { startMoto } from '../helpers/moto.js';
 import { startKubeBroker } from '../helpers/kube-broker.js';
-import { SEB, captureOps, makeDeployment, startSebRun } from '../helpers/seb-run.js';
+import { SEB, captureOps, makeDeployment, motoDeployment, startSebRun } from '../helpers/seb-run.js';
 import { agentS3 } from '../helpers/aws-sdk.js';
 import { until } from '../helpers/until.js';
 
@@ -26,13 +26,7 @@ type Rec = { type: string; seq: number; decision?: string; decision_seq?: number
 const parse = (lines: readonly string[]): Rec[] => lines.map((l) => JSON.parse(l) as Rec);
 
 t.test('seb run: SIGTERM under load drains, closes the stream and exits 0', async (t) => {
-  const moto = await startMoto();
-  t.teardown(() => moto.stop());
-  const deployment = await makeDeployment(moto);
-  t.teardown(() => deployment.close());
-  const admin = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials: moto.admin, forcePathStyle: true });
-  t.teardown(() => admin.destroy());
-  await admin.send(new CreateBucketCommand({ Bucket: 'drain' }));
+  const { moto, deployment } = await motoDeployment(t, 'drain');
 
   const agent = agentS3;
   const body = 'written under load\n';

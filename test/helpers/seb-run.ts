@@ -14,7 +14,9 @@ import { loadConfigFile } from '../../src/config/load.js';
 import { startBroker } from '../../src/server/broker.js';
 import type { AwsOp } from '../../src/certificate/types.js';
 import { issueAuthority, issueCert, makeKey, writeKey, TEST_AUD, TEST_ISS, type CertOptions } from './pki.js';
-import type { Moto } from './moto.js';
+import type { Test } from 'tap';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { startMoto, type Moto } from './moto.js';
 
 export const SEB = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
@@ -64,6 +66,18 @@ export async function makeDeployment(moto: Moto): Promise<Deployment> {
     },
     close: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** moto, a deployment against it and an admin S3 client with `bucket` made, all closed in teardown. */
+export async function motoDeployment(t: Test, bucket: string): Promise<{ moto: Moto; deployment: Deployment; admin: S3Client }> {
+  const moto = await startMoto();
+  t.teardown(() => moto.stop());
+  const deployment = await makeDeployment(moto);
+  t.teardown(() => deployment.close());
+  const admin = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials: moto.admin, forcePathStyle: true });
+  t.teardown(() => admin.destroy());
+  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  return { moto, deployment, admin };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * Fluent Bit's classic configuration format, read as Fluent Bit reads it (fluent-bit is not
- * installed on these machines, so the tests check the files by this reading, after
+ * Fluent Bit's classic configuration format, read as Fluent Bit reads it (the static checks and the
+ * model read the files by this reading, after
  * src/config_format/flb_cf_fluentbit.c): `[SECTION]` headers, then `Key Value` lines indented all
  * alike (the first indented line sets the indentation); `#` starts a comment line, at the start or at
  * that indentation; a key needs a value; keys are case-insensitive.

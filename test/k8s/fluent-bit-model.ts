@@ -1,4 +1,6 @@
 /**
+ * Kept beside the real Fluent Bit (fluent-bit-real.test.ts) for what CI's 1.8.15 cannot show: the
+ * '%.16g' number printing of Fluent Bit 2.1 and later, and outputs with no peer here (S3).
  * A model of what k8s/fluent-bit/fluent-bit.conf does to a broker's stdout, driven by the parsed
  * config itself, so that a change to the config that would break the records' signatures fails the
  * test: the tail input (CRI lines, P parts joined), the tag from Tag_Regex, the parser filter
@@ -8,26 +10,9 @@
  * decoder, Types) is an error, never silently passed.
  */
 import { matches, sectionsNamed, value, type Section } from './fluent-bit-conf.js';
-
-/** containerd and CRI-O cut a log line into 16 KiB parts, each but the last marked P. */
-const CRI_PART_BYTES = 16 * 1024;
+import { criLines } from './broker-stdout.js';
 
 export type FloatFormat = '%f' | '%.16g';
-
-/** The lines a container runtime writes to /var/log/containers/<file> for these stdout lines. */
-export function criLines(stdout: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const line of stdout) {
-    const bytes = Buffer.from(line);
-    for (let at = 0; at < bytes.length || at === 0; at += CRI_PART_BYTES) {
-      const part = bytes.subarray(at, at + CRI_PART_BYTES);
-      const last = at + CRI_PART_BYTES >= bytes.length;
-      out.push(`2026-11-26T04:00:00.000000000Z stdout ${last ? 'F' : 'P'} ${part.toString('latin1')}`);
-      if (last) break;
-    }
-  }
-  return out;
-}
 
 /** The tag the tail input gives a file: Tag with <name> placeholders filled from Tag_Regex. */
 export function tagOf(input: Section, file: string): string | null {

@@ -1,17 +1,14 @@
-// k8s/fluent-bit/: the Fluent Bit config that ships the broker's records (SPEC §8). fluent-bit is
-// not installed here, so the config is read as Fluent Bit's classic format and run through a model
-// of its pipeline (fluent-bit-model.ts); the records that come out must still pass
-// `seb records verify`, and the model's negative controls show what would break them.
+// k8s/fluent-bit/: the Fluent Bit config that ships the broker's records (SPEC §8), read statically,
+// and run through a model of its pipeline (fluent-bit-model.ts) for what the real Fluent Bit in
+// fluent-bit-real.test.ts (1.8.15, the one CI builds) cannot show: the number printing of Fluent Bit
+// 2.1 and later ('%.16g'; the DaemonSet pins 3.2) and the commented S3 output's date key.
 import t from 'tap';
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
-import { RecordWriter } from '../../src/records/writer.js';
-import type { RecordSink } from '../../src/records/sinks.js';
-import { verifyRecords } from '../../src/records/verify.js';
 import { parseClassicConfig, sectionsNamed, value, matches, type Section } from './fluent-bit-conf.js';
-import { runPipeline, tagOf, type FloatFormat } from './fluent-bit-model.js';
+import { runPipeline, tagOf } from './fluent-bit-model.js';
+import { BROKER_FILE, CONTAINER_ID as ID, brokerStdout, verifyLines as verify } from './broker-stdout.js';
 import { get, K8S, render, type K8sObject } from './render.js';
 import { templateOf } from './pod.js';
 
@@ -20,48 +17,11 @@ const confText = readFileSync(join(DIR, 'fluent-bit.conf'), 'utf8');
 const parsersText = readFileSync(join(DIR, 'parsers.conf'), 'utf8');
 const conf = parseClassicConfig(confText);
 const parsers = parseClassicConfig(parsersText);
-const ID = 'c'.repeat(64);
-const BROKER_FILE = `agent-7d9f8-x2x4q_agents_seb-broker-${ID}.log`;
-
 const one = (sections: readonly Section[], name: string, plugin: string): Section => {
   const found = sectionsNamed(sections, name).filter((s) => value(s, 'Name') === plugin);
   if (found.length !== 1) throw new Error(`expected one [${name}] ${plugin}, found ${found.length}`);
   return found[0]!;
 };
-
-/** A broker's stdout: signed records, one a line, including a long one and non-ASCII text. */
-async function brokerStdout(): Promise<{ lines: string[]; jwks: { keys: unknown[] } }> {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const lines: string[] = [];
-  const sink: RecordSink = {
-    write: async (line) => void lines.push(line),
-    close: async () => {},
-  };
-  const w = await RecordWriter.open({ brokerId: 'seb-agents-deployer', key: { kid: 'k1', privateKey }, sink, sign: 'every', stateFile: null });
-  const decision = (path: string) =>
-    w.decision({
-      request: { method: 'PATCH', path, body_sha256: 'ab'.repeat(32) },
-      certificate: { jti: 'c-1', iss: 'sab.example', sub: 'agent:deployer', op: 0 },
-      decision: 'admit',
-      reason: null,
-      detail: null,
-      identity: { user: 'seb:executor:deployer', groups: ['seb:executors'] },
-    });
-  await decision('/apis/apps/v1/namespaces/web/deployments/api');
-  await decision(`/api/v1/namespaces/web/configmaps/${'é☃😀'.repeat(3000)}`); // over 16 KiB: CRI splits it
-  for (const duration_ms of [12.345, 0.001, 7, 1234.5]) {
-    await w.outcome({ decision_seq: 1, status: 200, upstream_request_id: null, bytes_in: 10, bytes_out: 2048, duration_ms, error: null });
-  }
-  await w.close();
-  return { lines, jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'EdDSA' }] } };
-}
-
-async function verify(lines: readonly string[] | undefined, jwks: { keys: unknown[] }): Promise<Awaited<ReturnType<typeof verifyRecords>>> {
-  async function* from(): AsyncIterable<string> {
-    yield* lines ?? [];
-  }
-  return verifyRecords(from(), jwks);
-}
 
 t.test('the classic config has the sections the pipeline needs', async (t) => {
   t.same(conf.map((s) => s.name), ['SERVICE', 'INPUT', 'FILTER', 'OUTPUT'], 'service, one input, one filter, one output (the rest are commented examples)');
@@ -100,30 +60,19 @@ t.test('the input takes the seb-broker containers only', async (t) => {
   t.equal(value(output, 'Require_ack_response'), 'true', 'a chunk counts when the receiver acknowledges it');
 });
 
-t.test('records come out of the pipeline verifiable', async (t) => {
+t.test('records come out of a newer Fluent Bit\'s pipeline verifiable', async (t) => {
   const { lines, jwks } = await brokerStdout();
-  t.ok(lines.some((l) => Buffer.byteLength(l) > 16 * 1024), 'a record longer than one CRI part');
-  for (const floats of ['%f', '%.16g'] as FloatFormat[]) {
-    const out = runPipeline(conf, parsers, BROKER_FILE, lines, floats);
-    t.same([...out.keys()], ['forward']);
-    const shipped = out.get('forward')!;
-    t.equal(shipped.length, lines.length, `${floats}: every record shipped`);
-    t.notOk(shipped.some((l) => l.includes('"log"') || l.includes('"_p"')), `${floats}: the CRI wrapper is gone`);
-    t.match(await verify(shipped, jwks), { ok: true, records: lines.length, streams: [{ ended: true }] }, `${floats}: seb records verify passes`);
-  }
-  t.equal(runPipeline(conf, parsers, `agent-1_agents_agent-${ID}.log`, lines, '%f').size, 0, 'another container ships nothing');
+  const out = runPipeline(conf, parsers, BROKER_FILE, lines, '%.16g');
+  t.same([...out.keys()], ['forward']);
+  const shipped = out.get('forward')!;
+  t.equal(shipped.length, lines.length, 'every record shipped');
+  t.match(await verify(shipped, jwks), { ok: true, records: lines.length, streams: [{ ended: true }] }, "'%.16g' floats: seb records verify passes");
+  t.equal(runPipeline(conf, parsers, `agent-1_agents_agent-${ID}.log`, lines, '%.16g').size, 0, 'another container ships nothing');
 });
 
-t.test('what would break the records, and the commented S3 example that does not', async (t) => {
+t.test('the commented S3 example keeps the records intact only with json_date_key false', async (t) => {
   const { lines, jwks } = await brokerStdout();
   const withConf = (text: string): Section[] => parseClassicConfig(text);
-  // Reserve_Data On keeps the CRI wrapper fields beside the record's: no longer the record.
-  const reserve = withConf(confText.replace(/^(\s+Reserve_Data\s+)Off$/m, '$1On'));
-  t.equal(value(one(reserve, 'FILTER', 'parser'), 'Reserve_Data'), 'On');
-  t.match(await verify(runPipeline(reserve, parsers, BROKER_FILE, lines, '%f').get('forward'), jwks), { ok: false }, 'Reserve_Data On breaks them');
-  // A parser that takes its time from a field removes that field (a record's `ts`).
-  const timed = parseClassicConfig(`${parsersText}    Time_Key    ts\n    Time_Format %Y-%m-%dT%H:%M:%S.%LZ\n`);
-  t.match(await verify(runPipeline(conf, timed, BROKER_FILE, lines, '%f').get('forward'), jwks), { ok: false }, 'a Time_Key breaks them');
   // The commented S3 output, enabled as written: json_date_key false keeps the records intact...
   const block = /^# \[OUTPUT\]\n(?:#\s{5}.*\n)+/m.exec(confText.slice(confText.indexOf('# [OUTPUT]')))?.[0];
   t.ok(block?.includes('Name              s3'), 'the S3 example is there');

@@ -108,8 +108,7 @@ export async function signUpstream(input: SignInput): Promise<SignedRequest> {
   headers['x-amz-content-sha256'] = input.payloadHash;
   headers['x-amz-security-token'] = credentials.sessionToken;
 
-  const signer = signerFor(credentials, endpoint, input.service !== 's3');
-  const signed = await signer.sign(
+  const signed = await signHeaders(
     {
       method: input.method,
       protocol: endpoint.origin.startsWith('https:') ? 'https:' : 'http:',
@@ -120,12 +119,43 @@ export async function signUpstream(input: SignInput): Promise<SignedRequest> {
       headers,
       body: input.payload,
     },
-    {
-      signingDate: input.now ?? new Date(),
-      signingService: endpoint.signingService,
-      signingRegion: endpoint.signingRegion,
-    },
+    credentials,
+    endpoint,
+    input.service !== 's3',
+    input.now ?? new Date(),
   );
   const target = input.path + (input.rawQuery === '' ? '' : `?${input.rawQuery}`);
-  return { url: endpoint.origin + target, origin: endpoint.origin, target, headers: { ...signed.headers } };
+  return { url: endpoint.origin + target, origin: endpoint.origin, target, headers: signed };
+}
+
+/** A request as the signer reads it: the wire path, the decoded query, the exact header set. */
+export interface Signable {
+  readonly method: string;
+  readonly protocol: 'http:' | 'https:';
+  readonly hostname: string;
+  readonly path: string;
+  readonly query: Record<string, string>;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
+
+/**
+ * The SigV4 signature over exactly `request.headers` plus X-Amz-Date (and X-Amz-Security-Token
+ * when the identity has one): no header is added or dropped here. Kept apart from signUpstream so
+ * AWS's own test vectors, whose header sets are not the broker's, run through the same signer
+ * (test/targets/aws/sigv4-test-suite.test.ts). Returns the complete header set to send.
+ */
+export async function signHeaders(
+  request: Signable,
+  credentials: AwsCredentials,
+  endpoint: Endpoint,
+  uriEscapePath: boolean,
+  now: Date,
+): Promise<Record<string, string>> {
+  const signed = await signerFor(credentials, endpoint, uriEscapePath).sign(request, {
+    signingDate: now,
+    signingService: endpoint.signingService,
+    signingRegion: endpoint.signingRegion,
+  });
+  return { ...signed.headers };
 }
