@@ -29,7 +29,7 @@ export const command: Command = {
   positionals: { min: 1, max: 1, help: 'FILE, or - for standard input' },
   async run(args, io) {
     const source = args.positionals[0]!;
-    const fields = runTimeFlags(args.flags['volatile'] as string[], args.flags['bind'] as string[], args.flags['jcs'] === true);
+    const fields = runTimeFlags((args.flags['volatile'] as string[] | undefined) ?? [], (args.flags['bind'] as string[] | undefined) ?? [], args.flags['jcs'] === true);
     let bytes: Buffer;
     try {
       bytes = await readFileOrStdin(source, io);
