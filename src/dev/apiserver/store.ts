@@ -168,7 +168,7 @@ function key(def: ResourceDef, namespace: string, name: string): string {
 
 /**
  * The pod's ephemeralcontainers subresource writes `spec.ephemeralContainers` and nothing else,
- * and only adds to it: the apiserver refuses to change or remove one already there
+ * metadata included (dropNonEphemeralContainerUpdates), and only adds to it: the apiserver refuses to change or remove one already there
  * (ValidatePodEphemeralContainersUpdate).
  */
 function keepAllButEphemeralContainers(old: KubeObject, obj: KubeObject): void {
@@ -178,8 +178,8 @@ function keepAllButEphemeralContainers(old: KubeObject, obj: KubeObject): void {
   if (before.some((c) => !after.some((d) => isDeepStrictEqual(c, d)))) {
     throw new StatusError('Invalid', `Pod "${String(old.metadata['name'])}" is invalid: spec.ephemeralContainers: Forbidden: existing ephemeral containers may not be changed`);
   }
-  for (const k of Object.keys(obj)) if (k !== 'metadata') delete obj[k];
-  for (const k of Object.keys(old)) if (k !== 'metadata') obj[k] = structuredClone(old[k]);
+  for (const k of Object.keys(obj)) delete obj[k];
+  for (const k of Object.keys(old)) obj[k] = structuredClone(old[k]);
   obj['spec'] = { ...(old['spec'] as object), ephemeralContainers: after };
 }
 
