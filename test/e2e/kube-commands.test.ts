@@ -5,7 +5,7 @@
 // `chain` share objects and run in order; chains run side by side. The `create` rows send
 // protobuf (SPEC §2.1).
 import t, { type Test } from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -31,8 +31,10 @@ interface Row {
   readonly stream?: 'port-forward' | 'follow';
   /** A read: it runs without a certificate, so there is nothing to certify or to refuse again. */
   readonly read?: boolean;
-  /** What the agent's command printed must match this. */
+  /** What the agent's command printed (or wrote to the `saved` file) must match this. */
   readonly output?: string;
+  /** A local file (@name) the agent's command writes, `kubectl cp POD:PATH LOCAL`'s. */
+  readonly saved?: string;
   readonly check?: Command;
   readonly expect?: string;
   /** `pass`, or why the row is not run (the docs page shows it). */
@@ -70,8 +72,11 @@ const files: Record<string, string> = {
     'apiVersion: v1\nkind: Pod\nmetadata: { name: on-node-1, namespace: default }\nspec: { nodeName: node-1, containers: [ { name: c, image: busybox } ] }\n',
   '@upload': 'copied by kubectl cp\n',
 };
+/** Where the agent's command writes a local file (the row's `saved`). */
+const localPath = (name: string) => join(dir, `${name.slice(1)}.out`);
 const resolveFiles = (args: Command): string[] =>
   args.map((a) => {
+    if (rows.some((r) => r.saved === a)) return localPath(a);
     if (!(a in files)) return a;
     const path = join(dir, a.slice(1) + (a === '@upload' ? '.txt' : '.yaml'));
     writeFileSync(path, files[a]!);
@@ -84,6 +89,10 @@ const admin = (args: Command) => kubectl(['--kubeconfig', world.adminKubeconfig,
 /** The agent's command; a `stream` row's is stopped once it showed what the row waits for (code 0 if it was still running). */
 async function agent(row: Row, token: string): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const args = [...agentArgs(token), ...resolveFiles(row.args)];
+  if (row.saved !== undefined) {
+    const run = await kubectl(args);
+    return { ...run, stdout: existsSync(localPath(row.saved)) ? readFileSync(localPath(row.saved), 'utf8') : '' };
+  }
   if (row.stream === undefined) return kubectl(args);
   const run = kubectlInBackground(args);
   const running = () => run.child.exitCode === null && run.child.signalCode === null;
