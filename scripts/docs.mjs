@@ -156,8 +156,8 @@ export async function renderPages(m) {
     table(m.matrix.kubectl.map((r) => ({
       command: shown(['kubectl', ...r.args]),
       body: r.body === 'protobuf' ? 'protobuf (`sha256`)' : '',
-      'before the second run': r.reset ? shown(['kubectl', ...r.reset]) : '',
-      result: r.status,
+      'before the second run': r.reset ? (Array.isArray(r.reset[0]) ? r.reset : [r.reset]).map((c) => shown(['kubectl', ...c])).join(', then ') : '',
+      result: r.read ? `${r.status} (a read: run without a certificate)` : r.status,
     }))),
     '## aws CLI v1 (against moto, SigV4 checked)',
     table(m.matrix.aws.map((r) => ({

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { startTestBroker, type TestBroker } from './broker.js';
-import { kubeBrokerConfig, startKubeWorld, type KubeWorld } from './kube.js';
+import { kubeBrokerConfig, startKubeWorld, type KubeWorld, type KubeWorldOptions } from './kube.js';
 
 export interface KubeBroker {
   readonly dir: string;
@@ -17,10 +17,10 @@ export interface KubeBroker {
   readonly tb: TestBroker;
 }
 
-export async function startKubeBroker(t: Test, prefix: string): Promise<KubeBroker> {
+export async function startKubeBroker(t: Test, prefix: string, options: KubeWorldOptions = {}): Promise<KubeBroker> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const world = await startKubeWorld(dir);
+  const world = await startKubeWorld(dir, options);
   t.teardown(() => world.close());
   const clientDir = join(dir, 'client');
   const tb = await startTestBroker(null, { config: kubeBrokerConfig(world, clientDir) });

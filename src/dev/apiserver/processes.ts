@@ -1,3 +1,5 @@
+import { posix } from 'node:path';
+import { isDirectory, tar, untar, type PodFiles } from './pod-files.js';
 import { successStatus } from './status.js';
 
 /**
@@ -22,10 +24,12 @@ export type Process = (io: ProcessIO) => void;
 export const ATTACH_LINE_INTERVAL_MS = 500;
 
 /**
- * `exec COMMAND`: `echo ARGS` prints its args, `cat` echoes stdin until the client closes it,
- * `false` exits 1; anything else is not found, as the container runtime would say.
+ * `exec COMMAND`: `echo ARGS` prints its args, `cat` echoes stdin until the client closes it (or
+ * prints the pod's files it names), `false` exits 1, and `test` and `tar` work on the pod's files
+ * as `kubectl cp` needs (pod-files.ts); anything else is not found, as the container runtime
+ * would say.
  */
-export function execProcess(command: readonly string[]): Process {
+export function execProcess(command: readonly string[], files: PodFiles): Process {
   const [program, ...args] = command;
   return (io) => {
     switch (program) {
@@ -35,8 +39,13 @@ export function execProcess(command: readonly string[]): Process {
       case 'false':
         return io.exit(exitStatus(command, 1));
       case 'cat':
+        if (args.length > 0) return cat(io, command, files);
         if (!io.stdin) return io.exit(successStatus());
         return io.onStdin((chunk) => (chunk === null ? io.exit(successStatus()) : io.write('stdout', chunk)));
+      case 'test':
+        return io.exit(test(args, files) ? successStatus() : exitStatus(command, 1));
+      case 'tar':
+        return runTar(io, command, files);
       default:
         return io.exit({
           metadata: {},
@@ -47,6 +56,63 @@ export function execProcess(command: readonly string[]): Process {
         });
     }
   };
+}
+
+function cat(io: ProcessIO, command: readonly string[], files: PodFiles): void {
+  for (const path of command.slice(1)) {
+    const data = files.get(posix.resolve('/', path));
+    if (data === undefined) {
+      io.write('stderr', `cat: can't open '${path}': No such file or directory\n`);
+      return io.exit(exitStatus(command, 1));
+    }
+    io.write('stdout', data);
+  }
+  io.exit(successStatus());
+}
+
+/** `test -d|-e|-f PATH`. */
+function test(args: readonly string[], files: PodFiles): boolean {
+  const [flag, path] = args;
+  if (path === undefined) return false;
+  const dir = isDirectory(files, path);
+  const file = files.has(posix.resolve('/', path));
+  return flag === '-d' ? dir : flag === '-f' ? file : flag === '-e' ? dir || file : false;
+}
+
+/**
+ * The two forms kubectl cp runs: `tar [options] -xmf - [-C DIR]` reads an archive from stdin,
+ * `tar cf - PATH` writes one to stdout. Exit 2 on anything else, as tar does on a usage error.
+ */
+function runTar(io: ProcessIO, command: readonly string[], files: PodFiles): void {
+  const args = command.slice(1);
+  const c = args.indexOf('-C');
+  const dir = c >= 0 ? args[c + 1] ?? '/' : '/';
+  const mode = args.find((a) => /^-?[a-z]*[xc][a-z]*f$/.test(a)) ?? '';
+  const fail = (message: string) => {
+    io.write('stderr', `tar: ${message}\n`);
+    io.exit(exitStatus(command, 2));
+  };
+  if (mode.includes('x') && args[args.indexOf(mode) + 1] === '-') {
+    if (!io.stdin) return fail('refusing to read archive contents from terminal');
+    const chunks: Buffer[] = [];
+    return io.onStdin((chunk) => {
+      if (chunk !== null) return void chunks.push(chunk);
+      try {
+        untar(Buffer.concat(chunks), dir, files);
+        io.exit(successStatus());
+      } catch (err) {
+        fail((err as Error).message.replace(/^tar: /, ''));
+      }
+    });
+  }
+  const path = args[args.indexOf(mode) + 2];
+  if (mode.includes('c') && args[args.indexOf(mode) + 1] === '-' && path !== undefined) {
+    const archive = tar(files, posix.resolve('/', dir, path));
+    if (archive === undefined) return fail(`${path}: Cannot stat: No such file or directory`);
+    io.write('stdout', archive);
+    return io.exit(successStatus());
+  }
+  fail(`the stand-in runs only the forms kubectl cp uses, not ${JSON.stringify(args.join(' '))}`);
 }
 
 /**

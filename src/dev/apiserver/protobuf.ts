@@ -52,6 +52,14 @@ const KINDS: Readonly<Record<string, Schema>> = {
     1: ['metadata', OBJECT_META],
     2: ['spec', { 1: ['replicas', 'int'], 2: ['selector', LABEL_SELECTOR], 3: ['template', POD_TEMPLATE], 4: ['strategy', { 1: ['type', 'string'] }] }],
   },
+  // autoscaling/v1, what `kubectl autoscale` sends.
+  HorizontalPodAutoscaler: {
+    1: ['metadata', OBJECT_META],
+    2: ['spec', {
+      1: ['scaleTargetRef', { 1: ['kind', 'string'], 2: ['name', 'string'], 3: ['apiVersion', 'string'] }],
+      2: ['minReplicas', 'int'], 3: ['maxReplicas', 'int'], 4: ['targetCPUUtilizationPercentage', 'int'],
+    }],
+  },
   Job: {
     1: ['metadata', OBJECT_META],
     2: ['spec', { 1: ['parallelism', 'int'], 2: ['completions', 'int'], 4: ['selector', LABEL_SELECTOR], 6: ['template', POD_TEMPLATE], 7: ['backoffLimit', 'int'] }],

@@ -47,6 +47,8 @@ export const RESOURCES: readonly ResourceDef[] = [
     { name: 'portforward', kind: core('PodPortForwardOptions'), verbs: ['create', 'get'] },
     { name: 'status', kind: core('Pod'), verbs: ['get', 'patch', 'update'] },
     { name: 'eviction', kind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] },
+    // `kubectl debug` patches a debugging container in here (ephemeral.ts).
+    { name: 'ephemeralcontainers', kind: core('Pod'), verbs: ['get', 'patch', 'update'] },
   ], ['all']),
   def('', 'configmaps', 'ConfigMap', true, ['cm']),
   def('', 'secrets', 'Secret', true, []),
@@ -56,7 +58,11 @@ export const RESOURCES: readonly ResourceDef[] = [
     { name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] },
     { name: 'status', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, verbs: ['get', 'patch', 'update'] },
   ], ['all']),
+  // Made by the deployment controller (deployments.ts): `kubectl rollout undo` reads them back.
+  def('apps', 'replicasets', 'ReplicaSet', true, ['rs'], [], ['all']),
   def('batch', 'jobs', 'Job', true, [], [], ['all']),
+  // autoscaling/v1: the version `kubectl autoscale` (1.32) creates; the stand-in runs no autoscaler.
+  def('autoscaling', 'horizontalpodautoscalers', 'HorizontalPodAutoscaler', true, ['hpa'], [], ['all']),
   // Cluster-scoped: `kubectl cordon` patches one, `drain` cordons it and evicts its pods.
   def('', 'nodes', 'Node', false, ['no']),
   // Cluster-scoped; pod creates run the stored ones (admission.ts).

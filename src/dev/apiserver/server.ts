@@ -3,6 +3,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { admitPodCreate, type WebhookServices } from './admission.js';
+import { runDeploymentController } from './deployments.js';
 import { authenticate, authorize, type AuthConfig, type RbacRule, type UserInfo } from './auth.js';
 import {
   AGGREGATED_CONTENT_TYPE,
@@ -76,6 +77,7 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
   const store = new ObjectStore();
   const namespaces = findResource('', 'v1', 'namespaces')!;
   for (const name of SYSTEM_NAMESPACES) store.create(namespaces, '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  const stopController = runDeploymentController(store);
   const streams = new StreamServer(store, opts);
   const host = opts.host ?? '127.0.0.1';
   let url = '';
@@ -177,6 +179,7 @@ export async function startStandInApiserver(opts: StandInOptions): Promise<Stand
     port,
     store,
     close: async () => {
+      stopController();
       streams.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

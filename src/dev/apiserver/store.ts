@@ -97,6 +97,8 @@ export class ObjectStore {
     if (opts.subresource === 'status') {
       for (const k of Object.keys(obj)) if (k !== 'status' && k !== 'metadata') delete obj[k];
       for (const k of Object.keys(old)) if (k !== 'status' && k !== 'metadata') obj[k] = old[k];
+    } else if (opts.subresource === 'ephemeralcontainers') {
+      keepAllButEphemeralContainers(old, obj);
     } else if ('status' in old) {
       obj['status'] = old['status'];
     } else {
@@ -162,6 +164,23 @@ export class ObjectStore {
 
 function key(def: ResourceDef, namespace: string, name: string): string {
   return `${def.group}/${def.resource}/${def.namespaced ? namespace : ''}/${name}`;
+}
+
+/**
+ * The pod's ephemeralcontainers subresource writes `spec.ephemeralContainers` and nothing else,
+ * metadata included (dropNonEphemeralContainerUpdates), and only adds to it: the apiserver refuses to change or remove one already there
+ * (ValidatePodEphemeralContainersUpdate).
+ */
+function keepAllButEphemeralContainers(old: KubeObject, obj: KubeObject): void {
+  type Spec = { ephemeralContainers?: unknown[] };
+  const before = ((old['spec'] ?? {}) as Spec).ephemeralContainers ?? [];
+  const after = ((obj['spec'] ?? {}) as Spec).ephemeralContainers ?? [];
+  if (before.some((c) => !after.some((d) => isDeepStrictEqual(c, d)))) {
+    throw new StatusError('Invalid', `Pod "${String(old.metadata['name'])}" is invalid: spec.ephemeralContainers: Forbidden: existing ephemeral containers may not be changed`);
+  }
+  for (const k of Object.keys(obj)) delete obj[k];
+  for (const k of Object.keys(old)) obj[k] = structuredClone(old[k]);
+  obj['spec'] = { ...(old['spec'] as object), ephemeralContainers: after };
 }
 
 function specOf(o: KubeObject): unknown {

@@ -13,6 +13,7 @@ import {
   parsePort,
   type PodPortTarget,
 } from './portforward.js';
+import type { PodFiles } from './pod-files.js';
 import { attachProcess, execProcess, type Process } from './processes.js';
 import { acceptSpdyUpgrade, negotiate, spdyServer } from './spdy-session.js';
 import { StatusError, badRequest } from './status.js';
@@ -53,6 +54,8 @@ export class StreamServer {
   readonly #wss = new WebSocketServer({ noServer: true });
   /** Upgraded sockets leave the HTTP server's bookkeeping: close() must end them itself. */
   readonly #sockets = new Set<Duplex>();
+  /** Each pod's files (`kubectl cp`), by uid: a pod made again under the same name starts empty. */
+  readonly #files = new Map<string, PodFiles>();
 
   constructor(store: ObjectStore, opts: StreamOptions) {
     this.#store = store;
@@ -92,7 +95,9 @@ export class StreamServer {
     if (r.subresource === 'exec') {
       const command = r.query.getAll('command');
       if (command.length === 0) throw badRequest('you must specify at least 1 command');
-      process = execProcess(command);
+      const uid = String(pod.metadata['uid']);
+      if (!this.#files.has(uid)) this.#files.set(uid, new Map());
+      process = execProcess(command, this.#files.get(uid)!);
     } else {
       process = attachProcess(r.namespace, r.name, container);
     }

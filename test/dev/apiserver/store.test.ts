@@ -59,3 +59,15 @@ t.test('history and subscribers see every change in resourceVersion order', asyn
   t.same(rvs, [...rvs].sort((x, y) => x - y));
   t.equal(String(rvs[rvs.length - 1]), s.resourceVersion);
 });
+
+t.test('the ephemeralcontainers subresource adds debugging containers and writes nothing else', async (t) => {
+  const s = fresh();
+  const pods = findResource('', 'v1', 'pods')!;
+  const pod = s.create(pods, 'a', { metadata: { name: 'p' }, spec: { containers: [{ name: 'app', image: 'busybox' }] } } as KubeObject);
+  const debug = { name: 'debugger', image: 'busybox' };
+  const written = s.update(pods, 'a', 'p', { ...pod, metadata: { ...pod.metadata, labels: { sneaked: 'in' } }, spec: { containers: [], ephemeralContainers: [debug] } }, { subresource: 'ephemeralcontainers' });
+  t.same(written['spec'], { containers: [{ name: 'app', image: 'busybox' }], ephemeralContainers: [debug] });
+  t.equal(written.metadata['labels'], undefined, 'labels are not written through it');
+  const refused = () => s.update(pods, 'a', 'p', { ...written, spec: { ephemeralContainers: [{ ...debug, image: 'alpine' }] } }, { subresource: 'ephemeralcontainers' });
+  t.equal(codeOf(refused), 422, 'an existing one cannot change');
+});
