@@ -1,14 +1,16 @@
 /**
- * `seb op capture` of an S3 multipart upload (SPEC §2.2): the capture broker answers
- * CreateMultipartUpload and UploadPart itself, with synthetic values, so the client goes on and
- * every op of the command is printed: each UploadPart binds `uploadId` to the Create's answer,
- * the Complete binds `uploadId` and each part's ETag. Nothing here reaches S3.
+ * `seb op capture` of the S3 commands that take more than one mutation (SPEC §2.2): the capture
+ * broker answers some steps itself, with synthetic values, so the client goes on and every op of
+ * the command is printed. A multipart upload: each UploadPart binds `uploadId` to the Create's
+ * answer, the Complete binds `uploadId` and each part's ETag. `aws s3 mv`: CopyObject is answered,
+ * so the CLI goes on to the DeleteObject of the source. Nothing here reaches S3.
  */
 import { randomUUID } from 'node:crypto';
 import type { AwsOp, BoundValue } from '../certificate/types.js';
 import type { AwsOperation } from '../targets/aws/types.js';
 import { awsOpFor } from './capture.js';
 import { findXmlText } from './body-places.js';
+import { isChecksumDigest } from '../targets/aws/integrity.js';
 
 /** What the capture broker answers in S3's place. */
 export interface SyntheticAnswer {
@@ -35,8 +37,18 @@ export class MultipartCapture {
     this.#newId = newId;
   }
 
-  /** Records the request's op; returns the answer to give instead of refusing it, or null to refuse. */
-  capture(request: AwsOperation, account: string, payload: Buffer, contentType: string | undefined, record: RecordOp): SyntheticAnswer | null {
+  /**
+   * Records the request's op; returns the answer to give instead of refusing it, or null to refuse.
+   * `integrity` holds the checksum headers already checked against `payload` (integrity.ts).
+   */
+  capture(
+    request: AwsOperation,
+    account: string,
+    payload: Buffer,
+    contentType: string | undefined,
+    integrity: Readonly<Record<string, string>>,
+    record: RecordOp,
+  ): SyntheticAnswer | null {
     const plain = (bind: readonly BoundValue[] = []): number => record(awsOpFor(request, account, payload, contentType, bind));
     if (request.service !== 's3') {
       plain();
@@ -55,12 +67,18 @@ export class MultipartCapture {
         if (create === undefined) break;
         const etag = `"${this.#newId().replace(/-/g, '')}"`;
         this.#etags.set(etag, plain(uploadBind));
-        return { status: 200, headers: { etag }, body: '' };
+        return { status: 200, headers: { etag, ...partChecksums(integrity) }, body: '' };
       }
       case 'CompleteMultipartUpload': {
         if (create === undefined) break;
         plain([...uploadBind, ...this.#partBinds(payload)]);
         return xmlAnswer('CompleteMultipartUploadResult', { Bucket: bucket, Key: key, ETag: `"${this.#newId().replace(/-/g, '')}-1"` });
+      }
+      case 'CopyObject': {
+        // A move is a copy then a delete of the source (the CLI's s3 mv); no later op reads the
+        // copy's answer, so nothing is bound to it.
+        plain();
+        return xmlAnswer('CopyObjectResult', { ETag: `"${this.#newId().replace(/-/g, '')}"` });
       }
       default:
         break;
@@ -80,6 +98,18 @@ export class MultipartCapture {
     }
     return out;
   }
+}
+
+/**
+ * S3 answers an UploadPart with the part's checksum (`x-amz-checksum-crc32`, ...), and the SDKs
+ * copy it into the Complete's body (`<ChecksumCRC32>`, the CLI's default): answering it too keeps
+ * the captured Complete the one the client sends at run time. Only digests the broker checked
+ * against the part are echoed, so the value is the part's own.
+ */
+function partChecksums(integrity: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(integrity)) if (isChecksumDigest(name)) out[name] = value;
+  return out;
 }
 
 /** `arn:aws:s3:::bucket/key/with/slashes` -> [bucket, key]. */

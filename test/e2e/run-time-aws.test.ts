@@ -23,14 +23,10 @@ const adminCfg = { endpoint: moto.endpoint, region: 'us-east-1', credentials: mo
 const s3 = new S3Client({ ...adminCfg, forcePathStyle: true });
 const ec2 = new EC2Client(adminCfg);
 
-/**
- * The agent's aws CLI. `AWS_REQUEST_CHECKSUM_CALCULATION=when_required`: the CLI's default CRC32
- * on CreateMultipartUpload (`x-amz-checksum-algorithm`) is not accepted yet (issue 17, branch
- * cmd-matrix); this test is about run-time values, not checksums.
- */
+/** The agent's aws CLI, with its default checksums (CRC32 on every upload). */
 function aws(args: readonly string[], url: string, token: string): Promise<CliResult> {
   const bin = requirePeer('aws', INSTALL_HINTS.aws);
-  const env = { ...agentEnv(url, token), AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required' };
+  const env = agentEnv(url, token);
   return new Promise((resolve) => {
     execFile(bin, args, { env, timeout: 120_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });

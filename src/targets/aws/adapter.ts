@@ -139,7 +139,8 @@ class AwsRequest implements TargetRequest {
   }
 
   capture(account: string, record: (op: Op) => number): RenderedAnswer | null {
-    return this.c.multipart.capture(this.#operation!, account, this.#body!.payload, this.head.headers['content-type'], record);
+    const { payload, integrityHeaders } = this.#body!;
+    return this.c.multipart.capture(this.#operation!, account, payload, this.head.headers['content-type'], integrityHeaders, record);
   }
 
   /**

@@ -85,6 +85,11 @@ const CHECKSUM_SETTINGS: Readonly<Record<string, ReadonlySet<string>>> = Object.
   'x-amz-checksum-type': new Set(['COMPOSITE', 'FULL_OBJECT']),
 });
 
+/** Whether `name` is a header carrying a digest the broker checks (`x-amz-checksum-crc32`, ...), not a setting. */
+export function isChecksumDigest(name: string): boolean {
+  return name.startsWith(CHECKSUM_PREFIX) && name.slice(CHECKSUM_PREFIX.length) in CHECKSUMS;
+}
+
 /**
  * Checks `content-md5` and every `x-amz-checksum-*` (from `headers` or from an aws-chunked
  * `trailer`) against `payload`. Returns the checked headers to forward (trailer values moved into
