@@ -15,10 +15,9 @@
  * was denied; the chain stays whole because that decision is followed by its
  * `deny audit_unavailable` record (README "Records").
  */
-import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { decodeMultiStream, encode, ExtData } from '@msgpack/msgpack';
 import type { RecordSink } from './sinks.js';
+import { ackOf, encodeChunk, forwardEntry, newChunkId, readAnswers, type ForwardEntry } from './fluent-forward.js';
 
 /** A receiver that does not answer the TCP handshake within this is down. */
 export const CONNECT_TIMEOUT_MS = 3_000;
@@ -32,11 +31,6 @@ export const MAX_QUEUED_LINES = 10_000;
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 /** A chunk stays below Fluent Bit's default in_forward Buffer_Chunk_Size (1024000); one oversized record still goes alone. */
 export const MAX_CHUNK_BYTES = 1_000_000;
-/** An answer is `{ack: <24 base64 characters>}`; anything this large unparsed is not one. */
-const MAX_ANSWER_BYTES = 4096;
-const ANSWER_LIMITS = { maxStrLength: 256, maxBinLength: 256, maxArrayLength: 16, maxMapLength: 16, maxExtLength: 16 } as const;
-/** Forward protocol EventTime: ext type 0, seconds and nanoseconds as big-endian uint32. */
-const EVENT_TIME_EXT = 0;
 
 export interface FluentTarget {
   readonly host: string;
@@ -64,7 +58,7 @@ export interface FluentSink extends RecordSink {
 
 interface Item {
   /** `[time, record]`, the Forward mode entry. */
-  readonly entry: readonly [ExtData, Record<string, unknown>];
+  readonly entry: ForwardEntry;
   readonly bytes: number;
   resolve(): void;
   reject(err: Error): void;
@@ -128,10 +122,10 @@ class ForwardSink implements FluentSink {
     let total = 0;
     const parsed: Pick<Item, 'entry' | 'bytes'>[] = [];
     for (const line of lines) {
-      const record = parseRecord(line);
-      if (typeof record === 'string') return Promise.reject(new TypeError(record));
+      const entry = forwardEntry(line);
+      if (typeof entry === 'string') return Promise.reject(new TypeError(entry));
       const bytes = Buffer.byteLength(line);
-      parsed.push({ entry: [eventTime(record), record], bytes });
+      parsed.push({ entry, bytes });
       total += bytes;
     }
     if (this.queuedLines + lines.length > this.limits.maxQueuedLines || this.queuedBytes + total > this.limits.maxQueuedBytes) {
@@ -208,34 +202,12 @@ class ForwardSink implements FluentSink {
       clearTimeout(timer);
       this.lost(socket, failure ?? new Error('the receiver closed the connection'));
     });
-    void this.readAnswers(socket);
-  }
-
-  /** Acks arrive as msgpack maps on the same connection; anything else ends the connection. */
-  private async readAnswers(socket: Socket): Promise<void> {
-    // Bytes since the last complete answer: a receiver cannot make the decoder buffer without end.
-    let unparsed = 0;
-    const counted = async function* (): AsyncGenerator<Buffer> {
-      for await (const data of socket as AsyncIterable<Buffer>) {
-        unparsed += data.length;
-        if (unparsed > MAX_ANSWER_BYTES) throw new Error('the receiver sent something other than acks');
-        yield data;
-      }
-    };
-    try {
-      for await (const answer of decodeMultiStream<undefined>(counted(), ANSWER_LIMITS)) {
-        unparsed = 0;
-        this.onAnswer(answer);
-      }
-      socket.destroy();
-    } catch (err) {
-      socket.destroy(err instanceof Error ? err : new Error(String(err)));
-    }
+    void readAnswers(socket, (answer) => this.onAnswer(answer));
   }
 
   private onAnswer(answer: unknown): void {
     const flight = this.inFlight;
-    const ack = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? (answer as Record<string, unknown>).ack : undefined;
+    const ack = ackOf(answer);
     // An ack that names no chunk in flight means the two ends disagree about the stream: start over.
     if (flight === null || ack !== flight.id) throw new Error('the receiver answered with no ack for the chunk in flight');
     clearTimeout(flight.timer);
@@ -256,11 +228,10 @@ class ForwardSink implements FluentSink {
       n++;
     }
     const items = this.queue.splice(0, n);
-    // Forward protocol: a base64 of 128 random bits; the receiver echoes it as the ack.
-    const id = randomBytes(16).toString('base64');
+    const id = newChunkId();
     const timer = setTimeout(() => socket.destroy(new Error(`no ack within ${this.limits.ackTimeoutMs} ms`)), this.limits.ackTimeoutMs);
     this.inFlight = { id, items, timer };
-    socket.write(encode([this.target.tag, items.map((i) => i.entry), { chunk: id, size: items.length }]));
+    socket.write(encodeChunk(this.target.tag, items.map((i) => i.entry), id));
   }
 
   /** The connection is gone: every unacknowledged write fails, and a new connection is tried later. */
@@ -297,30 +268,4 @@ class ForwardSink implements FluentSink {
     else item.resolve();
     if (this.queuedLines === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
-}
-
-/** The record as an object, so the receiver gets fields rather than one string; or what is wrong. */
-function parseRecord(line: string): Record<string, unknown> | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return 'a record line must be JSON';
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a record line must hold a JSON object';
-  return value as Record<string, unknown>;
-}
-
-/**
- * The record's own `ts` as EventTime, which keeps its milliseconds: integer seconds would let a
- * collector sort a second's records out of their chain order. A record without a readable ts
- * (never one the writer made) gets the current time.
- */
-function eventTime(record: Record<string, unknown>): ExtData {
-  const parsed = typeof record.ts === 'string' ? Date.parse(record.ts) : NaN;
-  const ms = Number.isFinite(parsed) && parsed >= 0 ? parsed : Date.now();
-  const data = Buffer.alloc(8);
-  data.writeUInt32BE(Math.floor(ms / 1000) % 2 ** 32, 0);
-  data.writeUInt32BE((ms % 1000) * 1_000_000, 4);
-  return new ExtData(EVENT_TIME_EXT, data);
 }

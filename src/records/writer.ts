@@ -2,8 +2,8 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import { sha256Base64url } from '../lib/digest.js';
 import { fragment, join, LAYOUTS, signerFor } from './format.js';
 import type { RecordSink } from './sinks.js';
-import { readState, writeState } from './state-file.js';
-import type { DecisionBody, OutcomeBody, RecordRef, RecordType, StreamPointer } from './types.js';
+import { readState, StateAnchor } from './state-file.js';
+import type { DecisionBody, OutcomeBody, RecordRef, RecordType } from './types.js';
 import { wellFormedString } from './well-formed.js';
 
 export interface RecordWriterOptions {
@@ -17,11 +17,6 @@ export interface RecordWriterOptions {
 
 /** SPEC §8: a checkpoint follows any unsigned record within 100 ms. */
 export const CHECKPOINT_DELAY_MS = 100;
-/**
- * Without admits, the state file trails the stream by at most this much (see scheduleState for
- * why that is safe); an admit waits for it to be written (see anchor).
- */
-export const STATE_INTERVAL_MS = 1000;
 /** While the sink is down, a failed line is retried this often so healthy() can recover without traffic. */
 export const RETRY_MS = 1000;
 /** Lines held for a sink that is down; beyond this new records are refused before taking a seq. */
@@ -56,7 +51,8 @@ export class RecordWriter {
   private readonly sign: 'every' | 'checkpoint';
   private readonly signer: (data: string) => string;
   private readonly now: () => number;
-  private readonly stateFile: string | null;
+  /** Null without `records.state_file`. */
+  private readonly state: StateAnchor | null;
   /** Fragments that never change within a stream, serialised once. */
   private readonly fixed: Readonly<Record<string, string>>;
   private seq = 0;
@@ -67,14 +63,8 @@ export class RecordWriter {
   /** A write has been pending for STALL_MS: new records are refused at once until it settles. */
   private stalled = false;
   private closing: Promise<void> | null = null;
-  private accepted: StreamPointer | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  private stateTimer: NodeJS.Timeout | null = null;
-  /** State writes run one after another (they share a temporary file); this is the last one queued. */
-  private stateWrite: Promise<void> = Promise.resolve();
-  /** The seq of the record the state file names once the writes done so far are on disk. */
-  private stateSeq = -1;
 
   private constructor(opts: RecordWriterOptions) {
     this.sink = opts.sink;
@@ -82,7 +72,7 @@ export class RecordWriter {
     this.everyRecordSigned = opts.sign === 'every';
     this.signer = signerFor(opts.key.privateKey);
     this.now = opts.now ?? Date.now;
-    this.stateFile = opts.stateFile;
+    this.state = opts.stateFile === null ? null : new StateAnchor(opts.stateFile);
     this.fixed = {
       v: '1',
       stream: JSON.stringify(this.stream),
@@ -116,7 +106,7 @@ export class RecordWriter {
       identity: fragment(body.identity),
     });
     await accepted;
-    if (body.decision === 'admit') await this.anchor(seq);
+    if (body.decision === 'admit') await this.state?.anchor(seq);
     return { stream: this.stream, seq };
   }
 
@@ -147,8 +137,9 @@ export class RecordWriter {
   }
 
   private async finish(): Promise<void> {
-    for (const t of [this.checkpointTimer, this.retryTimer, this.stateTimer]) if (t) clearTimeout(t);
-    this.checkpointTimer = this.retryTimer = this.stateTimer = null;
+    for (const t of [this.checkpointTimer, this.retryTimer]) if (t) clearTimeout(t);
+    this.checkpointTimer = this.retryTimer = null;
+    this.state?.stop();
     const end = this.append('end', {});
     try {
       await end;
@@ -156,7 +147,7 @@ export class RecordWriter {
       try {
         await settleWithin(this.sink.close(), STALL_MS, 'the record sink did not close');
       } finally {
-        if (this.stateFile !== null) await this.saveState(this.stateFile);
+        await this.state?.save();
       }
     }
   }
@@ -246,8 +237,7 @@ export class RecordWriter {
         this.queue.splice(0, batch.length);
         this.ok = true;
         const last = batch[batch.length - 1] as Entry;
-        this.accepted = { stream: this.stream, seq: last.seq, hash: last.hash };
-        this.scheduleState();
+        this.state?.accepted({ stream: this.stream, seq: last.seq, hash: last.hash });
         for (const entry of batch) {
           if (!entry.settled) {
             entry.settled = true;
@@ -275,48 +265,6 @@ export class RecordWriter {
   private retry(): void {
     this.retryTimer = null;
     void this.drain();
-  }
-
-  /**
-   * Without admits the state file is written at most once a second and on close, off the hot
-   * path: a write per record would put file I/O into every request. After a crash it may then name
-   * a record up to a second older than the stream's last, and records after it are covered only
-   * by their own signatures (sign: every); verify refuses the rest as uncovered.
-   */
-  private scheduleState(): void {
-    if (this.stateFile === null || this.stateTimer !== null || this.closing !== null) return;
-    const path = this.stateFile;
-    this.stateTimer = setTimeout(() => {
-      this.stateTimer = null;
-      // A failed state write is retried by the next one; close writes it once more.
-      this.saveState(path).catch(() => undefined);
-    }, STATE_INTERVAL_MS).unref();
-  }
-
-  /**
-   * SPEC §8 "a restart cannot hide a truncated tail": an admitted request goes upstream only once
-   * the state file names its decision record or a later one, so the next start record names it
-   * and a log cut before it fails verify even after a crash (kill -9: the file is renamed into
-   * place, no fsync; the log lines on stdout have no fsync either). Admits that arrive while a
-   * write is under way share the next one, which names the newest accepted record: one write and
-   * rename per batch, none per read or denial. A failed write rejects, so the request is denied
-   * audit_unavailable.
-   */
-  private async anchor(seq: number): Promise<void> {
-    if (this.stateFile === null) return;
-    while (this.stateSeq < seq) await this.saveState(this.stateFile);
-  }
-
-  /** Queues a write of the newest accepted record (read when the write starts) after the ones queued. */
-  private saveState(path: string): Promise<void> {
-    const write = this.stateWrite.then(async () => {
-      const pointer = this.accepted;
-      if (pointer === null || pointer.seq <= this.stateSeq) return;
-      await writeState(path, pointer);
-      this.stateSeq = pointer.seq;
-    });
-    this.stateWrite = write.catch(() => undefined);
-    return write;
   }
 }
 

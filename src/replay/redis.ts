@@ -9,9 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { Denial } from '../reasons.js';
-import { sha256Base64url } from '../lib/digest.js';
-import { SCRIPTS, type LedgerCommands } from './redis-scripts.js';
+import { SCRIPTS } from './redis-scripts.js';
 import { persistenceProblems, PERSISTENCE_SETTINGS } from './redis-persistence.js';
+import { answerKey, COUNT_KEY, SINCE_KEY, useKey } from './redis-keys.js';
+import { RedisReservation, type LedgerClient, type Store } from './redis-reservation.js';
 import type { AnswerKey, ReplayLedger, Reservation, UseKey } from './types.js';
 
 /**
@@ -25,17 +26,10 @@ export const COMMAND_TIMEOUT_MS = 1_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 /** Reconnect backoff cap: a store that comes back is used again within about this long. */
 const RECONNECT_MAX_MS = 2_000;
-/** A commit the store did not confirm is resent this often (it is idempotent) until it lands. */
-const COMMIT_RETRY_MS = 500;
 /** close() waits at most this long for commits still being resent. */
 const CLOSE_FLUSH_MS = 2_000;
 
-const KEY_PREFIX = 'seb:replay:';
-const SINCE_KEY = `${KEY_PREFIX}since`;
-const COUNT_KEY = `${KEY_PREFIX}commits`;
 const AUTH_FAILURE = /WRONGPASS|NOAUTH|NOPERM|invalid password/i;
-
-type LedgerClient = Redis & LedgerCommands;
 
 export interface RedisLedgerOptions {
   /** `redis://` or `rediss://`, without a password (config validation refuses one). */
@@ -57,19 +51,6 @@ export interface RedisLedgerOptions {
 export async function readPassword(file: string | null): Promise<string | null> {
   if (file === null) return null;
   return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
-}
-
-/** What a reservation needs of its ledger. */
-interface Store {
-  readonly client: LedgerClient;
-  readonly leaseMs: number;
-  closed(): boolean;
-  /** A commit count the store reported: the mark only rises. */
-  counted(count: number): void;
-  note(message: string): void;
-  unavailable(err: unknown): Denial;
-  track(r: RedisReservation): void;
-  forget(r: RedisReservation): void;
 }
 
 export class RedisLedger implements ReplayLedger {
@@ -300,121 +281,4 @@ export class RedisLedger implements ReplayLedger {
       timedOut ? `the shared replay store did not answer within ${this.#timeoutMs} ms` : 'the shared replay store is not reachable',
     );
   }
-}
-
-/**
- * One reserved use. While held it is renewed every third of the lease; commit turns it into a
- * spent use (resent until the store confirms, because the request goes upstream either way);
- * release gives it back.
- */
-class RedisReservation implements Reservation {
-  #state: 'held' | 'committing' | 'committed' | 'released' = 'held';
-  #renew: NodeJS.Timeout | null;
-  #retry: NodeJS.Timeout | null = null;
-  #commit: Promise<void> | null = null;
-  /** Settles when no timer of this reservation is left. */
-  readonly #settled: Promise<void>;
-  #settle!: () => void;
-
-  constructor(
-    private readonly store: Store,
-    private readonly use: string,
-    private readonly id: string,
-    /** Unix seconds; the hash is gone after it, so nothing needs renewing or resending then. */
-    private readonly keepUntil: number,
-    private readonly key: UseKey,
-  ) {
-    this.#settled = new Promise<void>((resolve) => (this.#settle = resolve));
-    this.#renew = setInterval(() => this.#renewLease(), store.leaseMs / 3).unref();
-    store.track(this);
-  }
-
-  /**
-   * Resolves once the store holds the use as spent; rejects replay_unavailable when the first try
-   * fails, so a caller that awaits it can still refuse to forward. Either way the commit is resent
-   * until it lands, because a caller that did not wait has forwarded already. The rejection is
-   * handled here too: a caller that ignores the promise must not crash the process.
-   */
-  commit(): Promise<void> {
-    if (this.#commit) return this.#commit;
-    this.#state = 'committing';
-    this.store.track(this);
-    this.#commit = this.#sendCommit().catch((err: unknown) => {
-      this.#scheduleResend();
-      throw this.store.unavailable(err);
-    });
-    this.#commit.catch(() => undefined);
-    return this.#commit;
-  }
-
-  release(): void {
-    if (this.#state !== 'held') return;
-    this.#state = 'released';
-    this.#finish();
-    // If this fails the use stays taken until the lease lapses: given back late, never lost.
-    this.store.client.hdel(this.use, `r:${this.id}`).catch(() => undefined);
-  }
-
-  /** close() waits on this: a commit being resent gets its chance, a held reservation none. */
-  flushed(): Promise<void> {
-    return this.#state === 'committing' ? this.#settled : Promise.resolve();
-  }
-
-  /** close(): stops every timer; a commit the store never confirmed is logged. */
-  abandon(): void {
-    if (this.#state === 'committing') {
-      this.store.note(`certificate ${this.key.jti} op ${this.key.op} was forwarded but its commit never reached the store`);
-    }
-    this.#finish();
-  }
-
-  async #sendCommit(): Promise<void> {
-    const [live, count] = await this.store.client.sebCommit(this.use, COUNT_KEY, this.id, this.keepUntil);
-    this.store.counted(count);
-    this.#state = 'committed';
-    this.#finish();
-    if (live === 0) this.store.note(`certificate ${this.key.jti} op ${this.key.op} was committed after its lease lapsed; it may have run more than max_uses times`);
-  }
-
-  #scheduleResend(): void {
-    if (this.store.closed() || Date.now() / 1000 > this.keepUntil) return this.abandon();
-    this.#retry = setTimeout(() => {
-      this.#retry = null;
-      this.#sendCommit().catch(() => this.#scheduleResend());
-    }, COMMIT_RETRY_MS).unref();
-  }
-
-  #renewLease(): void {
-    if (Date.now() / 1000 > this.keepUntil) return this.#finish();
-    this.store.client
-      .sebRenew(this.use, this.id, this.store.leaseMs)
-      .then((renewed) => {
-        if (renewed === 0 && this.#state === 'held') this.store.note(`the reservation for certificate ${this.key.jti} op ${this.key.op} lapsed before it was settled`);
-      })
-      // A store that is down is logged by the connection; the lease covers the gap.
-      .catch(() => undefined);
-  }
-
-  /** No timer left: renewal and resend stop, close() no longer waits. */
-  #finish(): void {
-    if (this.#renew) clearInterval(this.#renew);
-    if (this.#retry) clearTimeout(this.#retry);
-    this.#renew = this.#retry = null;
-    this.store.forget(this);
-    this.#settle();
-  }
-}
-
-/**
- * One hash per (iss, jti, op), or per (iss, jti, token) for an idempotency token (SPEC §2.2); a
- * digest keeps the key short and free of separators whatever `iss` holds.
- */
-export function useKey(key: UseKey): string {
-  const id = key.token === undefined ? [key.iss, key.jti, key.op] : [key.iss, key.jti, 'token', key.token];
-  return `${KEY_PREFIX}use:${sha256Base64url(JSON.stringify(id))}`;
-}
-
-/** One string per (iss, jti, op, source): the value a later op of the certificate binds to. */
-function answerKey(key: AnswerKey): string {
-  return `${KEY_PREFIX}answer:${sha256Base64url(JSON.stringify([key.iss, key.jti, key.op, key.source]))}`;
 }

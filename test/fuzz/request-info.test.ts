@@ -10,7 +10,8 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import fc from 'fast-check';
-import { parseKubeQuery, resolveRequestInfo, type KubeRequestInfo } from '../../src/targets/kube/request-info.js';
+import { resolveRequestInfo, type KubeRequestInfo } from '../../src/targets/kube/request-info.js';
+import { parseKubeQuery } from '../../src/targets/kube/go-url.js';
 import { check, Coverage, outcome } from './harness.js';
 import { kubeMethod, kubePath, kubeQuery, kubeResourcePath, KUBE_QUERY_ODD, KUBE_QUERY_PIECES, plainText } from './arbitraries.js';
 import { goQuery, goRequestInfo } from './kube-reference.js';

@@ -4,7 +4,8 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { Denial } from '../../src/reasons.js';
-import { RedisLedger, readPassword, useKey, type RedisLedgerOptions } from '../../src/replay/redis.js';
+import { RedisLedger, readPassword, type RedisLedgerOptions } from '../../src/replay/redis.js';
+import { useKey } from '../../src/replay/redis-keys.js';
 import type { UseKey } from '../../src/replay/types.js';
 import { startRedis } from '../helpers/redis.js';
 

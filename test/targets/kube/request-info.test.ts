@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { code } from '../../helpers/reason.js';
-import {
-  isLongRunning,
-  isReadRequest,
-  parseKubeQuery,
-  resolveRequestInfo,
-  type KubeRequestInfo,
-} from '../../../src/targets/kube/request-info.js';
+import { resolveRequestInfo, type KubeRequestInfo } from '../../../src/targets/kube/request-info.js';
+import { parseKubeQuery } from '../../../src/targets/kube/go-url.js';
+import { isLongRunning, isReadRequest } from '../../../src/targets/kube/request-kind.js';
 
 interface Case {
   from: string;
