@@ -7,7 +7,7 @@ const TICKS_PER_SECOND = 100;
 const START_TIMEOUT_MS = 20_000;
 
 /** Starts `cmd` and waits for its first stdout line (JSON) or for `ready` to match stderr. */
-export function startProcess(cmd, args, { env = {}, ready = null } = {}) {
+export function startProcess(cmd, args, { env = {}, ready = null, timeoutMs = START_TIMEOUT_MS } = {}) {
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   process.once('exit', () => child.kill('SIGKILL'));
   let err = '';
@@ -15,7 +15,7 @@ export function startProcess(cmd, args, { env = {}, ready = null } = {}) {
     err = (err + chunk).slice(-4000);
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`${cmd} did not start within ${START_TIMEOUT_MS / 1000} s: ${err}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => fail(new Error(`${cmd} did not start within ${timeoutMs / 1000} s: ${err}`)), timeoutMs);
     const fail = (e) => {
       clearTimeout(timer);
       child.kill('SIGKILL');

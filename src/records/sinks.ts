@@ -23,12 +23,15 @@ export function stdoutSink(out: NodeJS.WritableStream = process.stdout): RecordS
   // Failures reach the writer through each write's callback; an unheard 'error' event (EPIPE)
   // would instead crash the broker.
   out.on('error', () => {});
+  const send = (text: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      out.write(text, (err?: Error | null) => (err ? reject(err) : resolve()));
+    });
   return {
-    write(line) {
-      return new Promise<void>((resolve, reject) => {
-        out.write(line + '\n', (err?: Error | null) => (err ? reject(err) : resolve()));
-      });
-    },
+    write: (line) => send(line + '\n'),
+    // What queued while the last write was out goes in one write: one system call instead of one
+    // per record (a pipe write is a large part of a record's cost under load, issue 14).
+    writeMany: (lines) => send(lines.join('\n') + '\n'),
     // stdout belongs to the process; the sink does not end it, only waits for what it queued.
     close() {
       return new Promise<void>((resolve, reject) => {

@@ -193,7 +193,7 @@ class AwsRequest implements TargetRequest {
     const body = this.#body!;
     const endpoint = resolveEndpoint(operation.service, operation.region, this.c.endpoints);
     const payloadHash = sha256Hex(body.payload);
-    const upstream = await signUpstream({
+    const upstream = signUpstream({
       service: operation.service,
       method: head.method,
       path: head.path,

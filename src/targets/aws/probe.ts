@@ -64,7 +64,7 @@ export async function sendProbe(deps: ProbeDeps, plan: ProbePlan, sub: string, j
     cached: minted.cached,
   };
   const endpoint = resolveEndpoint(request.service, request.region, deps.endpoints);
-  const signed = await signUpstream({
+  const signed = signUpstream({
     service: request.service,
     method: request.method,
     path: request.path,

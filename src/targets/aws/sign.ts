@@ -4,9 +4,8 @@
  * X-Forwarded-*) can ride along unless the caller passes it as a certified semantic or checked
  * integrity header.
  */
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Hash } from '@smithy/hash-node';
 import type { AwsCredentials } from '../../identity/types.js';
+import { signSigV4, type SigV4Request } from './sigv4.js';
 import type { Endpoint } from './types.js';
 
 export interface SignInput {
@@ -37,48 +36,11 @@ export interface SignedRequest {
   readonly headers: Record<string, string>;
 }
 
-interface Signers {
-  /** Everything but S3: the signer escapes the once-encoded wire path a second time, as SigV4 wants. */
-  escaping?: SignatureV4;
-  /** S3 signs the exact encoded path on the wire (reference/aws.md §4.7). */
-  verbatim?: SignatureV4;
-}
 
-/**
- * Signers per minted identity: building one per request would redo the credential validation and
- * lose its signing-key cache (one HMAC chain per day, region and service). Keyed weakly so expired
- * identities dropped from the minter's cache are collected with their signers.
- */
-const signersByCredentials = new WeakMap<AwsCredentials, Signers>();
 const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
 /** Host header per endpoint, parsed once instead of a URL parse per request. */
 const hostByEndpoint = new WeakMap<Endpoint, string>();
-
-function signerFor(credentials: AwsCredentials, endpoint: Endpoint, uriEscapePath: boolean): SignatureV4 {
-  let signers = signersByCredentials.get(credentials);
-  if (!signers) signersByCredentials.set(credentials, (signers = {}));
-  const slot = uriEscapePath ? 'escaping' : 'verbatim';
-  let signer = signers[slot];
-  if (!signer) {
-    signer = new SignatureV4({
-      credentials: {
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: credentials.secretAccessKey,
-        sessionToken: credentials.sessionToken,
-      },
-      // Service and region are passed on every sign() call; these are only the constructor's defaults.
-      service: endpoint.signingService,
-      region: endpoint.signingRegion,
-      sha256: Hash.bind(null, 'sha256'),
-      uriEscapePath,
-      // The payload hash is always given (x-amz-content-sha256); never let the signer hash or guess.
-      applyChecksum: false,
-    });
-    signers[slot] = signer;
-  }
-  return signer;
-}
 
 function hostOf(endpoint: Endpoint): string {
   let host = hostByEndpoint.get(endpoint);
@@ -94,7 +56,7 @@ function hostOf(endpoint: Endpoint): string {
  * set to send. The URL carries the exact path and query bytes the broker parsed: re-encoding or
  * normalising them here would forward something other than what was matched (SPEC §2.1).
  */
-export async function signUpstream(input: SignInput): Promise<SignedRequest> {
+export function signUpstream(input: SignInput): SignedRequest {
   const { endpoint, credentials } = input;
   // Null prototype: a header named `__proto__` must stay a header, not vanish into the prototype.
   const headers: Record<string, string> = Object.create(null);
@@ -108,14 +70,12 @@ export async function signUpstream(input: SignInput): Promise<SignedRequest> {
   headers['x-amz-content-sha256'] = input.payloadHash;
   headers['x-amz-security-token'] = credentials.sessionToken;
 
-  const signed = await signHeaders(
+  const signed = signHeaders(
     {
       method: input.method,
-      protocol: endpoint.origin.startsWith('https:') ? 'https:' : 'http:',
-      hostname: headers['host'],
       path: input.path,
-      // smithy encodes the decoded map canonically (reference/aws.md §4.7).
-      query: { ...input.query },
+      // The decoded map, encoded canonically by the signer (reference/aws.md §4.7).
+      query: input.query,
       headers,
       body: input.payload,
     },
@@ -129,15 +89,7 @@ export async function signUpstream(input: SignInput): Promise<SignedRequest> {
 }
 
 /** A request as the signer reads it: the wire path, the decoded query, the exact header set. */
-export interface Signable {
-  readonly method: string;
-  readonly protocol: 'http:' | 'https:';
-  readonly hostname: string;
-  readonly path: string;
-  readonly query: Record<string, string>;
-  readonly headers: Record<string, string>;
-  readonly body: Buffer;
-}
+export type Signable = SigV4Request;
 
 /**
  * The SigV4 signature over exactly `request.headers` plus X-Amz-Date (and X-Amz-Security-Token
@@ -145,17 +97,6 @@ export interface Signable {
  * AWS's own test vectors, whose header sets are not the broker's, run through the same signer
  * (test/targets/aws/sigv4-test-suite.test.ts). Returns the complete header set to send.
  */
-export async function signHeaders(
-  request: Signable,
-  credentials: AwsCredentials,
-  endpoint: Endpoint,
-  uriEscapePath: boolean,
-  now: Date,
-): Promise<Record<string, string>> {
-  const signed = await signerFor(credentials, endpoint, uriEscapePath).sign(request, {
-    signingDate: now,
-    signingService: endpoint.signingService,
-    signingRegion: endpoint.signingRegion,
-  });
-  return { ...signed.headers };
+export function signHeaders(request: Signable, credentials: AwsCredentials, endpoint: Endpoint, uriEscapePath: boolean, now: Date): Record<string, string> {
+  return signSigV4(request, credentials, { region: endpoint.signingRegion, service: endpoint.signingService, uriEscapePath, now });
 }

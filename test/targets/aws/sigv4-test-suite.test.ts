@@ -220,7 +220,7 @@ for (const vectorDir of vectors) {
     const signed = await signHeaders(
       // The vectors give the path before URI encoding; the signer encodes it once, as it encodes
       // the (already encoded) wire path of every non-S3 request a second time: the same rule.
-      { method: req.method, protocol: 'https:', hostname: req.headers['host']!, path, query: parseQuery(rawQuery), headers, body: req.body },
+      { method: req.method, path, query: parseQuery(rawQuery), headers, body: req.body },
       credentials,
       endpoint,
       true,
