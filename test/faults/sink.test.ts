@@ -8,7 +8,7 @@
 // chain order and requests are admitted again.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, createReadStream, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
@@ -215,8 +215,19 @@ t.test('file sink on a FIFO: the reader stops (the sink blocks), resumes, then g
   t.same(seqs, seqs.map((_, i) => i), 'every line came through, in order, none lost while the sink blocked');
 
   // Only once the read end is closed does the kernel answer the next write with EPIPE; a fixed
-  // pause was not always long enough under load.
-  await new Promise<void>((r) => reader.once('close', () => r()).destroy());
+  // pause was not always long enough under load. A read the stream has pending on the pipe (it runs
+  // on libuv's thread pool) holds the close until bytes arrive, so the test writes one newline to
+  // let it finish; the stream is destroyed, so nothing reads it as a record.
+  const nudge = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  const closed = new Promise<void>((r) => reader.once('close', () => r()));
+  reader.destroy();
+  try {
+    writeSync(nudge, '\n');
+  } catch {
+    // EPIPE: the read end was closed already, which is what the test waits for.
+  }
+  await closed;
+  closeSync(nudge);
   const gone = await w.putCert('fifo-gone');
   const r = await exchange(target, w.putBytes('fifo-gone', gone.jws));
   t.equal(r.responses[0]?.headers['x-seb-reason'], 'audit_unavailable', 'the reader is gone: refused audit_unavailable (EPIPE)');
