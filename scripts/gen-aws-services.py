@@ -12,12 +12,20 @@ services.json, per SigV4 signing name (the scope's service, SPEC §2.1):
   reads with their own readers (lambda: rest-json, lambda.ts; s3: rest-xml, s3.ts); and every
   other rest-json or rest-xml model, routed by rest-router.ts from rest-routes.json. Models that
   speak only smithy-rpc-v2-cbor are not served.
-  Where several models share a signing name, one is served (PREFER, else a non-rest model, else the
-  model named like the signing name, else the newest API); the others are listed under notServed.
+  Where several models share a signing name, one is the signing name's own (PREFER, else a non-rest
+  model, else the model named like the signing name, else the newest API) and keeps its place under
+  services; the others are served beside it under models (same fields, always regional), picked per
+  request the way the service does (json: X-Amz-Target prefix, query: Version, rest: the path). A
+  model is listed under notServed instead when a request could not tell it from another: a query
+  model with another's API version (docdb and neptune are the RDS API at RDS's endpoint).
 
-rest-routes.json, per signing name of a generically routed rest model: one row per operation,
-  [operation, method, requestUri, query-bound names, host prefix or ""] (names as sent on the wire,
-  the model's locationName). rest-router.ts compiles the rows into a trie by path segment.
+rest-routes.json, per signing name with a generically routed rest model: one row per operation,
+  [operation, method, requestUri, query-bound names, host prefix or "", model] (names as sent on the
+  wire, the model's locationName), the rows of every rest model of that signing name together.
+  rest-router.ts compiles the rows into a trie by path segment. Where two models of one signing
+  name have an operation of one name whose pinned parts (SPEC §2.1: operation, path labels, query
+  literals) are the same, a certificate could not tell which model it means: only the signing
+  name's own model keeps the row (none does if neither is its own); dropped rows are counted.
 globalEndpoints: per signing name, per partition, [host, signing region] for services whose
   endpoint is not regionalised (botocore endpoints.json `isRegionalized: false`).
 partitions: id, region regex and DNS suffix, for regional host names outside `aws`.
@@ -34,6 +42,7 @@ names the headers the broker drops from a read's answer.
 import gzip
 import json
 import os
+import re
 import sys
 
 import botocore
@@ -109,11 +118,11 @@ def output_secrets(model, service, operation):
     return out
 
 
-def routes_of(model):
-    """[operation, method, requestUri, query-bound names, host prefix] per operation of a rest
-    model, sorted by operation name."""
+def routes_of(model, name):
+    """[operation, method, requestUri, query-bound names, host prefix, model] per operation of a
+    rest model, sorted by operation name."""
     rows = []
-    for name, op in sorted(model['operations'].items()):
+    for op_name, op in sorted(model['operations'].items()):
         query = []
         if 'input' in op:
             for member, ref in model['shapes'][op['input']['shape']].get('members', {}).items():
@@ -121,8 +130,52 @@ def routes_of(model):
                     # A map bound to the query string takes every name: kept as the empty name.
                     query.append('' if model['shapes'][ref['shape']]['type'] == 'map' else ref.get('locationName', member))
         http = op['http']
-        rows.append([name, http['method'], http['requestUri'], sorted(query), op.get('endpoint', {}).get('hostPrefix', '')])
+        rows.append([op_name, http['method'], http['requestUri'], sorted(query), host_prefix(model, op), name])
     return rows
+
+
+def host_prefix(model, op):
+    """The operation's `endpoint.hostPrefix` with each `{Member}` replaced by where the request
+    carries it: `{header:<name>}` for a header-bound member (a semantic header the certificate
+    pins), else `{body:<Member>}`, which the broker refuses (it would have to read the body)."""
+    prefix = op.get('endpoint', {}).get('hostPrefix', '')
+    members = model['shapes'][op['input']['shape']].get('members', {}) if 'input' in op else {}
+
+    def where(match):
+        ref = members.get(match.group(1), {})
+        if ref.get('location') == 'header':
+            return '{header:' + ref.get('locationName', match.group(1)).lower() + '}'
+        return '{body:' + match.group(1) + '}'
+    return re.sub(r'\{([^{}]+)\}', where, prefix)
+
+
+def pinned_key(row):
+    """What a certificate pins of a rest operation besides its body and headers (SPEC §2.1): the
+    operation, the path label names (params) and the query literals (params)."""
+    uri = row[2]
+    path, _, literals = uri.partition('?')
+    labels = sorted(seg.strip('{}+') for seg in path.split('/') if seg.startswith('{'))
+    return (row[0], tuple(labels), tuple(sorted(literals.split('&'))) if literals else ())
+
+
+def merged_routes(entries, own):
+    """The rows of every rest model in `entries`, without the rows a certificate could not tell
+    from another model's (see the module comment); returns (rows, dropped)."""
+    by_key, host = {}, {e['model']: e['endpointPrefix'] for e in entries}
+    for e in entries:
+        for row in routes_of(e['_model'], e['model']):
+            by_key.setdefault(pinned_key(row), []).append(row)
+    rows, dropped = [], 0
+    for same in by_key.values():
+        # One request to one host (sms-voice and pinpoint-sms-voice are one API twice): one row.
+        if len({(r[1], r[2], host[r[5]]) for r in same}) == 1:
+            rows.append(next((r for r in same if r[5] == own), same[0]))
+            dropped += len(same) - 1
+            continue
+        kept = [r for r in same if r[5] == own]
+        rows.extend(kept)
+        dropped += len(same) - len(kept)
+    return sorted(rows, key=lambda r: (r[5], r[0])), dropped
 
 
 def load_model(name):
@@ -171,7 +224,7 @@ def main():
                 entry['actionMember'] = with_action
         candidates.setdefault(signing, []).append(entry)
 
-    services, not_served = {}, {}
+    services, models, not_served = {}, {}, {}
     for signing, entries in sorted(candidates.items()):
         # A rest model never displaces a model the broker already served for this signing name.
         pool = [e for e in entries if not e['_routed']] or entries
@@ -179,9 +232,17 @@ def main():
             or next((e for e in pool if e['model'] == signing), None) \
             or max(pool, key=lambda e: e['apiVersion'])
         services[signing] = chosen
-        others = [e['model'] for e in entries if e is not chosen]
-        if others:
-            not_served[signing] = others
+        for e in entries:
+            if e is chosen:
+                continue
+            # The same query API at the same endpoint (docdb, neptune beside rds): Version cannot
+            # tell the models apart, and the signing name's own model reads the request.
+            same_api = any(o is not e and o['protocols'] == e['protocols'] == ['query'] and o['apiVersion'] == e['apiVersion']
+                           for o in entries if o is chosen or o['model'] < e['model'])
+            if same_api:
+                not_served.setdefault(signing, []).append(e['model'])
+            else:
+                models.setdefault(signing, []).append(e)
 
     with open(os.path.join(DATA, 'endpoints.json')) as f:
         endpoints = json.load(f)
@@ -226,15 +287,28 @@ def main():
             else:
                 secret_outputs.setdefault(svc, {})[name] = [path for path, _ in secrets]
         reads[svc] = kept
-    rest_routes = {signing: routes_of(e['_model']) for signing, e in services.items() if e['_routed']}
-    for e in services.values():
+    rest_routes, dropped = {}, 0
+    for signing, e in services.items():
+        rest = [m for m in [e, *models.get(signing, [])] if m['_routed']]
+        if rest:
+            rest_routes[signing], n = merged_routes(rest, e['model'])
+            dropped += n
+    for signing, extra in models.items():
+        for e in extra:
+            # A second model is addressed at its own regional host (endpoints.json has no global
+            # endpoint for any of them); a global one would need its own row in globalEndpoints.
+            if any(svc.get(e['endpointPrefix'], {}).get('isRegionalized') is False
+                   for svc in (p['services'] for p in endpoints['partitions'])):
+                sys.exit(f'{e["model"]} beside {signing} has a global endpoint')
+            e['global'] = False
+    for e in [*services.values(), *(m for extra in models.values() for m in extra)]:
         del e['_model']
         del e['_routed']
 
     header = {'generatedFrom': f'botocore {botocore.__version__}', 'generator': 'scripts/gen-aws-services.py'}
     with open(os.path.join(OUT, 'services.json'), 'w') as f:
         json.dump({**header, 'services': services, 'globalEndpoints': global_endpoints,
-                   'partitions': partitions, 'notServed': not_served}, f, separators=(',', ':'))
+                   'partitions': partitions, 'models': models, 'notServed': not_served}, f, separators=(',', ':'))
         f.write('\n')
     with open(os.path.join(OUT, 'rest-routes.json'), 'w') as f:
         json.dump({**header, 'routes': rest_routes}, f, separators=(',', ':'))
@@ -242,7 +316,9 @@ def main():
     with open(os.path.join(OUT, 'reads.json'), 'w') as f:
         json.dump({**header, 'reads': reads, 'redactHeaders': redact_headers, 'secretOutputs': secret_outputs}, f, indent=1)
         f.write('\n')
-    print(f'{len(services)} services, {sum(len(v) for v in reads.values())} reads, '
+    print(f'{len(services)} services, {sum(len(v) for v in models.values())} models beside them, '
+          f'{dropped} rest operations a certificate could not tell from another model\'s, '
+          f'{sum(len(v) for v in reads.values())} reads, '
           f'{sum(len(v) for v in secret_outputs.values())} not reads for their secret outputs', file=sys.stderr)
 
 

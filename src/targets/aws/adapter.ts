@@ -191,7 +191,7 @@ class AwsRequest implements TargetRequest {
     const { head } = this;
     const operation = this.#operation!;
     const body = this.#body!;
-    const endpoint = resolveEndpoint(operation.service, operation.region, this.c.endpoints);
+    const endpoint = resolveEndpoint(operation.service, operation.region, this.c.endpoints, operation.upstream);
     const payloadHash = sha256Hex(body.payload);
     const upstream = signUpstream({
       service: operation.service,

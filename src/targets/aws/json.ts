@@ -5,11 +5,11 @@
  */
 import { parseStrictJson } from '../../lib/strict-json.js';
 import { unparseable } from '../../reasons.js';
-import type { ServiceModel } from './services.js';
+import type { ServiceModel, SigningGroup } from './services.js';
 import type { AwsHttpRequest } from './types.js';
 
-/** Checks the request line and headers and returns the operation named by X-Amz-Target. */
-export function readJsonHead(model: ServiceModel, req: AwsHttpRequest): string {
+/** Checks the request line and headers; returns the model and operation X-Amz-Target names. */
+export function readJsonHead(group: SigningGroup, req: AwsHttpRequest): { model: ServiceModel; operation: string } {
   if (req.method !== 'POST' || req.path !== '/') throw unparseable('a json-protocol request must be POST /');
   // A query string could carry an `Action` that a query-compatible upstream (SQS, CloudWatch) reads.
   if (req.query !== '') throw unparseable('a json-protocol request carries no query string');
@@ -17,17 +17,24 @@ export function readJsonHead(model: ServiceModel, req: AwsHttpRequest): string {
   const target = req.headers['x-amz-target'];
   if (target === undefined) throw unparseable('a json-protocol request needs X-Amz-Target');
   if (req.headers['smithy-protocol'] !== undefined) throw unparseable('the smithy-rpc-v2-cbor protocol is not served');
+  const dot = target.indexOf('.');
+  const operation = target.slice(dot + 1);
+  const models = dot === -1 ? undefined : group.byTarget.get(target.slice(0, dot));
+  if (models === undefined) throw unparseable(`X-Amz-Target is not for ${group.own.signingName}`);
+  // Timestream's write and query models share a target prefix: the operation tells them apart,
+  // and an operation both have (TagResource) only the host the client chose could tell.
+  const named = models.filter((m) => m.operations.has(operation));
+  if (named.length === 0) throw unparseable(`${operation} is not an operation of ${group.own.signingName}`);
+  if (named.length > 1) {
+    throw unparseable(`${operation} is an operation of ${named.map((m) => m.model).join(' and ')}: the request cannot tell which`);
+  }
+  const model = named[0]!;
   const type = req.headers['content-type'];
   const expected = `application/x-amz-json-${model.jsonVersion}`;
   if (type === undefined || type.toLowerCase() !== expected) {
     throw unparseable(`${model.signingName} json requests must be ${expected}`);
   }
-  const dot = target.indexOf('.');
-  const prefix = target.slice(0, dot);
-  const operation = target.slice(dot + 1);
-  if (dot === -1 || prefix !== model.targetPrefix) throw unparseable(`X-Amz-Target is not for ${model.signingName}`);
-  if (!model.operations.has(operation)) throw unparseable(`${operation} is not an operation of ${model.signingName}`);
-  return operation;
+  return { model, operation };
 }
 
 /** Reads the body: a strict I-JSON object that does not contradict X-Amz-Target. */

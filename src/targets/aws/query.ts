@@ -4,7 +4,7 @@
  * certificate binds by hash, so `params` is `{}`.
  */
 import { unparseable } from '../../reasons.js';
-import type { ServiceModel } from './services.js';
+import type { ServiceModel, SigningGroup } from './services.js';
 import type { AwsHttpRequest } from './types.js';
 
 // Exactly what botocore and the JS SDK send, in any case, with an optional UTF-8 charset.
@@ -14,6 +14,7 @@ const ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 
 /** What a query request asks for, before the catalog looks at its parameters. */
 export interface QueryCall {
+  readonly model: ServiceModel;
   readonly operation: string;
   /** Every form field but `Action` and `Version`, decoded. Null prototype. */
   readonly form: Readonly<Record<string, string>>;
@@ -30,20 +31,24 @@ export function checkQueryHead(req: AwsHttpRequest): void {
   }
 }
 
-/** Reads the form body: `Action` must be an operation of the service, `Version` its API version. */
-export function readQueryBody(model: ServiceModel, payload: Buffer): QueryCall {
+/**
+ * Reads the form body: `Version` names the model (classic ELB is 2012-06-01 beside ELBv2's
+ * 2015-12-01 under one signing name), and `Action` must be an operation of that model.
+ */
+export function readQueryBody(group: SigningGroup, payload: Buffer): QueryCall {
   const form = parseForm(payload);
   const action = form['Action'];
   const version = form['Version'];
   if (action === undefined || version === undefined) throw unparseable('the form needs Action and Version');
-  if (!model.operations.has(action)) throw unparseable(`${action} is not an operation of ${model.signingName}`);
-  // Where two API versions share a signing name (elb and elbv2) the version decides the meaning.
-  if (version !== model.apiVersion) {
-    throw unparseable(`${model.signingName} is served at API version ${model.apiVersion}, not ${version}`);
+  const model = group.byVersion.get(version);
+  if (model === undefined) {
+    const served = [...group.byVersion.keys()].join(', ');
+    throw unparseable(`${group.own.signingName} is served at API version ${served}, not ${version}`);
   }
+  if (!model.operations.has(action)) throw unparseable(`${action} is not an operation of ${model.model}`);
   delete form['Action'];
   delete form['Version'];
-  return { operation: action, form };
+  return { model, operation: action, form };
 }
 
 /**

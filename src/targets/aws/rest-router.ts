@@ -9,8 +9,8 @@ import { unparseable } from '../../reasons.js';
 import data from './data/rest-routes.json' with { type: 'json' };
 import { decodeComponent, parseQuery } from './query-string.js';
 
-/** One row of rest-routes.json: operation, method, requestUri, query-bound names, host prefix. */
-type RouteRow = readonly [string, string, string, readonly string[], string];
+/** One row of rest-routes.json: operation, method, requestUri, query-bound names, host prefix, model. */
+type RouteRow = readonly [string, string, string, readonly string[], string, string];
 
 export interface RestRoute {
   readonly operation: string;
@@ -23,6 +23,8 @@ export interface RestRoute {
   readonly anyQuery: boolean;
   /** The model's `endpoint.hostPrefix`; `''` when none. */
   readonly hostPrefix: string;
+  /** botocore's model: several rest models can share a signing name, and one trie. */
+  readonly model: string;
 }
 
 interface Node {
@@ -47,7 +49,7 @@ const newNode = (): Node => ({ literal: new Map(), label: null, greedy: null, en
 /** Compiles one service's rows into a trie. Exported for tests of hand-made tables. */
 export function compileRoutes(rows: readonly RouteRow[]): Node {
   const root = newNode();
-  for (const [operation, method, uri, query, hostPrefix] of rows) {
+  for (const [operation, method, uri, query, hostPrefix, model] of rows) {
     const q = uri.indexOf('?');
     const literals: Record<string, string> = Object.create(null);
     if (q !== -1) {
@@ -63,6 +65,7 @@ export function compileRoutes(rows: readonly RouteRow[]): Node {
       bound: query.length === 0 ? NONE : new Set(query.filter((n) => n !== '')),
       anyQuery: query.includes(''),
       hostPrefix,
+      model,
     };
     let node = root;
     const names: string[] = [];

@@ -2,6 +2,7 @@
  * The broker's own table of AWS services, generated from botocore by scripts/gen-aws-services.py
  * and shipped as data (SPEC §2.1: the broker resolves a request to a service by its own table).
  * Compiled once at import into Maps and Sets: the per-request cost is one lookup each.
+ * Several models can share a signing name; see SigningGroup.
  */
 import data from './data/services.json' with { type: 'json' };
 import type { Protocol } from './types.js';
@@ -20,13 +21,17 @@ interface ServiceEntry {
 
 interface ServicesFile {
   readonly services: Readonly<Record<string, ServiceEntry>>;
+  /** The models served beside a signing name's own (DynamoDB Streams beside DynamoDB, ...). */
+  readonly models: Readonly<Record<string, readonly ServiceEntry[]>>;
   readonly globalEndpoints: Readonly<Record<string, Readonly<Record<string, readonly [string, string]>>>>;
   readonly partitions: readonly { readonly id: string; readonly regionRegex: string; readonly dnsSuffix: string }[];
 }
 
-/** One served service, by SigV4 signing name. */
+/** One served service model; several can share a SigV4 signing name. */
 export interface ServiceModel {
   readonly signingName: string;
+  /** botocore's name for the model (`dynamodbstreams`, `elb`, `s3control`). */
+  readonly model: string;
   /** The protocols the broker reads for it, in botocore's order of preference. */
   readonly protocols: readonly Protocol[];
   readonly targetPrefix: string | null;
@@ -47,22 +52,60 @@ export interface Partition {
   readonly dnsSuffix: string;
 }
 
+/**
+ * Every model behind one signing name. The request picks one the way the service does (SPEC
+ * §2.1): json by its X-Amz-Target prefix, query by its Version, rest by its path (rest-router.ts).
+ */
+export interface SigningGroup {
+  /** The signing name's own model: the one its endpoint and catalog rows are for. */
+  readonly own: ServiceModel;
+  /** Every protocol some model of the group speaks. */
+  readonly protocols: ReadonlySet<Protocol>;
+  /** json models by X-Amz-Target prefix (Timestream's write and query models share one). */
+  readonly byTarget: ReadonlyMap<string, readonly ServiceModel[]>;
+  /** query models by API version (the generator keeps one model per version). */
+  readonly byVersion: ReadonlyMap<string, ServiceModel>;
+  readonly byModel: ReadonlyMap<string, ServiceModel>;
+}
+
 const file = data as unknown as ServicesFile;
 
-const SERVICES: ReadonlyMap<string, ServiceModel> = new Map(
+function compile(signingName: string, e: ServiceEntry): ServiceModel {
+  return {
+    signingName,
+    model: e.model,
+    protocols: e.protocols as Protocol[],
+    targetPrefix: e.targetPrefix ?? null,
+    jsonVersion: e.jsonVersion ?? null,
+    apiVersion: e.apiVersion,
+    endpointPrefix: e.endpointPrefix,
+    global: e.global,
+    operations: new Set(e.operations),
+    actionMember: new Set(e.actionMember ?? []),
+  };
+}
+
+function group(own: ServiceModel, others: readonly ServiceModel[]): SigningGroup {
+  const all = [own, ...others];
+  const byTarget = new Map<string, ServiceModel[]>();
+  const byVersion = new Map<string, ServiceModel>();
+  for (const m of all) {
+    if (m.targetPrefix !== null) byTarget.set(m.targetPrefix, [...(byTarget.get(m.targetPrefix) ?? []), m]);
+    if (m.protocols.includes('query') || m.protocols.includes('ec2')) byVersion.set(m.apiVersion, m);
+  }
+  return {
+    own,
+    protocols: new Set(all.flatMap((m) => m.protocols)),
+    byTarget,
+    byVersion,
+    byModel: new Map(all.map((m) => [m.model, m])),
+  };
+}
+
+const GROUPS: ReadonlyMap<string, SigningGroup> = new Map(
   Object.entries(file.services).map(([signingName, e]) => [
     signingName,
-    {
-      signingName,
-      protocols: e.protocols as Protocol[],
-      targetPrefix: e.targetPrefix ?? null,
-      jsonVersion: e.jsonVersion ?? null,
-      apiVersion: e.apiVersion,
-      endpointPrefix: e.endpointPrefix,
-      global: e.global,
-      operations: new Set(e.operations),
-      actionMember: new Set(e.actionMember ?? []),
-    },
+    group(compile(signingName, e), (file.models[signingName] ?? []).map((m) => compile(signingName, m))),
   ]),
 );
 
@@ -73,9 +116,14 @@ const PARTITIONS: readonly Partition[] = file.partitions.map((p) => ({
 }));
 const AWS_PARTITION = PARTITIONS.find((p) => p.id === 'aws')!;
 
-/** The served service with this signing name, or `undefined`. */
+/** The signing name's own model, or `undefined` when the signing name is not served. */
 export function serviceModel(signingName: string): ServiceModel | undefined {
-  return SERVICES.get(signingName);
+  return GROUPS.get(signingName)?.own;
+}
+
+/** Every served model behind a signing name, or `undefined`. */
+export function signingGroup(signingName: string): SigningGroup | undefined {
+  return GROUPS.get(signingName);
 }
 
 /** The partition a region belongs to; `aws` when no other partition claims it. */

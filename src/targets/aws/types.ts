@@ -49,6 +49,21 @@ export interface AwsOperation {
   readonly read: boolean;
   /** Would hand credentials or secrets to the agent (SPEC §4 `credential_vending`). */
   readonly credentialVending: boolean;
+  /** Set when the request is not for the signing name's own host: see Upstream. */
+  readonly upstream?: Upstream;
+}
+
+/**
+ * The host a request goes to when it is not the signing name's own: a second model behind the
+ * signing name (DynamoDB Streams at `streams.dynamodb.<region>`), or an operation with a host
+ * prefix (S3 Control's `{AccountId}.`), always from the broker's own table (SPEC §2.1).
+ */
+export interface Upstream {
+  /** botocore's model name; an endpoint override may name it (`endpoints.dynamodbstreams`). */
+  readonly model: string;
+  readonly endpointPrefix: string;
+  /** The model's `endpoint.hostPrefix` with its labels filled from the pinned request; `''` when none. */
+  readonly hostPrefix: string;
 }
 
 /** The request body with any `aws-chunked` framing removed and its integrity headers checked. */

@@ -1,6 +1,7 @@
 /**
- * Reads an AWS request exactly (SPEC §2.1): the credential scope names the service and region,
- * the broker's own service table names the protocol, and that protocol's reader names the
+ * Reads an AWS request exactly (SPEC §2.1): the credential scope names the signing name and
+ * region, the broker's own service table names the models behind it and their protocols, the
+ * request picks one model the way the service does, and that protocol's reader names the
  * operation. The IAM scope, read flag and credential-vending flag come from the catalog.
  */
 import { unparseable } from '../../reasons.js';
@@ -12,8 +13,9 @@ import { isRestRouted, routeRest } from './rest-router.js';
 import { understandS3 } from './s3.js';
 import { credentialScope } from './scope.js';
 import { semanticHeaders } from './semantic-headers.js';
-import { serviceModel } from './services.js';
-import type { AwsHttpRequest, AwsOperation, Protocol } from './types.js';
+import { signingGroup, type ServiceModel, type SigningGroup } from './services.js';
+import type { AwsHttpRequest, AwsOperation, Protocol, Upstream } from './types.js';
+import { checkHostPrefix, fillHostPrefix, isS3Control } from './upstream-host.js';
 
 /**
  * The exactly-read meaning of `req`, or `null` when it cannot be known without the body and
@@ -22,27 +24,35 @@ import type { AwsHttpRequest, AwsOperation, Protocol } from './types.js';
  */
 export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsOperation | null {
   const scope = credentialScope(req);
-  const model = serviceModel(scope.service);
-  if (model === undefined) throw unparseable(`the service ${scope.service} is not served`);
-  const protocol = pickProtocol(model.protocols, req);
-  // Global services are addressed without a region (SPEC §2.1): their ARNs carry none either.
-  const region = model.global ? null : scope.region;
-  if (isRestRouted(model.signingName)) return understandRouted(model.signingName, region, protocol, req);
-  if (protocol === 'rest-xml') return understandS3(req, scope.region, payload);
-  if (protocol === 'rest-json') return understandLambda(req, scope.region, payload);
+  const group = signingGroup(scope.service);
+  if (group === undefined) throw unparseable(`the service ${scope.service} is not served`);
+  const protocol = pickProtocol(group.protocols, req);
+  if (protocol === 'rest-xml' && group.own.model === 's3') {
+    return isS3Control(req) ? understandRouted(group, scope.region, protocol, req) : understandS3(req, scope.region, payload);
+  }
+  if (protocol === 'rest-json' && group.own.model === 'lambda') return understandLambda(req, scope.region, payload);
+  if (protocol === 'rest-json' || protocol === 'rest-xml') return understandRouted(group, scope.region, protocol, req);
 
+  let model: ServiceModel;
   let operation: string;
   let input: Readonly<Record<string, unknown>>;
   if (protocol === 'json') {
-    operation = readJsonHead(model, req);
+    ({ model, operation } = readJsonHead(group, req));
     if (payload === null) return null;
     input = readJsonBody(model, operation, payload);
   } else {
     checkQueryHead(req);
     if (payload === null) return null;
-    ({ operation, form: input } = readQueryBody(model, payload));
+    ({ model, operation, form: input } = readQueryBody(group, payload));
   }
-  const { resource, permissions } = scopeOf(model.signingName, region, operation, input);
+  // Global services are addressed without a region (SPEC §2.1): their ARNs carry none either.
+  const region = model.global ? null : scope.region;
+  const own = model === group.own;
+  // The catalog's resource rules are written for the signing name's own model; another model's
+  // operations are scoped to `*` under the same IAM prefix (dynamodb:ListStreams, timestream:WriteRecords).
+  const { resource, permissions } = own
+    ? scopeOf(model.signingName, region, operation, input)
+    : { resource: '*', permissions: [{ action: iamAction(model.signingName, operation), resource: '*' }] };
   return {
     service: model.signingName,
     region,
@@ -52,44 +62,57 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
     params: Object.create(null) as Record<string, string>,
     headers: semanticHeaders(req.headers),
     permissions,
-    read: isRead(model.signingName, operation),
+    read: own && isRead(model.signingName, operation),
     credentialVending: isCredentialVending(model.signingName, operation),
+    ...(own ? {} : { upstream: upstreamOf(model, '') }),
   };
 }
 
 /**
- * A rest request of a generically routed model: the path, method and query name the operation
- * (rest-router.ts); the body is pinned by its hash like any other, so it is not read here. The
- * resource is `*` until the IAM tables name each operation's ARN.
+ * A rest request of a generically routed model: the path, method and query name the model and
+ * operation (rest-router.ts); the body is pinned by its hash like any other, so it is not read
+ * here. The resource is `*` until the IAM tables name each operation's ARN.
  */
-function understandRouted(service: string, region: string | null, protocol: Protocol, req: AwsHttpRequest): AwsOperation {
+function understandRouted(group: SigningGroup, region: string, protocol: Protocol, req: AwsHttpRequest): AwsOperation {
+  const service = group.own.signingName;
+  if (!isRestRouted(service)) throw unparseable(`${service} has no rest routes`);
   const { route, params } = routeRest(service, req.method, req.path, req.query);
-  // The broker picks the host from its own table; a host-prefixed operation would need the prefix
-  // the client sent, which the broker does not forward yet.
-  if (route.hostPrefix !== '') throw unparseable(`${route.operation} uses a host prefix, which is not served yet`);
-  const action = iamAction(service, route.operation);
+  const model = group.byModel.get(route.model)!;
+  const hostPrefix = fillHostPrefix(route.hostPrefix, req.headers);
+  checkHostPrefix(req, model.endpointPrefix, hostPrefix);
+  const own = model === group.own;
   return {
     service,
-    region,
+    region: model.global ? null : region,
     protocol,
     operation: route.operation,
     resource: '*',
     params,
     headers: semanticHeaders(req.headers),
-    permissions: [{ action, resource: '*' }],
-    read: isRead(service, route.operation),
+    permissions: [{ action: iamAction(service, route.operation), resource: '*' }],
+    read: own && isRead(service, route.operation),
     credentialVending: isCredentialVending(service, route.operation),
+    ...(own && hostPrefix === '' ? {} : { upstream: upstreamOf(model, hostPrefix) }),
   };
 }
 
+function upstreamOf(model: ServiceModel, hostPrefix: string): Upstream {
+  return { model: model.model, endpointPrefix: model.endpointPrefix, hostPrefix };
+}
+
 /**
- * The protocol a request speaks. Most services have one; CloudWatch takes json and query, so the
- * request says which (reference/aws.md §1: detect per request): X-Amz-Target means json. The
- * chosen reader then checks every other part of the request against that protocol.
+ * The protocol a request speaks, over every model behind its signing name. Most have one;
+ * CloudWatch takes json and query, SES query, json and rest-json, so the request says which
+ * (reference/aws.md §1: detect per request): X-Amz-Target means json, `POST /` query, anything
+ * else rest. The chosen reader then checks every other part of the request against that protocol.
  */
-function pickProtocol(protocols: readonly Protocol[], req: AwsHttpRequest): Protocol {
-  if (protocols.length === 1) return protocols[0]!;
-  const wanted: Protocol = req.headers['x-amz-target'] !== undefined ? 'json' : 'query';
-  if (!protocols.includes(wanted)) throw unparseable(`the ${wanted} protocol is not served for this service`);
+function pickProtocol(protocols: ReadonlySet<Protocol>, req: AwsHttpRequest): Protocol {
+  if (protocols.size === 1) return protocols.values().next().value!;
+  const rest: Protocol = protocols.has('rest-xml') ? 'rest-xml' : 'rest-json';
+  let wanted: Protocol;
+  if (req.headers['x-amz-target'] !== undefined) wanted = 'json';
+  else if (protocols.has('query') && req.method === 'POST' && req.path === '/') wanted = 'query';
+  else wanted = protocols.has(rest) ? rest : 'query';
+  if (!protocols.has(wanted)) throw unparseable(`the ${wanted} protocol is not served for this service`);
   return wanted;
 }

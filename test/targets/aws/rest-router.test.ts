@@ -78,12 +78,12 @@ t.test('requests with no single reading are refused', async (t) => {
 
 t.test('a request two templates could both read is refused, never guessed', async (t) => {
   const trie = compileRoutes([
-    ['GetThing', 'GET', '/things/{Id}', [], ''],
-    ['GetSpecial', 'GET', '/things/special', [], ''],
-    ['GetDeep', 'GET', '/a/{Key+}', [], ''],
-    ['GetDeepTail', 'GET', '/a/{Key+}/tail', [], ''],
-    ['List', 'GET', '/b', ['max'], ''],
-    ['Export', 'GET', '/b?export', [], ''],
+    ['GetThing', 'GET', '/things/{Id}', [], '', 'm'],
+    ['GetSpecial', 'GET', '/things/special', [], '', 'm'],
+    ['GetDeep', 'GET', '/a/{Key+}', [], '', 'm'],
+    ['GetDeepTail', 'GET', '/a/{Key+}/tail', [], '', 'm'],
+    ['List', 'GET', '/b', ['max'], '', 'm'],
+    ['Export', 'GET', '/b?export', [], '', 'm'],
   ]);
   t.equal(matchIn(trie, 'GET', '/things/x', '').route.operation, 'GetThing');
   t.equal(code(() => matchIn(trie, 'GET', '/things/special', '')), 'unparseable_request', 'literal and label both match');
