@@ -4,7 +4,8 @@
  * operation. The IAM scope, read flag and credential-vending flag come from the catalog.
  */
 import { unparseable } from '../../reasons.js';
-import { iamAction, isCredentialVending, isRead, scopeOf } from './catalog.js';
+import { isCredentialVending, isRead, scopeOf } from './catalog.js';
+import { routedScope } from './catalog-rest.js';
 import { readJsonBody, readJsonHead } from './json.js';
 import { understandLambda } from './lambda.js';
 import { checkQueryHead, readQueryBody } from './query.js';
@@ -60,23 +61,23 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
 /**
  * A rest request of a generically routed model: the path, method and query name the operation
  * (rest-router.ts); the body is pinned by its hash like any other, so it is not read here. The
- * resource is `*` until the IAM tables name each operation's ARN.
+ * resource is `*` (catalog-rest.ts names API Gateway's) until the IAM tables name each operation's ARN.
  */
 function understandRouted(service: string, region: string | null, protocol: Protocol, req: AwsHttpRequest): AwsOperation {
   const { route, params } = routeRest(service, req.method, req.path, req.query);
   // The broker picks the host from its own table; a host-prefixed operation would need the prefix
   // the client sent, which the broker does not forward yet.
   if (route.hostPrefix !== '') throw unparseable(`${route.operation} uses a host prefix, which is not served yet`);
-  const action = iamAction(service, route.operation);
+  const { resource, permissions } = routedScope(service, region, req.method, req.path, route.operation);
   return {
     service,
     region,
     protocol,
     operation: route.operation,
-    resource: '*',
+    resource,
     params,
     headers: semanticHeaders(req.headers),
-    permissions: [{ action, resource: '*' }],
+    permissions,
     read: isRead(service, route.operation),
     credentialVending: isCredentialVending(service, route.operation),
   };
