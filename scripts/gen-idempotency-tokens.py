@@ -6,7 +6,8 @@ the service model marks `idempotencyToken` with a fresh UUID v4 when the caller 
 aws CLI's `run-instances` without `--client-token`), so capture marks those members, and no other,
 as `idempotency_token`.
 
-For each service the broker serves (the model services.json names for its signing name) and each
+For each service the broker serves (the model services.json names for its signing name, and the
+models it lists beside that signing name) and each
 operation whose input has such a top-level member, the location the member takes on the wire, in
 the location syntax of docs/run-time-values.md:
   query / ec2 protocols: `form:NAME` (ec2: queryName, else locationName or the member name with
@@ -44,24 +45,36 @@ def location(protocol, name, member):
     return None
 
 
+def tokens_of(loader, name, api_version, protocols, only=None):
+    """{operation: [location]} for one model; `only` limits it to the operations served."""
+    model = loader.load_service_model(name, 'service-2', api_version)
+    protocol = protocols[0] if protocols else model['metadata']['protocol']
+    shapes = model['shapes']
+    ops = {}
+    for op_name, op in sorted(model['operations'].items()):
+        shape = op.get('input', {}).get('shape')
+        if not shape or (only is not None and op_name not in only):
+            continue
+        for member_name, member in shapes[shape].get('members', {}).items():
+            if member.get('idempotencyToken'):
+                at = location(protocol, member_name, member)
+                if at is not None:
+                    ops.setdefault(op_name, []).append(at)
+    return ops
+
+
 def main():
-    services = json.load(open(os.path.join(DATA, 'services.json')))['services']
+    data = json.load(open(os.path.join(DATA, 'services.json')))
     loader = Loader()
     out = {}
-    for signing, info in sorted(services.items()):
-        model = loader.load_service_model(info['model'], 'service-2', info['apiVersion'])
-        protocol = info['protocols'][0] if info.get('protocols') else model['metadata']['protocol']
-        shapes = model['shapes']
-        ops = {}
-        for op_name, op in sorted(model['operations'].items()):
-            shape = op.get('input', {}).get('shape')
-            if not shape:
-                continue
-            for name, member in shapes[shape].get('members', {}).items():
-                if member.get('idempotencyToken'):
-                    at = location(protocol, name, member)
-                    if at is not None:
-                        ops.setdefault(op_name, []).append(at)
+    for signing, info in sorted(data['services'].items()):
+        ops = tokens_of(loader, info['model'], info['apiVersion'], info.get('protocols'))
+        # The models beside a signing name (DynamoDB Streams beside DynamoDB...) add the operations
+        # they serve; an operation name both models have keeps the signing name's own tokens.
+        for beside in data.get('models', {}).get(signing, []):
+            more = tokens_of(loader, beside['model'], beside['apiVersion'], beside.get('protocols'), set(beside['operations']))
+            for op_name, at in more.items():
+                ops.setdefault(op_name, at)
         if ops:
             out[signing] = ops
     doc = {'generatedFrom': 'botocore ' + botocore.__version__, 'generator': 'scripts/gen-idempotency-tokens.py', 'services': out}

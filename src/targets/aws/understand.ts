@@ -5,7 +5,8 @@
  * operation. The IAM scope, read flag and credential-vending flag come from the catalog.
  */
 import { unparseable } from '../../reasons.js';
-import { iamAction, isCredentialVending, isRead, scopeOf } from './catalog.js';
+import { isCredentialVending, isRead, scopeOf } from './catalog.js';
+import { routedScope } from './catalog-rest.js';
 import { readJsonBody, readJsonHead } from './json.js';
 import { understandLambda } from './lambda.js';
 import { checkQueryHead, readQueryBody } from './query.js';
@@ -71,7 +72,8 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
 /**
  * A rest request of a generically routed model: the path, method and query name the model and
  * operation (rest-router.ts); the body is pinned by its hash like any other, so it is not read
- * here. The resource is `*` until the IAM tables name each operation's ARN.
+ * here. The resource is `*` (catalog-rest.ts names API Gateway's) until the IAM tables name each
+ * operation's ARN.
  */
 function understandRouted(group: SigningGroup, region: string, protocol: Protocol, req: AwsHttpRequest): AwsOperation {
   const service = group.own.signingName;
@@ -81,15 +83,17 @@ function understandRouted(group: SigningGroup, region: string, protocol: Protoco
   const hostPrefix = fillHostPrefix(route.hostPrefix, req.headers);
   checkHostPrefix(req, model.endpointPrefix, hostPrefix);
   const own = model === group.own;
+  const scopeRegion = model.global ? null : region;
+  const { resource, permissions } = routedScope(service, scopeRegion, req.method, req.path, route.operation);
   return {
     service,
-    region: model.global ? null : region,
+    region: scopeRegion,
     protocol,
     operation: route.operation,
-    resource: '*',
+    resource,
     params,
     headers: semanticHeaders(req.headers),
-    permissions: [{ action: iamAction(service, route.operation), resource: '*' }],
+    permissions,
     read: own && isRead(service, route.operation),
     credentialVending: isCredentialVending(service, route.operation),
     ...(own && hostPrefix === '' ? {} : { upstream: upstreamOf(model, hostPrefix) }),
