@@ -5,7 +5,7 @@
  * operation. The IAM scope, read flag and credential-vending flag come from the catalog.
  */
 import { unparseable } from '../../reasons.js';
-import { isCredentialVending, isRead, scopeOf } from './catalog.js';
+import { iamAction, isCredentialVending, isRead, scopeOf } from './catalog.js';
 import { routedScope } from './catalog-rest.js';
 import { readJsonBody, readJsonHead } from './json.js';
 import { understandLambda } from './lambda.js';
