@@ -162,7 +162,7 @@ export async function renderPages(m) {
     '## aws CLI v1 (against moto, SigV4 checked)',
     table(m.matrix.aws.map((r) => ({
       command: shown(['aws', ...r.args]),
-      'before the second run': r.reset ? shown(['aws', ...r.reset]) : '',
+      'before the second run': r.reset ? r.reset.map((c) => shown(['aws', ...c])).join(', then ') : '',
       result: r.status,
     }))),
   );

@@ -177,6 +177,18 @@ async function enableAuth(endpoint: string): Promise<void> {
   if (res.status !== 200) throw new Error(`moto reset-auth answered ${res.status}: ${text}`);
 }
 
+/**
+ * moto runs a Lambda function's code in docker, which cannot run here (no daemon, no image pulls):
+ * every `lambda invoke` would answer a docker error. Its docker-less backend answers every invoke
+ * with `Simple Lambda happy path OK` (or its queued results) without running code: enough for the
+ * broker's part, which is the certified Invoke request and its relayed answer, not the function.
+ */
+async function runLambdaWithoutDocker(endpoint: string): Promise<void> {
+  const res = await fetch(`${endpoint}/moto-api/config`, { method: 'POST', body: JSON.stringify({ lambda: { use_docker: false } }) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`moto config answered ${res.status}: ${text}`);
+}
+
 /** Absolute path of `cmd` on PATH, or null. */
 export function findOnPath(cmd: string, path = process.env['PATH'] ?? ''): string | null {
   for (const dir of path.split(delimiter)) {
@@ -193,40 +205,45 @@ export function findOnPath(cmd: string, path = process.env['PATH'] ?? ''): strin
 }
 
 /**
- * moto 5 recomputes a SigV4 signature over the URL after werkzeug's IRI decoding, which turns a
- * query value's `%2F` (and every escape but `%&;=+#`) back into its character, so any correctly
- * signed request with such a value (`aws s3 ls s3://b/`: `prefix=d%2F&delimiter=%2F`) is
- * SignatureDoesNotMatch, from any client. Python imports `sitecustomize` at start-up from
- * PYTHONPATH; this one makes moto's check use the query exactly as it came off the wire (the WSGI
- * `RAW_URI`). Nothing is switched off: moto still checks every signature and every IAM policy, and
- * now checks the query as AWS does.
+ * moto 5 recomputes SigV4 signatures from the request as it parsed it, not as it came off the wire,
+ * in two ways that reject correctly signed requests from any client:
+ * - werkzeug's IRI decoding turns a query value's `%2F` (and every escape but `%&;=+#`) back into
+ *   its character (`aws s3 ls s3://b/`: `prefix=d%2F&delimiter=%2F`);
+ * - a request with no body (a REST GET such as `aws lambda get-function`) has its query, or failing
+ *   that its headers, stored as its parameters, and moto hashes those, urlencoded, as the payload;
+ *   clients that sign `x-amz-content-sha256` (S3, the JS SDK) escape this, the aws CLI elsewhere
+ *   does not. (A form body is parsed into the same parameters and hashed re-encoded: left alone.)
+ * Python imports `sitecustomize` at start-up from PYTHONPATH; this one makes moto's check use the
+ * query exactly as sent (the WSGI `RAW_URI`) and the payload exactly as sent (an empty body hashes
+ * as empty). Nothing is switched off: moto still checks every signature and every IAM policy, and
+ * now checks them as AWS does.
  */
-const RAW_QUERY_PATCH = `
+const AS_SENT_PATCH = `
 from urllib.parse import urlsplit
 from moto.core.authorization import ActionAuthenticatorMixin
 
 _check = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
-def _with_raw_query(self, iam_request_cls, resource="*"):
+def _as_sent(self, iam_request_cls, resource="*"):
     from flask import has_request_context, request
     raw = request.environ.get("RAW_URI") if has_request_context() else None
-    if not raw:
-        return _check(self, iam_request_cls, resource)
-    decoded = self.uri
-    parts = urlsplit(decoded)
-    self.uri = parts._replace(query=urlsplit(raw).query).geturl()
+    parsed = (self.uri, self.data)
+    if raw:
+        self.uri = urlsplit(self.uri)._replace(query=urlsplit(raw).query).geturl()
+    if not self.raw_body and not self.form_data:
+        self.data = {}
     try:
         return _check(self, iam_request_cls, resource)
     finally:
-        self.uri = decoded
+        self.uri, self.data = parsed
 
-ActionAuthenticatorMixin._authenticate_and_authorize_action = _with_raw_query
+ActionAuthenticatorMixin._authenticate_and_authorize_action = _as_sent
 `;
 
 /** Starts `bin` (the moto_server executable) and sets up IAM; at most START_TIMEOUT_MS to answer. */
 export async function startMoto(bin: string): Promise<Moto> {
   const patchDir = mkdtempSync(join(tmpdir(), 'seb-moto-'));
-  writeFileSync(join(patchDir, 'sitecustomize.py'), RAW_QUERY_PATCH);
+  writeFileSync(join(patchDir, 'sitecustomize.py'), AS_SENT_PATCH);
   const pythonPath = [patchDir, process.env['PYTHONPATH']].filter((p) => p !== undefined && p !== '').join(delimiter);
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', '0'], {
     // inf: no authentication until enableAuth(), however many calls setup makes.
@@ -248,6 +265,7 @@ export async function startMoto(bin: string): Promise<Moto> {
   try {
     const endpoint = await Promise.race([waitUntilAnswering(child, () => output), spawnFailed]);
     const state = await setUp(endpoint);
+    await runLambdaWithoutDocker(endpoint);
     await enableAuth(endpoint);
     // A spawn that failed has no pid; spawnFailed has already thrown then.
     return { endpoint, account: ACCOUNT, ...state, pid: child.pid ?? 0, stop };

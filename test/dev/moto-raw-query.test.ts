@@ -1,7 +1,8 @@
 /**
- * The sandbox's moto checks SigV4 over the query as sent (src/dev/moto.ts RAW_QUERY_PATCH): a
- * correctly signed `%2F` in a query value (`aws s3 ls s3://b/d/`, `sync`, `rm --recursive`) is
- * accepted, and the check itself stays on (a wrong key is still SignatureDoesNotMatch).
+ * The sandbox's moto checks SigV4 over the request as sent (src/dev/moto.ts AS_SENT_PATCH): a
+ * correctly signed `%2F` in a query value (`aws s3 ls s3://b/d/`, `sync`, `rm --recursive`) and a
+ * REST GET with neither body nor query (`aws lambda list-functions`, `get-function`) are accepted,
+ * and the check itself stays on (a wrong key is still SignatureDoesNotMatch).
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -33,6 +34,15 @@ t.test('a signed %2F in a query value is accepted, a wrong signature is not', as
   t.equal(ls.code, 0, ls.stderr);
   t.match(ls.stdout, / k\n/, 'prefix=d%2F&delimiter=%2F lists the key');
   const wrong = await aws(['s3', 'ls', 's3://seb-raw-query/d/'], { ...admin, secretAccessKey: 'not-the-secret' });
+  t.not(wrong.code, 0);
+  t.match(wrong.stderr, 'SignatureDoesNotMatch');
+});
+
+t.test('a signed GET with neither body nor query is accepted, a wrong signature is not', async (t) => {
+  const list = await aws(['lambda', 'list-functions'], moto.admin);
+  t.equal(list.code, 0, list.stderr);
+  t.match(list.stdout, '"Functions": []');
+  const wrong = await aws(['lambda', 'list-functions'], { ...moto.admin, secretAccessKey: 'not-the-secret' });
   t.not(wrong.code, 0);
   t.match(wrong.stderr, 'SignatureDoesNotMatch');
 });

@@ -21,6 +21,8 @@ interface Row {
   readonly args: readonly string[];
   readonly check?: readonly string[];
   readonly expect?: string;
+  /** What the command itself wrote to `@outfile` (an invoke's answer, relayed by the broker). */
+  readonly outfile?: string;
   /** Admin commands undoing the change before the second run, so the CLI sends the same request again. */
   readonly reset?: readonly (readonly string[])[];
   readonly status: string;
@@ -32,9 +34,6 @@ const JOBS = 4;
 const { rows } = JSON.parse(readFileSync(new URL('../fixtures/commands/aws.json', import.meta.url), 'utf8')) as { rows: Row[] };
 const moto = await startMoto();
 t.teardown(() => moto.stop());
-// moto runs Lambda functions in docker, which cannot pull an image here: its stub answers instead
-// (the broker's part, the certified Invoke, is the same either way).
-await fetch(`${moto.endpoint}/moto-api/config`, { method: 'POST', body: JSON.stringify({ lambda: { use_docker: false } }) });
 const tb = await startTestBroker(moto);
 t.teardown(() => tb.close());
 const dir = mkdtempSync(join(tmpdir(), 'seb-aws-commands-'));
@@ -116,6 +115,7 @@ t.test('the rows', { jobs: JOBS }, async (t) => {
       t.equal(ok.code, 0, ok.stderr);
       const state = await run.admin(row.check ?? []);
       t.match(state.stdout, new RegExp(row.expect ?? ''), state.stderr);
+      if (row.outfile !== undefined) t.match(readFileSync(run.resolve(['@outfile'], tb.url)[0]!, 'utf8'), new RegExp(row.outfile), 'the answer');
       for (const reset of row.reset ?? []) t.equal((await run.admin(reset)).code, 0, 'reset');
       const again = await run.agent(row.args, tb.url, jws);
       const denials = tb.records.map((l) => JSON.parse(l)).filter((r) => r.type === 'decision' && r.decision === 'deny' && r.certificate?.jti === jti);

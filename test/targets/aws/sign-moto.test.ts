@@ -22,7 +22,7 @@ const BUCKET = 'seb-e2e-bucket';
 // botocore's and the JS SDK's own requests on any other percent-encoded character in a key (`%`,
 // `é`, `!`, `(`, `:`, `@`, ... observed with moto 5.2.1, beyond the `+` and `=` of
 // reference/aws.md §5), so those are covered by sign.test.ts against an independent SigV4
-// computation instead. (A `/` in a query value is fixed by src/dev/moto.ts's RAW_QUERY_PATCH.)
+// computation instead. (A `/` in a query value is fixed by src/dev/moto.ts's AS_SENT_PATCH.)
 const KEY = 'dir//my file ~v1.txt';
 const KEY_PATH = '/dir//my%20file%20~v1.txt';
 
