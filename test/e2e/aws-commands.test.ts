@@ -3,6 +3,8 @@
 // checked. Each row whose status is `pass` runs unchanged through capture -> certify -> execute ->
 // state checked in moto -> the same command again, refused `replay` (on the record). Rows run a
 // few at a time: each has its own resources and its own certificate, so none depends on another.
+// The agent's commands are the unmodified `aws` process; set-up, checks and resets go through one
+// admin CLI process (test/helpers/aws-admin.ts), which spares some 60 interpreter start-ups.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +14,7 @@ import { join } from 'node:path';
 import { startMoto } from '../helpers/moto.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { agentEnv, type CliResult } from '../helpers/aws-cli.js';
+import { startAwsAdmin } from '../helpers/aws-admin.js';
 import { INSTALL_HINTS, requirePeer } from '../helpers/peers.js';
 import { zipWith } from '../helpers/zip.js';
 
@@ -36,6 +39,8 @@ const moto = await startMoto();
 t.teardown(() => moto.stop());
 const tb = await startTestBroker(moto);
 t.teardown(() => tb.close());
+const admin = startAwsAdmin(moto.endpoint, moto.admin);
+t.teardown(() => admin.close());
 const dir = mkdtempSync(join(tmpdir(), 'seb-aws-commands-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, 'small.txt'), 'small\n');
@@ -77,8 +82,7 @@ class RowRun {
   }
 
   admin(args: readonly string[]): Promise<CliResult> {
-    const env = { ...agentEnv(moto.endpoint, null), AWS_ACCESS_KEY_ID: moto.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey };
-    return aws(this.resolve(args, moto.endpoint), env);
+    return admin.run(this.resolve(args, moto.endpoint));
   }
 
   /** The agent's unmodified CLI, pointed at `url` with `token` as its session token. */
