@@ -10,22 +10,20 @@
  * are verbs on the request path (catalog-rest.ts), which moto cannot check, so the op is asserted.
  */
 import t from 'tap';
-import { APIGatewayClient, GetRestApisCommand } from '@aws-sdk/client-api-gateway';
-import { DescribeFileSystemsCommand, EFSClient } from '@aws-sdk/client-efs';
-import { CreateClusterCommand, DescribeClusterCommand, EKSClient, ListClustersCommand } from '@aws-sdk/client-eks';
-import { ListHostedZonesCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { CreateClusterCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { startMoto } from '../helpers/moto.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { awsCli } from '../helpers/aws-cli.js';
-import { agentConfig, AGENT_REGION } from '../helpers/aws-sdk.js';
+import { agentConfig } from '../helpers/aws-sdk.js';
+import { motoState, type Names } from '../helpers/moto-state.js';
 
 interface Row {
   /** The agent's command (without `aws`). */
   readonly call: readonly string[];
   /** What `seb op capture` must print for it. */
   readonly op: Record<string, unknown>;
-  /** The names moto lists, read by an SDK client as moto's administrator; `expect` is among them once the call ran. */
-  readonly state: () => Promise<readonly (string | undefined)[]>;
+  /** The names moto lists (read straight from moto, helpers/moto-state.ts); `expect` is among them once the call ran. */
+  readonly state: Names;
   readonly expect: string;
 }
 
@@ -33,46 +31,34 @@ const moto = await startMoto();
 t.teardown(() => moto.stop());
 const tb = await startTestBroker(moto);
 t.teardown(() => tb.close());
-
-/**
- * Straight to moto with the SDK, not the aws CLI: the CLI v1's signed GETs straight to moto came back
- * SignatureDoesNotMatch; and the state check must not go through the broker it is checking.
- */
-const admin = { endpoint: moto.endpoint, region: AGENT_REGION, credentials: moto.admin, maxAttempts: 1 };
-const eks = new EKSClient(admin);
-const apigateway = new APIGatewayClient(admin);
-const route53 = new Route53Client(admin);
-const efs = new EFSClient(admin);
-t.teardown(() => {
-  for (const c of [eks, apigateway, route53, efs]) c.destroy();
-});
-const restApiNames = async () => (await apigateway.send(new GetRestApisCommand({}))).items?.map((a) => a.name) ?? [];
+const state = motoState(moto);
+t.teardown(() => state.close());
 
 const ROWS: readonly Row[] = [
   {
     // No --client-request-token: the CLI draws one, as an agent's command would.
     call: ['eks', 'create-cluster', '--name', 'seb-eks', '--role-arn', 'arn:aws:iam::123456789012:role/eks', '--resources-vpc-config', 'subnetIds=subnet-1'],
     op: { service: 'eks', operation: 'CreateCluster', volatile: [{ at: '/clientRequestToken', kind: 'idempotency_token' }] },
-    state: async () => (await eks.send(new ListClustersCommand({}))).clusters ?? [],
+    state: state.eksClusters,
     expect: 'seb-eks',
   },
   {
     call: ['apigateway', 'create-rest-api', '--name', 'seb-api'],
     op: { service: 'apigateway', operation: 'CreateRestApi', resource: 'arn:aws:apigateway:us-east-1::/restapis' },
-    state: restApiNames,
+    state: state.restApis,
     expect: 'seb-api',
   },
   {
     // rest-xml, global: no region in the op.
     call: ['route53', 'create-hosted-zone', '--name', 'seb.example.com', '--caller-reference', 'seb-1'],
     op: { service: 'route53', operation: 'CreateHostedZone', region: null },
-    state: async () => (await route53.send(new ListHostedZonesCommand({}))).HostedZones?.map((z) => z.Name) ?? [],
+    state: state.hostedZones,
     expect: 'seb.example.com.',
   },
   {
     call: ['efs', 'create-file-system', '--creation-token', 'seb-fs'],
     op: { service: 'elasticfilesystem', operation: 'CreateFileSystem' },
-    state: async () => (await efs.send(new DescribeFileSystemsCommand({}))).FileSystems?.map((f) => f.CreationToken) ?? [],
+    state: state.fileSystems,
     expect: 'seb-fs',
   },
 ];
@@ -105,7 +91,7 @@ t.test('a changed parameter is outside the certificate', async (t) => {
   const changed = await awsCli(['apigateway', 'create-rest-api', '--name', 'seb-api-3'], tb.url, jws);
   t.not(changed.code, 0);
   t.equal(lastDenial(), 'body_mismatch');
-  t.notOk((await restApiNames()).includes('seb-api-3'), 'moto never saw it');
+  t.notOk((await state.restApis()).includes('seb-api-3'), 'moto never saw it');
 });
 
 t.test('@aws-sdk/client-eks CreateCluster', async (t) => {
@@ -120,6 +106,6 @@ t.test('@aws-sdk/client-eks CreateCluster', async (t) => {
   // The SDK draws a new token for the second call too: refused as a replay all the same.
   await t.rejects(create(tb.url, jws), { name: 'AccessDeniedException', message: new RegExp(`replay.*${jti}`) });
   t.equal(lastDenial(), 'replay');
-  const state = await eks.send(new DescribeClusterCommand({ name: 'seb-sdk' }));
-  t.equal(state.cluster?.roleArn, 'arn:aws:iam::123456789012:role/eks', 'moto holds the new state');
+  const held = await state.eks.send(new DescribeClusterCommand({ name: 'seb-sdk' }));
+  t.equal(held.cluster?.roleArn, 'arn:aws:iam::123456789012:role/eks', 'moto holds the new state');
 });
