@@ -165,7 +165,7 @@ def merged_routes(entries, own):
     for e in entries:
         for row in routes_of(e['_model'], e['model']):
             by_key.setdefault(pinned_key(row), []).append(row)
-    rows, dropped = [], 0
+    rows, gone, dropped = [], [], 0
     for same in by_key.values():
         # One request to one host (sms-voice and pinpoint-sms-voice are one API twice): one row.
         if len({(r[1], r[2], host[r[5]]) for r in same}) == 1:
@@ -174,8 +174,21 @@ def merged_routes(entries, own):
             continue
         kept = [r for r in same if r[5] == own]
         rows.extend(kept)
+        gone.extend(r for r in same if r not in kept)
         dropped += len(same) - len(kept)
-    return sorted(rows, key=lambda r: (r[5], r[0])), dropped
+    # A dropped row's requests must not read as another operation that kept the same method and
+    # path (lex-models StartImport and lexv2-models ListImports are both POST /imports/): that
+    # path is refused, never read as the operation the client did not mean.
+    shadowed = {wire_shape(r) for r in gone}
+    clash = [r for r in rows if wire_shape(r) in shadowed and all(g[0] != r[0] for g in gone if wire_shape(g) == wire_shape(r))]
+    rows = [r for r in rows if r not in clash]
+    return sorted(rows, key=lambda r: (r[5], r[0])), dropped + len(clash)
+
+
+def wire_shape(row):
+    """Method, path with every label as `{}`, and query literals: what tells requests apart."""
+    path, _, literals = row[2].partition('?')
+    return (row[1], re.sub(r'\{[^{}]+\}', '{}', path), literals)
 
 
 def load_model(name):
