@@ -7,7 +7,8 @@ the tree so the broker never reads botocore at run time (the table is the broker
 services.json, per SigV4 signing name (the scope's service, SPEC §2.1):
   model, protocols (the ones the broker reads, in botocore's priority order), targetPrefix and
   jsonVersion (json), apiVersion, endpointPrefix, global, operations (names only), actionMember
-  (json operations whose input has a top-level `Action` member).
+  (json operations whose input has a top-level `Action` member), hostPrefix (json operations with
+  an `endpoint.hostPrefix`: operation -> literal prefix, e.g. Step Functions' `sync-`).
   Served: every model whose protocols include query, ec2 or json; the two rest models the broker
   reads with their own readers (lambda: rest-json, lambda.ts; s3: rest-xml, s3.ts); and every
   other rest-json or rest-xml model, routed by rest-router.ts from rest-routes.json. Models that
@@ -235,6 +236,12 @@ def main():
                                  'Action' in model['shapes'][op['input']['shape']].get('members', {}))
             if with_action:
                 entry['actionMember'] = with_action
+            prefixes = {o: op['endpoint']['hostPrefix'] for o, op in sorted(model['operations'].items())
+                        if op.get('endpoint', {}).get('hostPrefix')}
+            if any('{' in v for v in prefixes.values()):
+                sys.exit(f'{name}: a json host prefix with a label is not served: {prefixes}')
+            if prefixes:
+                entry['hostPrefix'] = prefixes
         candidates.setdefault(signing, []).append(entry)
 
     services, models, not_served = {}, {}, {}
