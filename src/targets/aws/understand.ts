@@ -66,6 +66,7 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
     read: own && isRead(model.signingName, operation),
     credentialVending: isCredentialVending(model.signingName, operation),
     ...(own ? {} : { upstream: upstreamOf(model, '') }),
+    ...(protocol === 'json' ? { json: input } : {}),
   };
 }
 
