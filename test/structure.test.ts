@@ -100,3 +100,20 @@ t.test('only cli/ and dev/ read the environment', async (t) => {
   const readers = files.filter((f) => !/^(cli|dev)\//.test(name(f)) && /\bprocess\.env\b/.test(readFileSync(f, 'utf8'))).map(name);
   t.same(readers, []);
 });
+
+// The stand-in apiserver, issuer and demo are development tools: `seb run` (cli/main.ts and what
+// it imports statically) never loads them, so their modules need not ship with the broker.
+t.test('no dev/ module is on the static import path of cli/main.ts', async (t) => {
+  const STATIC = /(?:import|export)(?!\s+type\b)[^'"]*?from\s+['"](\.[^'"]+)['"]/g;
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(STATIC)) {
+      const target = normalize(join(dirname(file), m[1]!)).replace(/\.js$/, '.ts');
+      if (known.has(target)) visit(target);
+    }
+  };
+  visit(join(SRC, 'cli/main.ts'));
+  t.same([...seen].map(name).filter((n) => n.startsWith('dev/')), []);
+});
