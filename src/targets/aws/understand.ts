@@ -71,6 +71,7 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
     read: own && isRead(model.signingName, operation),
     credentialVending: isCredentialVending(model.signingName, operation),
     ...(own && hostPrefix === '' ? {} : { upstream: upstreamOf(model, hostPrefix) }),
+    ...(protocol === 'json' ? { json: input } : {}),
   };
 }
 
