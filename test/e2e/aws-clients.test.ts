@@ -112,30 +112,37 @@ await adminCli(['iam', 'put-role-policy', '--role-name', 'seb-exec-all', '--poli
 /** Runs the agent's CLI against `url`. */
 const agentCall = (row: Row, args: readonly string[], url: string, token: string) => awsCli(row.endpointFlag ? [...args, '--endpoint-url', url] : args, url, token);
 
-for (const row of ROWS) {
-  t.test(`aws ${row.call.slice(0, 2).join(' ')}`, async (t) => {
-    let captureErr = '';
-    const ops = await tb.capture(async (url) => {
-      captureErr = (await agentCall(row, row.call, url, 'placeholder-token')).stderr;
+// Each row calls its own service with its own names, so rows run 4 at a time (the aws CLI's
+// start-up dominates); the file's timeout covers a loaded CI machine.
+const ROWS_AT_ONCE = 4;
+t.setTimeout(900_000);
+
+t.test('the rows', { jobs: ROWS_AT_ONCE }, async (t) => {
+  for (const row of ROWS) {
+    t.test(`aws ${row.call.slice(0, 2).join(' ')}`, async (t) => {
+      let captureErr = '';
+      const ops = await tb.capture(async (url) => {
+        captureErr = (await agentCall(row, row.call, url, 'placeholder-token')).stderr;
+      });
+      if (row.refusedToday !== undefined) {
+        t.same(ops, [], 'refused today; when this fails, the reader serves it: drop refusedToday');
+        t.match(captureErr, row.refusedToday, 'for its known reason');
+        return;
+      }
+      t.equal(ops.length, 1, 'one op captured');
+      t.match(ops[0], { target: 'aws', service: row.service });
+      const first = await tb.cert(ops);
+      const admitted = await agentCall(row, row.call, tb.url, first.jws);
+      t.equal(admitted.code, 0, `admitted and executed: ${admitted.stderr}`);
+      const replayed = await agentCall(row, row.call, tb.url, first.jws);
+      t.not(replayed.code, 0, 'the single-use certificate is not admitted twice');
+      t.match(replayed.stderr, 'replay');
+      const second = await tb.cert(ops);
+      const changed = await agentCall(row, row.changed, tb.url, second.jws);
+      t.not(changed.code, 0, 'a changed parameter is outside the certificate');
+      t.notMatch(changed.stderr, 'replay', 'refused for the change, not as a replay');
+      const held = typeof row.state === 'function' ? (await row.state(state)()).join('\n') : await adminCli(row.state!);
+      t.match(held, row.expect!, 'moto holds the new state');
     });
-    if (row.refusedToday !== undefined) {
-      t.same(ops, [], 'refused today; when this fails, the reader serves it: drop refusedToday');
-      t.match(captureErr, row.refusedToday, 'for its known reason');
-      return;
-    }
-    t.equal(ops.length, 1, 'one op captured');
-    t.match(ops[0], { target: 'aws', service: row.service });
-    const first = await tb.cert(ops);
-    const admitted = await agentCall(row, row.call, tb.url, first.jws);
-    t.equal(admitted.code, 0, `admitted and executed: ${admitted.stderr}`);
-    const replayed = await agentCall(row, row.call, tb.url, first.jws);
-    t.not(replayed.code, 0, 'the single-use certificate is not admitted twice');
-    t.match(replayed.stderr, 'replay');
-    const second = await tb.cert(ops);
-    const changed = await agentCall(row, row.changed, tb.url, second.jws);
-    t.not(changed.code, 0, 'a changed parameter is outside the certificate');
-    t.notMatch(changed.stderr, 'replay', 'refused for the change, not as a replay');
-    const held = typeof row.state === 'function' ? (await row.state(state)()).join('\n') : await adminCli(row.state!);
-    t.match(held, row.expect!, 'moto holds the new state');
-  });
-}
+  }
+});
