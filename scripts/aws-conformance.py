@@ -8,7 +8,7 @@ serializer, handlers and SigV4 signer; fake credentials; endpoint a fixed loopba
 inject_host_prefix off) and, instead of sending, writes the prepared request as one JSON line:
 
   {"service", "signingName", "endpointPrefix", "protocol", "operation", "auth", "valid",
-   "labels", "method", "path", "query", "headers", "body"}    (body is base64)
+   "labels", "hostPrefix", "method", "path", "query", "headers", "body"}    (body is base64)
 
 or {"service", "operation", "protocol", "error"} when botocore itself cannot build the request.
 
@@ -133,6 +133,17 @@ def label_values(op, params):
     return out if uri else {}
 
 
+def host_prefix(op, params):
+    """The operation's `endpoint.hostPrefix` filled from the input (S3 Control's `{AccountId}.`):
+    the prefix a client with host prefix injection on puts before the endpoint's host."""
+    template = (op.endpoint or {}).get("hostPrefix", "")
+    shape = op.input_shape
+    if not template or shape is None:
+        return template
+    labels = {name: params.get(name, "") for name, m in shape.members.items() if m.serialization.get("hostLabel")}
+    return template.format(**labels)
+
+
 def wire_key(op):
     """Method, URI and the wire names of the required members bound outside the body."""
     shape = op.input_shape
@@ -195,6 +206,8 @@ def record(name, model, op_name, client, wire, escape=True):
     base = {"service": name, "operation": op_name, "protocol": wire}
     params = input_for(op, escape)
     valid = not ParamValidator().validate(params, op.input_shape).has_errors() if op.input_shape else True
+    # Before the call: botocore's s3-control handler strips `{AccountId}.` from the model it sends with.
+    prefix = host_prefix(op, params)
     try:
         getattr(client, xform_name(op_name))(**params)
     except Captured as c:
@@ -210,6 +223,7 @@ def record(name, model, op_name, client, wire, escape=True):
             "auth": op.auth_type or (op.auth[0] if getattr(op, "auth", None) else None),
             "valid": valid,
             "labels": label_values(op, params),
+            "hostPrefix": prefix,
             "sameWire": SAME_WIRE.get((name, op_name), []),
             "method": req.method,
             "path": url.path or "/",

@@ -7,7 +7,8 @@ the tree so the broker never reads botocore at run time (the table is the broker
 services.json, per SigV4 signing name (the scope's service, SPEC §2.1):
   model, protocols (the ones the broker reads, in botocore's priority order), targetPrefix and
   jsonVersion (json), apiVersion, endpointPrefix, global, operations (names only), actionMember
-  (json operations whose input has a top-level `Action` member).
+  (json operations whose input has a top-level `Action` member), hostPrefix (json operations with
+  an `endpoint.hostPrefix`: operation -> literal prefix, e.g. Step Functions' `sync-`).
   Served: every model whose protocols include query, ec2 or json; the two rest models the broker
   reads with their own readers (lambda: rest-json, lambda.ts; s3: rest-xml, s3.ts); and every
   other rest-json or rest-xml model, routed by rest-router.ts from rest-routes.json. Models that
@@ -165,7 +166,7 @@ def merged_routes(entries, own):
     for e in entries:
         for row in routes_of(e['_model'], e['model']):
             by_key.setdefault(pinned_key(row), []).append(row)
-    rows, dropped = [], 0
+    rows, gone, dropped = [], [], 0
     for same in by_key.values():
         # One request to one host (sms-voice and pinpoint-sms-voice are one API twice): one row.
         if len({(r[1], r[2], host[r[5]]) for r in same}) == 1:
@@ -174,8 +175,21 @@ def merged_routes(entries, own):
             continue
         kept = [r for r in same if r[5] == own]
         rows.extend(kept)
+        gone.extend(r for r in same if r not in kept)
         dropped += len(same) - len(kept)
-    return sorted(rows, key=lambda r: (r[5], r[0])), dropped
+    # A dropped row's requests must not read as another operation that kept the same method and
+    # path (lex-models StartImport and lexv2-models ListImports are both POST /imports/): that
+    # path is refused, never read as the operation the client did not mean.
+    shadowed = {wire_shape(r) for r in gone}
+    clash = [r for r in rows if wire_shape(r) in shadowed and all(g[0] != r[0] for g in gone if wire_shape(g) == wire_shape(r))]
+    rows = [r for r in rows if r not in clash]
+    return sorted(rows, key=lambda r: (r[5], r[0])), dropped + len(clash)
+
+
+def wire_shape(row):
+    """Method, path with every label as `{}`, and query literals: what tells requests apart."""
+    path, _, literals = row[2].partition('?')
+    return (row[1], re.sub(r'\{[^{}]+\}', '{}', path), literals)
 
 
 def load_model(name):
@@ -222,6 +236,12 @@ def main():
                                  'Action' in model['shapes'][op['input']['shape']].get('members', {}))
             if with_action:
                 entry['actionMember'] = with_action
+            prefixes = {o: op['endpoint']['hostPrefix'] for o, op in sorted(model['operations'].items())
+                        if op.get('endpoint', {}).get('hostPrefix')}
+            if any('{' in v for v in prefixes.values()):
+                sys.exit(f'{name}: a json host prefix with a label is not served: {prefixes}')
+            if prefixes:
+                entry['hostPrefix'] = prefixes
         candidates.setdefault(signing, []).append(entry)
 
     services, models, not_served = {}, {}, {}

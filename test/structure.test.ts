@@ -56,6 +56,17 @@ const FORBIDDEN: [from: string, to: string][] = [
   ['targets/', 'server/'],
   ['config/', 'cli/'],
   ['server/', 'cli/'],
+  // The pure helpers and the lower layers the stages and targets are built on.
+  ...['authority/', 'certificate/', 'config/', 'contract/', 'identity/', 'records/', 'replay/', 'server/', 'targets/'].map((to): [string, string] => ['lib/', to]),
+  ['certificate/', 'server/'],
+  ['certificate/', 'targets/'],
+  ['contract/', 'server/'],
+  ['identity/', 'server/'],
+  ['records/', 'server/'],
+  ['replay/', 'server/'],
+  ['replay/', 'targets/'],
+  // The stand-ins and the demo are development tools, never on the broker's path.
+  ...['authority/', 'certificate/', 'config/', 'contract/', 'identity/', 'lib/', 'records/', 'replay/', 'server/', 'targets/'].map((to): [string, string] => [to, 'dev/']),
 ];
 t.test('lower layers never import higher ones', async (t) => {
   const upward: string[] = [];
@@ -81,4 +92,28 @@ t.test(`no hand-written src module is over ${MAX_LINES} lines`, async (t) => {
     if (lines > MAX_LINES) over.push(`${name(file)}: ${lines}`);
   }
   t.same(over, []);
+});
+
+// Settings are read once at start, where the process starts: the CLI (and the development tools)
+// read the environment and pass what it says on; the broker's own modules never look at it.
+t.test('only cli/ and dev/ read the environment', async (t) => {
+  const readers = files.filter((f) => !/^(cli|dev)\//.test(name(f)) && /\bprocess\.env\b/.test(readFileSync(f, 'utf8'))).map(name);
+  t.same(readers, []);
+});
+
+// The stand-in apiserver, issuer and demo are development tools: `seb run` (cli/main.ts and what
+// it imports statically) never loads them, so their modules need not ship with the broker.
+t.test('no dev/ module is on the static import path of cli/main.ts', async (t) => {
+  const STATIC = /(?:import|export)(?!\s+type\b)[^'"]*?from\s+['"](\.[^'"]+)['"]/g;
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(STATIC)) {
+      const target = normalize(join(dirname(file), m[1]!)).replace(/\.js$/, '.ts');
+      if (known.has(target)) visit(target);
+    }
+  };
+  visit(join(SRC, 'cli/main.ts'));
+  t.same([...seen].map(name).filter((n) => n.startsWith('dev/')), []);
 });

@@ -8,6 +8,7 @@ import type { Certificate } from '../certificate/types.js';
 import { AUTHORITY_TYP } from '../certificate/carrier.js';
 import type { TrustStore } from '../certificate/trust.js';
 import { decodeJws, signatureHolds, type DecodedJws } from '../certificate/verify.js';
+import { CompactJws } from '../certificate/compact-jws.js';
 import { Denial } from '../reasons.js';
 
 /** Revocation lists can be long; still bounded, since the bytes come from outside. */
@@ -136,7 +137,8 @@ export class Authority {
   }
 
   /** Throws an Error whose message is the refusal reason (logged and returned, never a Denial to a client). */
-  async #verify(jws: string): Promise<State> {
+  async #verify(token: string): Promise<State> {
+    const jws = new CompactJws(token);
     let decoded: DecodedJws;
     try {
       decoded = decodeJws(jws, AUTHORITY_TYP, MAX_STATE_BYTES);

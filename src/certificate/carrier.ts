@@ -2,9 +2,10 @@
  * Where a certificate rides (SPEC §3). The agent's client is unmodified, so the certificate comes
  * in a field that client already sends. This stage is cheap on purpose: it looks only at the shape
  * of the carrier and (for the AWS session token) at the protected header's `typ`; all signature
- * and claim work is verify.ts's.
+ * and claim work is verify.ts's, on the same decoded segments (compact-jws.ts).
  */
 import { Denial } from '../reasons.js';
+import { CompactJws } from './compact-jws.js';
 
 /** Three non-empty base64url segments: the only JWS serialisation SPEC §2 accepts. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -35,12 +36,13 @@ export function typIs(typ: unknown, expected: string): boolean {
  * JWS typed as a certificate. An ordinary STS session token (base64 with `+`, `/`, `=`) never has
  * the compact shape, so it holds no certificate and yields `null` (`no_certificate` upstream).
  */
-export function awsCarrier(headers: Readonly<Record<string, string>>): string | null {
+export function awsCarrier(headers: Readonly<Record<string, string>>): CompactJws | null {
   const explicit = explicitCarrier(headers);
   if (explicit !== null) return explicit;
   const token = headers['x-amz-security-token'];
   if (token === undefined || !isCompactJws(token)) return null;
-  return typIs(peekTyp(token), CERT_TYP) ? token : null;
+  const carried = new CompactJws(token);
+  return typIs(peekTyp(carried), CERT_TYP) ? carried : null;
 }
 
 /**
@@ -48,7 +50,7 @@ export function awsCarrier(headers: Readonly<Record<string, string>>): string | 
  * when it is a compact JWS. A placeholder token (`unused`, a service-account token is also a JWS
  * but then verify.ts refuses its `typ`) is not examined further here.
  */
-export function kubeCarrier(headers: Readonly<Record<string, string>>): string | null {
+export function kubeCarrier(headers: Readonly<Record<string, string>>): CompactJws | null {
   const explicit = explicitCarrier(headers);
   if (explicit !== null) return explicit;
   const authorization = headers['authorization'];
@@ -56,23 +58,21 @@ export function kubeCarrier(headers: Readonly<Record<string, string>>): string |
   const match = BEARER.exec(authorization);
   if (match === null) return null;
   const token = match[1]!;
-  return isCompactJws(token) ? token : null;
+  return isCompactJws(token) ? new CompactJws(token) : null;
 }
 
 /** SPEC §3: an `X-SEB-Certificate` that is not a JWS is `malformed_certificate`, not absent. */
-function explicitCarrier(headers: Readonly<Record<string, string>>): string | null {
+function explicitCarrier(headers: Readonly<Record<string, string>>): CompactJws | null {
   const value = headers['x-seb-certificate'];
   if (value === undefined) return null;
   if (!isCompactJws(value)) throw new Denial('malformed_certificate', 'X-SEB-Certificate is not a compact JWS');
-  return value;
+  return new CompactJws(value);
 }
 
-/** The protected header's `typ`, or undefined when the header is not a JSON object. */
-function peekTyp(jws: string): unknown {
-  const encoded = jws.slice(0, jws.indexOf('.'));
+/** The protected header's `typ`, or undefined when the header is not a strict JSON object. */
+function peekTyp(jws: CompactJws): unknown {
   try {
-    const header: unknown = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
-    return typeof header === 'object' && header !== null ? (header as { typ?: unknown }).typ : undefined;
+    return jws.header()['typ'];
   } catch {
     return undefined;
   }
@@ -84,10 +84,9 @@ const JTI = /^[A-Za-z0-9._:-]{1,128}$/;
  * The `jti` a carrier claims, read without verifying anything: only for naming the certificate in
  * a denial of it (SPEC §4: the client's message names the certificate id), never for a decision.
  */
-export function claimedJti(jws: string): string | null {
+export function claimedJti(jws: CompactJws): string | null {
   try {
-    const claims: unknown = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8'));
-    const jti = (claims as { jti?: unknown } | null)?.jti;
+    const jti = jws.payload()['jti'];
     return typeof jti === 'string' && JTI.test(jti) ? jti : null;
   } catch {
     return null;

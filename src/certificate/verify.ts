@@ -3,11 +3,13 @@
  * audience, time. Everything that can be refused without a key is refused first (jose
  * `lib/jws_verify.ts` checks `alg` before any key lookup), and the payload is decoded before the
  * signature only to learn `iss`, through the same strict JSON parser the broker uses for bodies.
+ * The JWS is decoded once (compact-jws.ts): the verified certificate is its decoded claims with
+ * the header's `kid`, and the carrier and a denial record read the same decoded segments.
  */
 import { LRUCache } from 'lru-cache';
-import { parseStrictJson } from '../lib/strict-json.js';
 import { Denial } from '../reasons.js';
 import { CERT_TYP, isCompactJws, typIs } from './carrier.js';
+import { CompactJws } from './compact-jws.js';
 import { parseOp } from './op-schema.js';
 import type { TrustStore, TrustedAlg, TrustedKey } from './trust.js';
 import type { Certificate, Contract, Op } from './types.js';
@@ -42,11 +44,10 @@ export interface DecodedJws {
  * strictly parsed JSON object payload. Shared with the authority state (SPEC §6), which has the
  * same header rules. Throws `malformed_certificate`.
  */
-export function decodeJws(jws: string, typ: string, maxBytes: number): DecodedJws {
-  if (jws.length > maxBytes) throw malformed(`larger than ${maxBytes} bytes`);
-  if (!isCompactJws(jws)) throw malformed('not a compact JWS');
-  const [headerPart, payloadPart] = jws.split('.', 2) as [string, string];
-  const header = jsonObject(headerPart, 'protected header');
+export function decodeJws(jws: CompactJws, typ: string, maxBytes: number): DecodedJws {
+  if (jws.token.length > maxBytes) throw malformed(`larger than ${maxBytes} bytes`);
+  if (!isCompactJws(jws.token)) throw malformed('not a compact JWS');
+  const header = jws.header();
   if (typeof header['alg'] !== 'string' || !ALGS.has(header['alg'])) throw malformed('alg must be EdDSA or ES256');
   if (!typIs(header['typ'], typ)) throw malformed(`typ must be ${typ}`);
   const kid = header['kid'];
@@ -54,20 +55,15 @@ export function decodeJws(jws: string, typ: string, maxBytes: number): DecodedJw
   for (const name of FORBIDDEN_HEADERS) {
     if (Object.hasOwn(header, name)) throw malformed(`header parameter ${name} is not allowed`);
   }
-  return { alg: header['alg'] as TrustedAlg, kid, payload: jsonObject(payloadPart, 'payload') };
+  return { alg: header['alg'] as TrustedAlg, kid, payload: jws.payload() };
 }
 
 /** The JWS signature over `header.payload`, checked with the issuer key (alg already matched). */
-export function signatureHolds(jws: string, trusted: TrustedKey): boolean {
-  const dot = jws.lastIndexOf('.');
-  const encoded = jws.slice(dot + 1);
-  const signature = Buffer.from(encoded, 'base64url');
-  // One spelling per signature (RFC 4648 §3.5 canonical encoding): Buffer ignores the spare bits of
-  // the last character, so without this one signed certificate had 16 token strings that all
-  // verified, each a fresh cache key and record (found by test/fuzz/certificate.test.ts).
-  if (signature.toString('base64url') !== encoded) return false;
+export function signatureHolds(jws: CompactJws, trusted: TrustedKey): boolean {
+  const signature = jws.signature();
+  if (signature === null) return false;
   try {
-    return trusted.verify(Buffer.from(jws.slice(0, dot), 'latin1'), signature);
+    return trusted.verify(jws.signingInput(), signature);
   } catch {
     return false;
   }
@@ -103,20 +99,26 @@ export class CertificateVerifier {
     this.#now = options.now ?? (() => Date.now() / 1000);
   }
 
-  async verify(jws: string): Promise<Certificate> {
-    let hit = this.#verified.get(jws);
+  /**
+   * The certificate's verified claims, with its header's `kid`. The runner passes the carrier's
+   * CompactJws, so the segments the carrier read are not decoded again; a string is for callers
+   * that hold only the token (`seb cert verify`).
+   */
+  async verify(jws: CompactJws | string): Promise<Certificate> {
+    const carried = typeof jws === 'string' ? new CompactJws(jws) : jws;
+    let hit = this.#verified.get(carried.token);
     // A hit counts only while its key is still the issuer's: a key removed or replaced by a JWKS
     // refresh stops its certificates at once, not when they fall out of the cache.
     if (hit === undefined || this.#trust.key(hit.cert.iss, hit.cert.kid) !== hit.key) {
-      hit = await this.#verifyStatic(jws);
-      this.#verified.set(jws, hit);
+      hit = await this.#verifyStatic(carried);
+      this.#verified.set(carried.token, hit);
     }
     this.#checkTime(hit.cert);
     return hit.cert;
   }
 
   /** Everything that does not depend on the clock: shape, issuer, signature, audience. */
-  async #verifyStatic(jws: string): Promise<{ cert: Certificate; key: TrustedKey }> {
+  async #verifyStatic(jws: CompactJws): Promise<{ cert: Certificate; key: TrustedKey }> {
     const { alg, kid, payload } = decodeJws(jws, CERT_TYP, MAX_CERTIFICATE_BYTES);
     const cert = parseClaims(payload, kid);
     if (!this.#trust.has(cert.iss)) throw new Denial('untrusted_issuer', `unknown issuer ${cert.iss}`);
@@ -213,20 +215,6 @@ function epoch(value: unknown, claim: string): number {
     throw malformed(`${claim} must be a non-negative integer`);
   }
   return value;
-}
-
-/** base64url segment -> strictly parsed JSON object (duplicate keys and bad UTF-8 are refused). */
-function jsonObject(segment: string, what: string): Record<string, unknown> {
-  // Length 1 mod 4 is not base64 at all; Buffer would silently drop the stray character.
-  if (segment.length % 4 === 1) throw malformed(`${what} is not base64url`);
-  let value: unknown;
-  try {
-    value = parseStrictJson(Buffer.from(segment, 'base64url'));
-  } catch (err) {
-    throw malformed(`${what} is not strict JSON${err instanceof Denial && err.detail ? `: ${err.detail}` : ''}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed(`${what} is not a JSON object`);
-  return value as Record<string, unknown>;
 }
 
 function malformed(detail: string): Denial {

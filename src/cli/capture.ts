@@ -13,7 +13,7 @@ import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { startBroker } from '../server/broker.js';
 import { accountOfRoleArn } from '../targets/aws/arn.js';
-import { configPathFrom } from './run.js';
+import { configPathFrom, stsRegion } from './run.js';
 
 /**
  * The capture broker listens on free loopback ports whatever the config says, and writes the
@@ -55,6 +55,7 @@ export const command: Command = {
       const broker = await startBroker(config, {
         log: (line) => void io.stderr.write(`${line}\n`),
         recordsOut: io.stderr,
+        ...stsRegion(io.env),
         capture: (op) => {
           io.stdout.write(`${JSON.stringify(op)}\n`);
           return printed++;

@@ -10,15 +10,10 @@
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '../config/load.js';
-import { runDemo } from '../dev/demo.js';
-import { instructions, shellQuote } from '../dev/instructions.js';
-import { findOnPath, MOTO_INSTALL_HINT } from '../dev/moto.js';
-import { REGION, startSandbox, type Sandbox } from '../dev/sandbox.js';
+import type { Sandbox } from '../dev/sandbox.js';
 import { parseListen } from '../server/broker.js';
 import { UsageError, type Command, type FlagValue } from './command.js';
 
-/** This very node and CLI, so the printed commands run the same build whatever node PATH finds. */
-const SEB = `${shellQuote(process.execPath)} ${shellQuote(fileURLToPath(new URL('./main.js', import.meta.url)))}`;
 /** In demo mode the sandbox's own log lines are kept (the last ones) and shown only if a step fails. */
 const DEMO_LOG_LINES = 40;
 
@@ -54,6 +49,12 @@ export const command: Command = {
         }
       : say;
 
+    // The stand-ins and the demo load only here: they are development tools, not on `seb run`'s path.
+    const [{ runDemo }, { instructions, shellQuote }, { findOnPath, MOTO_INSTALL_HINT }, { REGION, startSandbox }] = await Promise.all([
+      import('../dev/demo.js'), import('../dev/instructions.js'), import('../dev/moto.js'), import('../dev/sandbox.js'),
+    ]);
+    /** This very node and CLI, so the printed commands run the same build whatever node PATH finds. */
+    const SEB = `${shellQuote(process.execPath)} ${shellQuote(fileURLToPath(new URL('./main.js', import.meta.url)))}`;
     const motoBin = findOnPath('moto_server', io.env['PATH'] ?? '');
     // A fixed port in use is the common failure; say so before anything is started.
     const wanted = [['--kube-port', ports.kube], ['--admin-port', ports.admin], ...(motoBin ? [['--aws-port', ports.aws] as const] : [])] as const;

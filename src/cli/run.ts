@@ -2,7 +2,7 @@
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { loadConfigFile, requireSigningKey } from '../config/load.js';
-import { startBroker, type RunningBroker } from '../server/broker.js';
+import { startBroker, type BrokerOptions, type RunningBroker } from '../server/broker.js';
 
 export function configPathFrom(flag: unknown, env: NodeJS.ProcessEnv): string {
   const path = typeof flag === 'string' ? flag : env.SEB_CONFIG;
@@ -19,7 +19,7 @@ export const command: Command = {
     const config = await loadConfigFile(configPathFrom(args.flags.config, io.env));
     requireSigningKey(config);
     const log = (line: string): void => void io.stderr.write(`${line}\n`);
-    const broker = await startBroker(config, { log });
+    const broker = await startBroker(config, { log, ...stsRegion(io.env) });
     log(
       `seb: broker ${config.broker.id} for ${config.broker.audience}` +
         (broker.aws ? `; aws on ${broker.aws.address}:${broker.aws.port}` : '') +
@@ -62,4 +62,13 @@ function stopOnSignal(broker: RunningBroker, graceSeconds: number, log: (line: s
     };
     process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
   });
+}
+
+/**
+ * What the environment tells the broker, read once at start: the region of the STS endpoint it
+ * mints at (the pod's AWS_REGION, SPEC §5). The broker itself reads no environment.
+ */
+export function stsRegion(env: Readonly<Record<string, string | undefined>>): Pick<BrokerOptions, 'stsRegion'> {
+  const region = env['AWS_REGION'];
+  return region === undefined ? {} : { stsRegion: region };
 }

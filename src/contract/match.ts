@@ -60,13 +60,16 @@ export function matchAwsOp(
   contentType: string | undefined,
 ): Matched<AwsOp> | null {
   let sameRequest = false;
+  // Parse once: a json-protocol body was strictly parsed when the request was understood.
+  const parsed = request.json;
+  const json = parsed === undefined ? undefined : () => parsed;
   for (let index = 0; index < ops.length; index++) {
     const op = ops[index]!;
     const values: SeenValue[] = [];
     if (op.target !== 'aws' || !sameAwsRequest(op, request, account, values)) continue;
     sameRequest = true;
     if (payload === null) return null;
-    if (opBodyMatches(op, payload, contentType, values)) return { index, op, values };
+    if (opBodyMatches(op, payload, contentType, values, json)) return { index, op, values };
   }
   if (!sameRequest) throw new Denial('contract_mismatch', describeAws(request, account));
   if (payload === null) return null;

@@ -10,6 +10,7 @@ import type { Op } from '../certificate/types.js';
 import type { Config } from '../config/types.js';
 import { startBroker } from '../server/broker.js';
 import { captureConfig } from '../cli/capture.js';
+import { stsRegion } from '../cli/run.js';
 
 export interface Capturer {
   /** The kubeconfig that points kubectl at the capturing broker (placeholder token). */
@@ -28,7 +29,7 @@ export async function startCapturer(config: Config, parentDir: string, account: 
   let captured: Op[] = [];
   const broker = await startBroker(
     captureConfig(config, clientDir),
-    { recordsOut: discard, log: () => {}, capture: (op) => captured.push(op) - 1, ...(account ? { captureAccount: account } : {}) },
+    { recordsOut: discard, log: () => {}, ...stsRegion(process.env), capture: (op) => captured.push(op) - 1, ...(account ? { captureAccount: account } : {}) },
   );
   return {
     kubeconfig: join(clientDir, 'kubeconfig'),

@@ -17,7 +17,7 @@ import { startAuthoritySource } from '../authority/source.js';
 import { FRESHNESS_CHECK_MS, FreshnessWatch } from '../authority/freshness-watch.js';
 import { MemoryLedger } from '../replay/memory.js';
 import { openLedger } from '../replay/open.js';
-import { resolveEndpoint } from '../targets/aws/endpoints.js';
+import { DEFAULT_STS_REGION, resolveEndpoint } from '../targets/aws/endpoints.js';
 import { RecordWriter } from '../records/writer.js';
 import { fileSink, stdoutSink, type RecordSink } from '../records/sinks.js';
 import { fluentSink } from '../records/fluent-sink.js';
@@ -45,7 +45,7 @@ export interface BrokerOptions {
   readonly capture?: (op: Op) => number;
   /** `seb op capture`: the account for captured ARNs. */
   readonly captureAccount?: string;
-  /** Region whose STS endpoint the broker uses for its own AssumeRole calls. */
+  /** Region of the STS endpoint for the broker's AssumeRole calls (the CLI passes AWS_REGION). */
   readonly stsRegion?: string;
 }
 
@@ -163,7 +163,7 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       const { AwsMinter } = await import('../identity/aws-minter.js');
       const minter = new AwsMinter({
         credentials: config.aws.credentials,
-        endpoint: resolveEndpoint('sts', opts.stsRegion ?? process.env.AWS_REGION ?? 'us-east-1', config.aws.endpoints),
+        endpoint: resolveEndpoint('sts', opts.stsRegion ?? DEFAULT_STS_REGION, config.aws.endpoints),
         brokerId: config.broker.id,
         mode: config.aws.mint,
       });

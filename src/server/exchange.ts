@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Certificate, Op } from '../certificate/types.js';
 import { claimedJti } from '../certificate/carrier.js';
+import type { CompactJws } from '../certificate/compact-jws.js';
 import type { Matched } from '../contract/match.js';
 import type { ReplayLedger, Reservation } from '../replay/types.js';
 import type { RecordRef } from '../records/types.js';
@@ -23,7 +24,7 @@ export class Exchange {
   /** The target's one reading of the request (targets/target.ts), once the head was read. */
   request: TargetRequest | null = null;
   /** The certificate as carried, before it is verified. */
-  jws: string | null = null;
+  jws: CompactJws | null = null;
   certificate: Certificate | null = null;
   matched: Matched<Op> | null = null;
   reservation: Reservation | null = null;
@@ -35,7 +36,7 @@ export class Exchange {
   readonly started = performance.now();
   constructor(readonly req: IncomingMessage) {}
 
-  /** The jti a denial names: read from the unverified payload only when a record needs it. */
+  /** The jti a denial names: from the unverified payload, decoded once and shared with the verifier (compact-jws.ts). */
   get claimedJti(): string | null {
     return this.jws === null ? null : claimedJti(this.jws);
   }

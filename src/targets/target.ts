@@ -8,6 +8,7 @@
  * (parsed once, SPEC §2.1) and answers the runner's questions about it in pipeline order.
  */
 import type { Certificate, Op } from '../certificate/types.js';
+import type { CompactJws } from '../certificate/compact-jws.js';
 import type { AwsExecutor, K8sExecutor } from '../config/types.js';
 import type { Matched } from '../contract/match.js';
 
@@ -97,7 +98,7 @@ export interface TargetRequest {
   /** What the head alone tells, or null when the body must be read first (AWS query and json). */
   readonly kind: RequestKind | null;
   /** The certificate as carried (SPEC §3), or null; throws `malformed_certificate` for a bad carrier. */
-  carrier(): string | null;
+  carrier(): CompactJws | null;
   /**
    * The identity the request goes out under: this target's profile of the certificate's executor,
    * or of the read executor (SPEC §5, §7). The runner resolves it; a target only keeps its own kind.

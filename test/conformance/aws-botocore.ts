@@ -32,6 +32,8 @@ export interface Serialised {
   readonly signingName?: string;
   readonly auth?: string | null;
   readonly labels?: Readonly<Record<string, string>>;
+  /** The operation's `endpoint.hostPrefix`, filled from the input (`123456789012.`); `''` when none. */
+  readonly hostPrefix?: string;
   /** Operations this minimal request is too, byte for byte (same method, URI and bound members). */
   readonly sameWire?: readonly string[];
   readonly method?: string;
@@ -74,13 +76,23 @@ export function serialised(mode: 'sample' | 'full'): Serialised[] {
     .map((l) => JSON.parse(l) as Serialised);
 }
 
+/**
+ * The Host a client sends. The broker's own address for all but S3 Control, which is signed `s3`
+ * like S3 and is told apart only by its host (upstream-host.ts isS3Control): there a client
+ * addresses `[<account>.]s3-control.<region>...`, with the account id where the model has the
+ * host prefix (as botocore does with host prefix injection on).
+ */
+function hostOf(s: Serialised): string {
+  return s.service === 's3control' ? `${s.hostPrefix ?? ''}s3-control.us-east-1.amazonaws.com` : '127.0.0.1:4566';
+}
+
 /** The request as the broker receives it: botocore's prepared request plus the Host its HTTP client adds. */
 export function toReq(s: Serialised): Req {
   return {
     method: s.method!,
     path: s.path!,
     query: s.query!,
-    headers: { host: '127.0.0.1:4566', ...s.headers },
+    headers: { host: hostOf(s), ...s.headers },
     body: Buffer.from(s.body!, 'base64'),
   };
 }

@@ -10,66 +10,58 @@
  * are verbs on the request path (catalog-rest.ts), which moto cannot check, so the op is asserted.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { CreateClusterCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { startMoto } from '../helpers/moto.js';
 import { startTestBroker } from '../helpers/broker.js';
-import { agentEnv, awsCli } from '../helpers/aws-cli.js';
-import { agentConfig, AGENT_REGION } from '../helpers/aws-sdk.js';
-import { INSTALL_HINTS, requirePeer } from '../helpers/peers.js';
+import { awsCli } from '../helpers/aws-cli.js';
+import { agentConfig } from '../helpers/aws-sdk.js';
+import { motoState, type Names } from '../helpers/moto-state.js';
 
 interface Row {
   /** The agent's command (without `aws`). */
   readonly call: readonly string[];
   /** What `seb op capture` must print for it. */
   readonly op: Record<string, unknown>;
-  /** An admin command against moto whose stdout names `expect` once the call ran. */
-  readonly state: readonly string[];
+  /** The names moto lists (read straight from moto, helpers/moto-state.ts); `expect` is among them once the call ran. */
+  readonly state: Names;
   readonly expect: string;
 }
+
+const moto = await startMoto();
+t.teardown(() => moto.stop());
+const tb = await startTestBroker(moto);
+t.teardown(() => tb.close());
+const state = motoState(moto);
+t.teardown(() => state.close());
 
 const ROWS: readonly Row[] = [
   {
     // No --client-request-token: the CLI draws one, as an agent's command would.
     call: ['eks', 'create-cluster', '--name', 'seb-eks', '--role-arn', 'arn:aws:iam::123456789012:role/eks', '--resources-vpc-config', 'subnetIds=subnet-1'],
     op: { service: 'eks', operation: 'CreateCluster', volatile: [{ at: '/clientRequestToken', kind: 'idempotency_token' }] },
-    state: ['eks', 'list-clusters'],
+    state: state.eksClusters,
     expect: 'seb-eks',
   },
   {
     call: ['apigateway', 'create-rest-api', '--name', 'seb-api'],
     op: { service: 'apigateway', operation: 'CreateRestApi', resource: 'arn:aws:apigateway:us-east-1::/restapis' },
-    state: ['apigateway', 'get-rest-apis'],
+    state: state.restApis,
     expect: 'seb-api',
   },
   {
     // rest-xml, global: no region in the op.
     call: ['route53', 'create-hosted-zone', '--name', 'seb.example.com', '--caller-reference', 'seb-1'],
     op: { service: 'route53', operation: 'CreateHostedZone', region: null },
-    state: ['route53', 'list-hosted-zones'],
+    state: state.hostedZones,
     expect: 'seb.example.com.',
   },
   {
     call: ['efs', 'create-file-system', '--creation-token', 'seb-fs'],
     op: { service: 'elasticfilesystem', operation: 'CreateFileSystem' },
-    state: ['efs', 'describe-file-systems'],
-    expect: '"CreationToken": "seb-fs"',
+    state: state.fileSystems,
+    expect: 'seb-fs',
   },
 ];
-
-const moto = await startMoto();
-t.teardown(() => moto.stop());
-const tb = await startTestBroker(moto);
-t.teardown(() => tb.close());
-
-/** The aws CLI as moto's administrator, to read the state a call left. */
-function adminCli(args: readonly string[]): Promise<string> {
-  const env = { ...agentEnv(moto.endpoint, null), AWS_ACCESS_KEY_ID: moto.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey };
-  return new Promise((resolve, reject) =>
-    execFile(requirePeer('aws', INSTALL_HINTS.aws), [...args, '--endpoint-url', moto.endpoint], { env, timeout: 60_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(stderr)) : resolve(stdout)),
-  );
-}
 
 /** The reason of the last deny record, so a refusal is checked on the record, not only in stderr. */
 function lastDenial(): string | undefined {
@@ -85,7 +77,7 @@ for (const row of ROWS) {
     const { jws, jti } = await tb.cert(ops);
     const admitted = await awsCli(row.call, tb.url, jws);
     t.equal(admitted.code, 0, `admitted and executed: ${admitted.stderr}`);
-    t.match(await adminCli(row.state), row.expect, 'moto holds the new state');
+    t.ok((await row.state()).includes(row.expect), `moto holds the new state (${row.expect})`);
     const replayed = await awsCli(row.call, tb.url, jws);
     t.not(replayed.code, 0, 'the single-use certificate is not admitted twice');
     t.equal(lastDenial(), 'replay');
@@ -99,7 +91,7 @@ t.test('a changed parameter is outside the certificate', async (t) => {
   const changed = await awsCli(['apigateway', 'create-rest-api', '--name', 'seb-api-3'], tb.url, jws);
   t.not(changed.code, 0);
   t.equal(lastDenial(), 'body_mismatch');
-  t.notMatch(await adminCli(['apigateway', 'get-rest-apis']), 'seb-api-3', 'moto never saw it');
+  t.notOk((await state.restApis()).includes('seb-api-3'), 'moto never saw it');
 });
 
 t.test('@aws-sdk/client-eks CreateCluster', async (t) => {
@@ -114,7 +106,6 @@ t.test('@aws-sdk/client-eks CreateCluster', async (t) => {
   // The SDK draws a new token for the second call too: refused as a replay all the same.
   await t.rejects(create(tb.url, jws), { name: 'AccessDeniedException', message: new RegExp(`replay.*${jti}`) });
   t.equal(lastDenial(), 'replay');
-  const admin = new EKSClient({ endpoint: moto.endpoint, region: AGENT_REGION, credentials: moto.admin, maxAttempts: 1 });
-  const state = await admin.send(new DescribeClusterCommand({ name: 'seb-sdk' }));
-  t.equal(state.cluster?.roleArn, 'arn:aws:iam::123456789012:role/eks', 'moto holds the new state');
+  const held = await state.eks.send(new DescribeClusterCommand({ name: 'seb-sdk' }));
+  t.equal(held.cluster?.roleArn, 'arn:aws:iam::123456789012:role/eks', 'moto holds the new state');
 });

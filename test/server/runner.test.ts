@@ -10,6 +10,7 @@ import { Runner, type RunnerDeps } from '../../src/server/runner.js';
 import { Metrics } from '../../src/server/metrics.js';
 import { PIPELINE } from '../../src/server/stages.js';
 import type { Certificate, K8sOp, Op } from '../../src/certificate/types.js';
+import { CompactJws } from '../../src/certificate/compact-jws.js';
 import type { Config } from '../../src/config/types.js';
 import type { ExecutorProfile, RequestHead, RequestKind, Target, TargetRequest, UpstreamRequest } from '../../src/targets/target.js';
 
@@ -28,6 +29,9 @@ interface World {
   readonly records: Record<string, unknown>[];
   fail: Failing;
   kind: RequestKind;
+  /** What the carrier handed on, and what the verifier was given. */
+  carried?: CompactJws | null;
+  verified?: CompactJws;
 }
 
 function stageFails(w: World, stage: string): void {
@@ -39,7 +43,11 @@ function fakeTarget(w: World): Target {
   const request = (head: RequestHead): TargetRequest => ({
     kind: w.kind,
     digest: null,
-    carrier: () => (stageFails(w, 'carrier'), head.headers['x-seb-certificate'] ?? null),
+    carrier: () => {
+      stageFails(w, 'carrier');
+      const token = head.headers['x-seb-certificate'];
+      return (w.carried = token === undefined ? null : new CompactJws(token));
+    },
     bind: (_p: ExecutorProfile) => stageFails(w, 'executor'),
     finish: () => (w.calls.push('body'), w.kind),
     matchHead: () => stageFails(w, 'match-head'),
@@ -74,7 +82,13 @@ function deps(w: World, mock: MockAgent): RunnerDeps {
   let seq = 0;
   return {
     config: { reads: 'allow', read_executor: 'reader', executors: { ops: { k8s: { user: 'u', groups: [] } }, reader: { k8s: { user: 'r', groups: [] } } }, limits: { max_body_bytes: 1024, request_timeout: 5, max_stream: 60, min_read_rate: 0 }, trust: { clock_skew: 0 } } as unknown as Config,
-    verifier: { verify: async (jws: string) => (stageFails(w, 'certificate'), jws === 'good' ? CERT : CERT) } as never,
+    verifier: {
+      verify: async (jws: CompactJws) => {
+        w.verified = jws;
+        stageFails(w, 'certificate');
+        return CERT;
+      },
+    } as never,
     authority: { check: () => stageFails(w, 'authority'), fresh: () => true } as never,
     ledger: {
       reserve: async () => (stageFails(w, 'replay'), { commit: async () => void w.calls.push('commit'), release: () => void w.calls.push('release') }),
@@ -207,4 +221,18 @@ t.test('credential vending is denied after the executor, before matching', async
   const res = await send(port, { 'x-seb-certificate': 'good' });
   t.equal(res.headers['x-seb-reason'], 'credential_vending');
   t.same(w.calls, ['hygiene', 'carrier', 'certificate', 'authority', 'executor', 'record']);
+});
+
+t.test('parse once: the verifier gets the carrier\'s reading, and a denial names the jti from that same reading', async (t) => {
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const token = `${b64({ alg: 'EdDSA', typ: 'seb-cert+jwt', kid: 'k' })}.${b64({ jti: 'cert-9' })}.c2ln`;
+  const w: World = { calls: [], records: [], fail: { stage: 'certificate', code: 'bad_signature' }, kind: MUTATION };
+  const { server, port } = await start(w);
+  t.teardown(() => server.close());
+  const res = await send(port, { 'x-seb-certificate': token });
+  t.equal(res.headers['x-seb-reason'], 'bad_signature');
+  t.ok(w.carried instanceof CompactJws, 'the carrier hands on a parsed value, not the header text');
+  t.equal(w.verified, w.carried, 'the verifier is given the very object the carrier built');
+  t.match(w.records[0], { certificate: { jti: 'cert-9', verified: false } });
+  t.match(res.body, /cert-9/, 'the client message names the claimed jti');
 });

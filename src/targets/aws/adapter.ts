@@ -10,6 +10,7 @@ import type { AwsConfig, AwsExecutor, Config } from '../../config/types.js';
 import { matchAwsOp, type Matched } from '../../contract/match.js';
 import { MultipartCapture } from '../../contract/capture-multipart.js';
 import { awsCarrier } from '../../certificate/carrier.js';
+import type { CompactJws } from '../../certificate/compact-jws.js';
 import type { AwsMinter } from '../../identity/aws-minter.js';
 import type { AwsCredentials } from '../../identity/types.js';
 import { policyDigest, sessionPolicy } from '../../identity/session-policy.js';
@@ -110,7 +111,7 @@ class AwsRequest implements TargetRequest {
     this.kind = this.#operation && kindOf(this.#operation, c.vendingAllowed);
   }
 
-  carrier(): string | null {
+  carrier(): CompactJws | null {
     return awsCarrier(this.head.headers);
   }
 

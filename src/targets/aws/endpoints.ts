@@ -6,6 +6,8 @@ import { globalEndpoint, partitionOf, serviceModel } from './services.js';
 import type { Endpoint, Upstream } from './types.js';
 
 const DEFAULT_SIGNING_REGION = 'us-east-1';
+/** Where the broker's own AssumeRole calls go when no region is given (the AWS SDKs' default too). */
+export const DEFAULT_STS_REGION = 'us-east-1';
 
 // Hot path: one resolution per (service, region, overrides) instead of per request. Keyed by the
 // overrides object too, so a reloaded config never sees a stale entry.

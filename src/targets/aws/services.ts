@@ -17,6 +17,7 @@ interface ServiceEntry {
   readonly global: boolean;
   readonly operations: readonly string[];
   readonly actionMember?: readonly string[];
+  readonly hostPrefix?: Readonly<Record<string, string>>;
 }
 
 interface ServicesFile {
@@ -44,6 +45,8 @@ export interface ServiceModel {
   readonly operations: ReadonlySet<string>;
   /** json operations whose input has a top-level `Action` member. */
   readonly actionMember: ReadonlySet<string>;
+  /** json operations served at a prefixed host (`sync-states...` for StartSyncExecution): operation -> prefix. */
+  readonly hostPrefix: ReadonlyMap<string, string>;
 }
 
 export interface Partition {
@@ -82,6 +85,7 @@ function compile(signingName: string, e: ServiceEntry): ServiceModel {
     global: e.global,
     operations: new Set(e.operations),
     actionMember: new Set(e.actionMember ?? []),
+    hostPrefix: new Map(Object.entries(e.hostPrefix ?? {})),
   };
 }
 

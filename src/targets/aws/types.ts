@@ -51,6 +51,8 @@ export interface AwsOperation {
   readonly credentialVending: boolean;
   /** Set when the request is not for the signing name's own host: see Upstream. */
   readonly upstream?: Upstream;
+  /** A json-protocol body as understand.ts parsed it: the body binding reads it, not the bytes again. */
+  readonly json?: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -37,8 +37,13 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
   let model: ServiceModel;
   let operation: string;
   let input: Readonly<Record<string, unknown>>;
+  let hostPrefix = '';
   if (protocol === 'json') {
     ({ model, operation } = readJsonHead(group, req));
+    // A few json operations live at a prefixed host (Step Functions' `sync-`, Cloud Map's `data-`):
+    // forwarded there, as a client with host prefix injection on would address them.
+    hostPrefix = model.hostPrefix.get(operation) ?? '';
+    checkHostPrefix(req, model.endpointPrefix, hostPrefix);
     if (payload === null) return null;
     input = readJsonBody(model, operation, payload);
   } else {
@@ -65,7 +70,8 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
     permissions,
     read: own && isRead(model.signingName, operation),
     credentialVending: isCredentialVending(model.signingName, operation),
-    ...(own ? {} : { upstream: upstreamOf(model, '') }),
+    ...(own && hostPrefix === '' ? {} : { upstream: upstreamOf(model, hostPrefix) }),
+    ...(protocol === 'json' ? { json: input } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import type { Matched } from '../../contract/match.js';
 import { matchKubeOp } from '../../contract/match-kube.js';
 import { kubeOpFor } from '../../contract/capture.js';
 import { kubeCarrier } from '../../certificate/carrier.js';
+import type { CompactJws } from '../../certificate/compact-jws.js';
 import { ParsedBody } from '../../lib/parsed-body.js';
 import type { ExecutorProfile, RenderedAnswer, RequestHead, RequestKind, Target, TargetRequest, TunnelRequest, UpstreamRequest } from '../target.js';
 import { resolveRequestInfo, type KubeRequestInfo } from './request-info.js';
@@ -88,7 +89,7 @@ class KubeRequest implements TargetRequest {
     this.kind = { read: isReadRequest(info), vends, longRunning: isLongRunning(info) };
   }
 
-  carrier(): string | null {
+  carrier(): CompactJws | null {
     return kubeCarrier(this.head.headers);
   }
 

@@ -94,6 +94,14 @@ t.test('a request two templates could both read is refused, never guessed', asyn
   t.equal(code(() => matchIn(trie, 'GET', '/b', 'export&max=1')), 'unparseable_request', 'literal plus an unbound name');
 });
 
+// Regression (conformance: lex-models StartImport read as lexv2-models ListImports). Both lex models
+// have StartImport, so the v1 row is dropped; its POST /imports/ must then be refused, not read as
+// v2's ListImports, which has the same method and path.
+t.test('a path a dropped model row shares with another kept operation is refused, never read as it', async (t) => {
+  t.equal(code(() => routeRest('lex', 'POST', '/imports/', '')), 'unparseable_request', 'POST /imports/ (v1 StartImport or v2 ListImports)');
+  t.match(routeRest('lex', 'PUT', '/imports/', '').route, { operation: 'StartImport', model: 'lexv2-models' }, 'v2 StartImport is still read');
+});
+
 t.test('the generated tables are current: regenerating gives the same bytes', async (t) => {
   const root = new URL('../../../', import.meta.url).pathname;
   const copy = mkdtempSync(join(tmpdir(), 'gen-aws-'));

@@ -116,6 +116,19 @@ t.test('a literal host prefix is added to the model host', async (t) => {
   t.same(read({ service: 'deadline', method: 'GET', path: '/2023-10-12/farms', host: 'management.deadline.us-east-1.amazonaws.com' }).origin, 'https://management.deadline.us-east-1.amazonaws.com');
 });
 
+t.test('a json operation with a host prefix is sent to the prefixed host (Step Functions sync-, Cloud Map data-)', async (t) => {
+  t.same(read(json('states', 'AWSStepFunctions.StartSyncExecution')), {
+    service: 'states',
+    operation: 'StartSyncExecution',
+    model: 'stepfunctions',
+    origin: 'https://sync-states.us-east-1.amazonaws.com',
+  });
+  t.equal(read(json('servicediscovery', 'Route53AutoNaming_v20170314.DiscoverInstances', '1.1')).origin, 'https://data-servicediscovery.us-east-1.amazonaws.com');
+  t.same(read(json('states', 'AWSStepFunctions.StartExecution')), { service: 'states', operation: 'StartExecution', model: null, origin: 'https://states.us-east-1.amazonaws.com' }, 'the model\'s other operations stay at its own host');
+  const other = { ...json('states', 'AWSStepFunctions.StartSyncExecution'), host: 'evil-states.us-east-1.amazonaws.com' };
+  t.equal(code(() => read(other)), 'unparseable_request', 'a Host whose prefix disagrees with the operation');
+});
+
 t.test('an endpoint override for a model wins over the signing name, and is used as it is', async (t) => {
   const { r, body } = request(json('dynamodb', 'DynamoDBStreams_20120810.ListStreams'));
   const op = understandAws(r, body)!;
