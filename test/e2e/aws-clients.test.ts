@@ -10,10 +10,8 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { startMoto } from '../helpers/moto.js';
-import { startTestBroker } from '../helpers/broker.js';
 import { agentEnv, awsCli } from '../helpers/aws-cli.js';
-import { motoState, type Names } from '../helpers/moto-state.js';
+import { startMotoWithState, type Names } from '../helpers/moto-state.js';
 import { INSTALL_HINTS, requirePeer } from '../helpers/peers.js';
 
 interface Row {
@@ -88,12 +86,7 @@ const ROWS: readonly Row[] = [
   { service: 's3', call: ['s3control', 'put-public-access-block', '--account-id', '123456789012', '--public-access-block-configuration', 'BlockPublicAcls=true'], changed: [], refusedToday: /Could not connect to the endpoint URL: "http:\/\/123456789012\.127\.0\.0\.1:/ },
 ];
 
-const moto = await startMoto();
-t.teardown(() => moto.stop());
-const tb = await startTestBroker(moto);
-t.teardown(() => tb.close());
-const state = motoState(moto);
-t.teardown(() => state.close());
+const { moto, tb, state } = await startMotoWithState(t);
 
 /** The aws CLI as moto's administrator, to read the state a call left. */
 function adminCli(args: readonly string[]): Promise<string> {

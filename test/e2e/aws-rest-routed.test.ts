@@ -11,11 +11,9 @@
  */
 import t from 'tap';
 import { CreateClusterCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
-import { startMoto } from '../helpers/moto.js';
-import { startTestBroker } from '../helpers/broker.js';
 import { awsCli } from '../helpers/aws-cli.js';
 import { agentConfig } from '../helpers/aws-sdk.js';
-import { motoState, type Names } from '../helpers/moto-state.js';
+import { startMotoWithState, type Names } from '../helpers/moto-state.js';
 
 interface Row {
   /** The agent's command (without `aws`). */
@@ -27,12 +25,7 @@ interface Row {
   readonly expect: string;
 }
 
-const moto = await startMoto();
-t.teardown(() => moto.stop());
-const tb = await startTestBroker(moto);
-t.teardown(() => tb.close());
-const state = motoState(moto);
-t.teardown(() => state.close());
+const { tb, state } = await startMotoWithState(t);
 
 const ROWS: readonly Row[] = [
   {

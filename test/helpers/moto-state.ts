@@ -13,7 +13,8 @@ import { IoTClient, ListThingsCommand } from '@aws-sdk/client-iot';
 import { ListDomainNamesCommand, OpenSearchClient } from '@aws-sdk/client-opensearch';
 import { ListHostedZonesCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { ListScheduleGroupsCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
-import type { Moto } from './moto.js';
+import { startMoto, type Moto } from './moto.js';
+import { startTestBroker, type TestBroker } from './broker.js';
 import { AGENT_REGION } from './aws-sdk.js';
 
 /** Names (or tokens) of what a service holds; a call's state check finds its own among them. */
@@ -62,4 +63,15 @@ export function motoState(moto: Moto): MotoState {
       for (const c of clients) c.destroy();
     },
   };
+}
+
+/** moto, a test broker in front of it and moto's state reader, each closed when `t` ends. */
+export async function startMotoWithState(t: { teardown(fn: () => unknown): void }): Promise<{ moto: Moto; tb: TestBroker; state: MotoState }> {
+  const moto = await startMoto();
+  t.teardown(() => moto.stop());
+  const tb = await startTestBroker(moto);
+  t.teardown(() => tb.close());
+  const state = motoState(moto);
+  t.teardown(() => state.close());
+  return { moto, tb, state };
 }
