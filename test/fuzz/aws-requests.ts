@@ -112,12 +112,20 @@ function queryPairs(raw: string): [string, string][] {
  * other rest paths: each segment decoded), the query as a multiset, every header outside SPEC
  * §2.1's transport allow-list, and the body bytes (the captured op binds them by sha256).
  */
+/**
+ * S3 itself, where everything after the bucket is one key decoded once. S3 Control signs with the
+ * same name (`s3`) but routes segment by segment like any rest service, so `%2F` there is a new segment.
+ */
+function isS3Proper(r: Req): boolean {
+  return SCOPE.exec(r.headers['authorization'] ?? '')?.[2] === 's3' && !/(^|\.)s3-control[.-]/.test(r.headers['host'] ?? '');
+}
+
 export function fingerprint(r: Req): string {
   const scope = SCOPE.exec(r.headers['authorization'] ?? '');
   const service = scope?.[2] ?? '';
   const region = serviceModel(service)?.global ? null : (scope?.[1] ?? '');
   let path: unknown;
-  if (service === 's3') {
+  if (isS3Proper(r)) {
     const slash = r.path.indexOf('/', 1);
     path = slash === -1 ? [r.path.slice(1), ''] : [r.path.slice(1, slash), decodeOrBad(r.path.slice(slash + 1))];
   } else {
@@ -478,7 +486,7 @@ export function mutate(r: Req, m: Mutation): Req {
         return { ...r, query: reencodeAt(r.query, 0, m.at, m.lower, 'query') };
       }
       // Inside an S3 key only (the bucket is never decoded; other rest paths are segment-routed).
-      if (!r.headers['authorization']?.includes('/s3/')) return r;
+      if (!isS3Proper(r)) return r;
       const slash = r.path.indexOf('/', 1);
       if (slash === -1 || slash === r.path.length - 1) return r;
       return { ...r, path: reencodeAt(r.path, slash + 1, m.at, m.lower, 'path') };
