@@ -78,6 +78,22 @@ t.test('lower layers never import higher ones', async (t) => {
   t.same(upward, []);
 });
 
+// Preconditions live in types (STYLE.md): a stage receives what earlier stages guaranteed (the phases
+// of targets/target.ts, the runner's Certified and Admitted), so the pipeline and the targets never
+// assert a value non-null. The pattern is a `!` right after a name or a call, before `.`, `)`, `;`,
+// `,` or `]` (`!=` and `!==` never match). An index after a length or regex check (`m[1]!`, under
+// noUncheckedIndexedAccess) is not a stage's state and is left to the parsers.
+const NON_NULL = /[\w$)]!(?=[.);,\]])/;
+t.test('src/server/ and src/targets/ assert nothing non-null', async (t) => {
+  const asserted: string[] = [];
+  for (const file of files.filter((f) => /^(server|targets)\//.test(name(f)))) {
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => NON_NULL.test(line) && asserted.push(`${name(file)}:${i + 1}: ${line.trim()}`));
+  }
+  t.same(asserted, []);
+});
+
 // Files stay small (STYLE.md "no god file"): a module over this many lines is split along its seams.
 const MAX_LINES = 300;
 // Generated data only, never hand-written code: today it lives in JSON beside the code that reads

@@ -52,6 +52,8 @@ export function opBodyMatches(op: Op, payload: Buffer, contentType: string | und
  * Throws `contract_mismatch` when no op pins the request, `body_mismatch` when ops do but none
  * binds this body.
  */
+export function matchAwsOp(ops: readonly Op[], request: AwsOperation, account: string, payload: Buffer, contentType: string | undefined): Matched<AwsOp>;
+export function matchAwsOp(ops: readonly Op[], request: AwsOperation, account: string, payload: null, contentType: string | undefined): null;
 export function matchAwsOp(
   ops: readonly Op[],
   request: AwsOperation,

@@ -7,7 +7,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
-import type { Config } from '../config/types.js';
+import type { Config, K8sExecutor } from '../config/types.js';
 import type { Op } from '../certificate/types.js';
 import { TrustStore } from '../certificate/trust.js';
 import { CertificateVerifier } from '../certificate/verify.js';
@@ -84,7 +84,7 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
   // Everything started is stopped in reverse order, on close() and when start-up fails halfway.
   const stops: (() => unknown)[] = [];
   const drains: ListenerDrain[] = [];
-  let kubeRunner: Runner | null = null;
+  let kubeRunner: Runner<K8sExecutor> | null = null;
   let closing: Promise<void> | null = null;
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop();
@@ -171,18 +171,8 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       const lanes = new Lanes(config.limits);
       stops.push(() => lanes.close());
       const target = new AwsTarget({ config, aws: config.aws, minter, dispatcher, mintCached: (cached) => metrics.mintCache.inc({ result: cached ? 'hit' : 'miss' }) });
-      const handler = new Runner(target, {
-        lanes,
-        log,
-        config,
-        verifier,
-        authority,
-        ledger,
-        records,
-        metrics,
-        ...(opts.capture ? { capture: opts.capture } : {}),
-        ...(opts.captureAccount ? { captureAccount: opts.captureAccount } : {}),
-      });
+      const capture = opts.capture ? { capture: opts.capture, ...(opts.captureAccount ? { captureAccount: opts.captureAccount } : {}) } : {};
+      const handler = new Runner(target, { lanes, log, config, verifier, authority, ledger, records, metrics, ...capture });
       const server = createServer(agentServerOptions(config.limits.request_timeout));
       awsAddress = await serveAgents(server, config.listen.aws, (drain, queues) => {
         server.on('request', drain.requests(queues.requests(handler.handle)));
@@ -206,10 +196,7 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
       const handler = new Runner(new KubeTarget(config, upstream), { config, verifier, authority, ledger, records, metrics, lanes, log, ...(opts.capture ? { capture: opts.capture } : {}) });
       kubeRunner = handler;
       const { host } = parseListen(config.listen.kube);
-      const local = config.kube.tls ? null : await localServingCert(host);
-      const tls = config.kube.tls
-        ? { cert: await readFile(config.kube.tls.cert), key: await readFile(config.kube.tls.key) }
-        : { cert: local!.serving.certPem, key: local!.serving.keyPem };
+      const { tls, localCaPem } = await kubeServing(config.kube.tls, host);
       const server = createHttpsServer({ ...tls, ...agentServerOptions(config.limits.request_timeout) });
       kubeAddress = await serveAgents(server, config.listen.kube, (drain, queues) => {
         server.on('request', drain.requests(queues.requests(handler.handle)));
@@ -217,11 +204,11 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
         server.on('checkContinue', drain.requests(queues.requests(handler.handle)));
         server.on('upgrade', drain.upgrades(handler.upgrade));
       });
-      if (local) {
+      if (localCaPem !== null) {
         // SPEC §1: the agent gets the CA bundle and a ready kubeconfig (its token: the certificate).
         const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
         const server = `https://${reachable.includes(':') ? `[${reachable}]` : reachable}:${kubeAddress.port}`;
-        await writeClientDir(config.kube.client_dir, { server, caPem: local.caPem });
+        await writeClientDir(config.kube.client_dir, { server, caPem: localCaPem });
         log(`seb: kube client files in ${config.kube.client_dir} (kubeconfig, ca.crt)`);
       }
     }
@@ -256,12 +243,17 @@ export async function startBroker(config: Config, opts: BrokerOptions = {}): Pro
   }
 }
 
-/** A CA made at start and a serving certificate for the kube listener (SPEC §1). */
-async function localServingCert(host: string): Promise<{ caPem: string; serving: { certPem: string; keyPem: string } }> {
+/**
+ * The kube listener's serving certificate: the configured one, or else a CA made at start and a
+ * serving certificate it issues, whose CA the agent is handed (SPEC §1; `localCaPem`, else null).
+ */
+async function kubeServing(configured: { readonly cert: string; readonly key: string } | null, host: string): Promise<{ tls: { cert: string | Buffer; key: string | Buffer }; localCaPem: string | null }> {
+  if (configured) return { tls: { cert: await readFile(configured.cert), key: await readFile(configured.key) }, localCaPem: null };
   const { makeLocalCa, issueServingCert } = await import('../targets/kube/local-pki.js');
   const ca = await makeLocalCa('seb local CA');
   const hosts = [...new Set([host, '127.0.0.1', '::1', 'localhost'].filter((h) => h !== '0.0.0.0' && h !== '::'))];
-  return { caPem: ca.certPem, serving: await issueServingCert(ca, hosts) };
+  const serving = await issueServingCert(ca, hosts);
+  return { tls: { cert: serving.certPem, key: serving.keyPem }, localCaPem: ca.certPem };
 }
 
 async function closeServer(server: Server | HttpsServer): Promise<void> {

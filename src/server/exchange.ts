@@ -15,14 +15,16 @@ import type { Config } from '../config/types.js';
 import type { Audit } from './responses.js';
 import type { Lanes } from './lanes.js';
 import type { Denial } from '../reasons.js';
-import type { RequestHead, TargetName, TargetRequest, UpstreamRequest } from '../targets/target.js';
+import type { AdmittedRequest, RequestHead, RequestView, TargetName } from '../targets/target.js';
 import { StageClock, type Metrics } from './metrics.js';
 import type { StreamGuard } from './stream-guard.js';
 
-export class Exchange {
+export class Exchange<P = unknown> {
   head: RequestHead | null = null;
-  /** The target's one reading of the request (targets/target.ts), once the head was read. */
-  request: TargetRequest | null = null;
+  /** The latest phase of the target's one reading of the request (targets/target.ts), for records and denials. */
+  view: RequestView<P> | null = null;
+  /** The target's profile of the executor, once resolved (the certificate's, or the read executor). */
+  profile: P | null = null;
   /** The certificate as carried, before it is verified. */
   jws: CompactJws | null = null;
   certificate: Certificate | null = null;
@@ -44,14 +46,15 @@ export class Exchange {
 
 export type Decision = 'admit' | 'read';
 
-/** A request that passed admission: its decision record is written, its use reserved (admit). */
-export interface Admitted {
-  readonly decision: Decision;
-  readonly request: TargetRequest;
-  readonly certificate: Certificate | null;
-  /** Null for an upgrade, which opens its own connection (tunnel.ts). */
-  readonly upstream: UpstreamRequest | null;
-}
+/**
+ * A request that passed admission: its decision record is written, its use reserved (admit).
+ * `upstream` is what the sign stage prepared: the HTTP request (forward.ts) or an upgrade's own
+ * connection (tunnel.ts).
+ */
+export type Admitted<U> = { readonly request: AdmittedRequest<unknown>; readonly upstream: U } & (
+  | { readonly decision: 'admit'; readonly certificate: Certificate; readonly matched: Matched<Op> }
+  | { readonly decision: 'read'; readonly certificate: null; readonly matched: null }
+);
 
 /** What the upstream stage (forward.ts, tunnel.ts) uses of the runner that admitted the request. */
 export interface Relay {

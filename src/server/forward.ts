@@ -15,6 +15,8 @@ import { Lanes, type Slot } from './lanes.js';
 import { guardRate, TOO_SLOW } from './rate-guard.js';
 import { errorText, upstreamFailure, type UpstreamFailure } from './upstream-failure.js';
 import type { Admitted, Exchange, Relay } from './exchange.js';
+import type { Certificate } from '../certificate/types.js';
+import type { UpstreamRequest } from '../targets/target.js';
 
 /** An answer that later ops bind to is read whole before it is relayed; S3's are a few hundred bytes. */
 const MAX_BOUND_ANSWER = 1 << 20;
@@ -27,7 +29,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-aliv
  * sent, the use goes back, the client reads 503 (`send`), the outcome says not_forwarded, and null
  * is returned.
  */
-export async function takeSlot(runner: Relay, x: Exchange, admitted: Admitted, longRunning: boolean, deadline: number, bytesIn: number, send: (f: UpstreamFailure) => void): Promise<Slot | null> {
+export async function takeSlot(runner: Relay, x: Exchange, admitted: Admitted<unknown>, longRunning: boolean, deadline: number, bytesIn: number, send: (f: UpstreamFailure) => void): Promise<Slot | null> {
   try {
     return await runner.d.lanes.acquire(Lanes.laneOf(admitted.decision === 'admit', longRunning), deadline);
   } catch (err) {
@@ -42,9 +44,9 @@ export async function takeSlot(runner: Relay, x: Exchange, admitted: Admitted, l
   }
 }
 
-export async function forward(runner: Relay, x: Exchange, res: ServerResponse, admitted: Admitted): Promise<void> {
-  const upstream = admitted.upstream!;
-  const longRunning = admitted.request.kind !== null && admitted.request.kind.longRunning;
+export async function forward(runner: Relay, x: Exchange, res: ServerResponse, admitted: Admitted<UpstreamRequest>): Promise<void> {
+  const { upstream } = admitted;
+  const { longRunning } = admitted.request.kind;
   // Issue 11 §3: the wait for a place counts against limits.request_timeout, with the answer's head.
   const deadline = performance.now() + runner.timeoutMs;
   const slot = await takeSlot(runner, x, admitted, longRunning, deadline, upstream.body.length, (f) => answerFailure(runner, x, res, admitted, f));
@@ -59,17 +61,16 @@ export async function forward(runner: Relay, x: Exchange, res: ServerResponse, a
 }
 
 /** 502, 503 or 504 in the client's own format, before any byte of an answer went out. */
-function answerFailure(runner: Relay, x: Exchange, res: ServerResponse, admitted: Admitted, failure: UpstreamFailure): void {
+function answerFailure(runner: Relay, x: Exchange, res: ServerResponse, admitted: Admitted<unknown>, failure: UpstreamFailure): void {
   if (res.headersSent || res.destroyed) return;
   const rendered = admitted.request.render(failure.status, failure.message, false);
   runner.sebHeaders(x, res.setHeader.bind(res), admitted.decision, null);
   res.writeHead(rendered.status, rendered.headers).end(x.req.method === 'HEAD' ? undefined : rendered.body);
 }
 
-async function relay(runner: Relay, x: Exchange, res: ServerResponse, admitted: Admitted, dispatcher: Dispatcher, longRunning: boolean, deadline: number): Promise<void> {
+async function relay(runner: Relay, x: Exchange, res: ServerResponse, admitted: Admitted<UpstreamRequest>, dispatcher: Dispatcher, longRunning: boolean, deadline: number): Promise<void> {
   const { metrics, log, config } = runner.d;
-  const { request, decision } = admitted;
-  const upstream = admitted.upstream!;
+  const { request, decision, upstream } = admitted;
   const bytesIn = upstream.body.length;
   const abort = new AbortController();
   // Widened: the close and rate-guard callbacks change it while the relay runs.
@@ -109,7 +110,7 @@ async function relay(runner: Relay, x: Exchange, res: ServerResponse, admitted: 
     x.clock.lap('upstream');
     status = answer.statusCode;
     ({ upstreamRequestId, error } = request.outcome(status, answer.headers));
-    const kept = status >= 200 && status < 300 && decision === 'admit' ? await remember(runner, x, admitted, answer.headers, answer.body) : null;
+    const kept = status >= 200 && status < 300 && admitted.decision === 'admit' ? await remember(runner, admitted.certificate, admitted.matched.index, answer.headers, answer.body) : null;
     const redacted = request.redactedHeaders(decision === 'read');
     for (const [name, value] of Object.entries(answer.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name) || redacted?.has(name)) continue;
@@ -157,9 +158,7 @@ async function relay(runner: Relay, x: Exchange, res: ServerResponse, admitted: 
  * SPEC §2.2: when later ops bind to this op's answer, keeps their values before the client sees
  * it. Returns the answer's body when it had to be read for that, else null (it is streamed).
  */
-async function remember(runner: Relay, x: Exchange, admitted: Admitted, headers: Record<string, string | string[] | undefined>, body: Readable): Promise<Buffer | null> {
-  const cert = admitted.certificate!;
-  const index = x.matched!.index;
+async function remember(runner: Relay, cert: Certificate, index: number, headers: Record<string, string | string[] | undefined>, body: Readable): Promise<Buffer | null> {
   const sources = sourcesOf(cert.contract.ops, index);
   if (sources.length === 0) return null;
   const held = sources.some(inAnswerBody) ? await readAnswer(body, MAX_BOUND_ANSWER) : null;

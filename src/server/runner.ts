@@ -16,7 +16,7 @@ import type { Authority } from '../authority/state.js';
 import type { ReplayLedger } from '../replay/types.js';
 import type { RecordWriter } from '../records/writer.js';
 import type { RecordRef } from '../records/types.js';
-import type { ExecutorProfile, RenderedAnswer, RequestKind, Target, TargetRequest } from '../targets/target.js';
+import type { AdmittedRequest, ReadyRequest, RenderedAnswer, Target, TargetRequest } from '../targets/target.js';
 import { cleanHead } from './hygiene.js';
 import { readBody } from './body.js';
 import type { Metrics } from './metrics.js';
@@ -26,6 +26,7 @@ import { type Audit, denialMessage, recordClientGone, recordDenial, recordedDeta
 import type { Lanes } from './lanes.js';
 import { errorText } from './upstream-failure.js';
 import { Exchange, type Admitted, type Decision } from './exchange.js';
+import type { TunnelRequest, UpstreamRequest } from '../targets/target.js';
 import { StreamGuard } from './stream-guard.js';
 import { forward } from './forward.js';
 import { tunnel } from './tunnel.js';
@@ -54,10 +55,21 @@ class Captured {
   constructor(readonly answer: RenderedAnswer) {}
 }
 
+/** A verified certificate and this target's profile of its executor (SPEC §5). */
+interface Certified<P> {
+  readonly cert: Certificate;
+  readonly profile: P;
+}
+
+/** The sign stage's last step: the request as it goes upstream, or an upgrade's own connection. */
+type Sign<U> = (request: AdmittedRequest<unknown>, cert: Certificate | null) => U | Promise<U>;
+const signHttp: Sign<UpstreamRequest> = (request, cert) => request.prepare(cert);
+const signTunnel: Sign<TunnelRequest> = (request, cert) => request.tunnel(cert);
+
 const EMPTY = Buffer.alloc(0);
 
-export class Runner {
-  readonly target: Target;
+export class Runner<P> {
+  readonly target: Target<P>;
   readonly d: RunnerDeps;
   readonly streams: StreamGuard;
   /** Where records and operational log lines go. */
@@ -67,11 +79,9 @@ export class Runner {
   readonly #readsAllowed: boolean;
   readonly #readsDenied: boolean;
   readonly #captureAccount: string;
-  /** The read executor's profile for this target (SPEC §7), or null when none is configured. */
-  readonly #reader: ExecutorProfile | null;
   readonly #now: () => number;
 
-  constructor(target: Target, deps: RunnerDeps) {
+  constructor(target: Target<P>, deps: RunnerDeps) {
     this.target = target;
     this.d = deps;
     const { config } = deps;
@@ -82,13 +92,12 @@ export class Runner {
     this.#readsDenied = config.reads === 'deny';
     this.#captureAccount = deps.captureAccount ?? '{account}';
     this.#now = deps.now ?? (() => Date.now() / 1000);
-    this.#reader = (config.read_executor && config.executors[config.read_executor]?.[target.name]) || null;
   }
 
   /** Node's 'request' and 'checkContinue' events both land here. */
   handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const x = new Exchange(req);
-    this.#admit(x, null, res)
+    const x = new Exchange<P>(req);
+    this.#admit(x, null, res, signHttp)
       .then((admitted) => (admitted instanceof Captured ? void res.writeHead(admitted.answer.status, admitted.answer.headers).end(admitted.answer.body) : forward(this, x, res, admitted)))
       .catch((err: unknown) =>
         this.#fail(x, err, (answer) => {
@@ -100,7 +109,7 @@ export class Runner {
 
   /** exec, attach, port-forward, proxy (WebSocket or SPDY): the same admission, then a tunnel on 101. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const x = new Exchange(req);
+    const x = new Exchange<P>(req);
     socket.on('error', () => socket.destroy());
     const answer = (rendered: RenderedAnswer): void => {
       const body = Buffer.from(rendered.body);
@@ -108,7 +117,7 @@ export class Runner {
       const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
       socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${rendered.status} ${rendered.status === 403 ? 'Forbidden' : 'Error'}\r\n${lines.join('\r\n')}\r\n\r\n`), body]));
     };
-    this.#admit(x, upgradeHeaders(req), null)
+    this.#admit(x, upgradeHeaders(req), null, signTunnel)
       .then((admitted) => (admitted instanceof Captured ? answer(admitted.answer) : tunnel(this, x, socket, head, admitted)))
       .catch((err: unknown) => this.#fail(x, err, answer, () => undefined));
   };
@@ -119,115 +128,127 @@ export class Runner {
   }
 
   /** Every stage up to the decision record, in stages.ts order. */
-  async #admit(x: Exchange, upgrade: Readonly<Record<string, string>> | null, res: ServerResponse | null): Promise<Admitted | Captured> {
+  async #admit<U>(x: Exchange<P>, upgrade: Readonly<Record<string, string>> | null, res: ServerResponse | null, sign: Sign<U>): Promise<Admitted<U> | Captured> {
     const { config } = this.d;
     const head = (x.head = cleanHead(x.req));
-    const request = (x.request = this.target.open(head, upgrade));
+    const request = this.target.open(head, upgrade);
+    x.view = request;
     // What the head tells: the cheapest refusals come before the body is read (SPEC §3).
-    const early = request.kind;
-    const readThrough = early !== null && early.read && this.#readsAllowed;
-    if (early !== null && early.read && this.#readsDenied) throw readsDenied();
-    if (readThrough) this.#bindReader(request);
-    else if (early !== null && !this.d.capture) {
-      const cert = await this.#certify(x, request, early);
-      request.matchHead(cert.contract.ops);
+    const { early } = request;
+    const readThrough = early !== null && early.kind.read && this.#readsAllowed;
+    if (early !== null && early.kind.read && this.#readsDenied) throw readsDenied();
+    let certified: Certified<P> | null = null;
+    const reader = readThrough ? this.#reader(x) : null;
+    if (early !== null && !readThrough && !this.d.capture) {
+      certified = await this.#certify(x, request);
+      if (early.kind.vends !== null) throw new Denial('credential_vending', early.kind.vends);
+      early.matchHead(certified.cert.contract.ops, certified.profile);
       x.clock.lap('match');
     }
     if (head.expectContinue && res) res.writeContinue();
 
     const raw = upgrade ? EMPTY : await readBody(x.req, head.contentLength, config.limits);
     x.bodyRead = true;
-    const kind = request.finish(raw, !readThrough);
-    x.clock.reset();
-    if (kind.read && this.#readsAllowed) {
-      if (!readThrough) this.#bindReader(request);
-      return this.#prepare(x, request, null, 'read', upgrade !== null);
+    if (reader !== null) {
+      x.clock.reset();
+      return this.#read(x, (x.view = request.passRead(raw, reader)), sign);
     }
+    const finished = (x.view = request.finish(raw));
+    x.clock.reset();
+    const { kind } = finished;
+    if (kind.read && this.#readsAllowed) return this.#read(x, (x.view = finished.bind(this.#reader(x))), sign);
     if (this.d.capture) {
-      const answer = request.capture(this.#captureAccount, this.d.capture);
+      const answer = finished.capture(this.#captureAccount, this.d.capture);
       if (answer === null) throw new Denial('contract_mismatch', 'seb op capture: the mutation was printed as an op, not executed');
       return new Captured(answer);
     }
     if (kind.read && this.#readsDenied) throw readsDenied();
-    const cert = await this.#certify(x, request, kind);
-    const matched = (x.matched = request.match(cert.contract.ops));
+    // The certificate is verified once per request: here only where the head did not tell enough.
+    certified ??= await this.#certify(x, request);
+    const { cert } = certified;
+    const bound = (x.view = finished.bind(certified.profile));
+    if (kind.vends !== null) throw new Denial('credential_vending', kind.vends);
+    const matched = (x.matched = bound.match(cert.contract.ops));
     x.clock.lap('match');
     x.reservation = await reserveUse(this.d.ledger, cert, matched, this.#now(), config.trust.clock_skew);
     x.clock.lap('replay');
     if (matched.op.pre_state !== null) {
-      await request.drift(matched, cert);
+      await bound.drift(matched, cert);
       x.clock.lap('drift');
     }
-    return this.#prepare(x, request, cert, 'admit', upgrade !== null);
+    const { request: admitted, upstream } = await this.#prepare(x, bound, cert, sign);
+    return { decision: 'admit', request: admitted, certificate: cert, matched, upstream };
   }
 
-  /**
-   * carrier -> certificate -> authority -> executor -> vending. Run on the head's reading where the
-   * head tells enough, then again on the full reading, when the certificate is already verified and
-   * only vending is checked again.
-   */
-  async #certify(x: Exchange, request: TargetRequest, kind: RequestKind): Promise<Certificate> {
+  /** carrier -> certificate -> authority -> executor: the certificate and this target's profile of its executor. */
+  async #certify(x: Exchange<P>, request: TargetRequest<P>): Promise<Certified<P>> {
     x.clock.reset();
-    let cert = x.certificate;
-    if (!cert) {
-      const jws = request.carrier();
-      if (jws === null) throw new Denial('no_certificate', this.target.carrierHint);
-      x.jws = jws;
-      cert = await this.d.verifier.verify(jws);
-      x.certificate = cert;
-      this.d.authority.check(cert);
-      const profile = this.d.config.executors[cert.execution_identity]?.[this.target.name];
-      if (!profile) throw new Denial('unknown_execution_identity', `no ${this.target.name} executor named ${safeText(cert.execution_identity)}`);
-      request.bind(profile);
-      x.clock.lap('certificate');
-    }
-    if (kind.vends !== null) throw new Denial('credential_vending', kind.vends);
-    return cert;
+    const jws = request.carrier();
+    if (jws === null) throw new Denial('no_certificate', this.target.carrierHint);
+    x.jws = jws;
+    const cert = await this.d.verifier.verify(jws);
+    x.certificate = cert;
+    this.d.authority.check(cert);
+    const profile = this.target.executor(cert.execution_identity);
+    if (profile === null) throw new Denial('unknown_execution_identity', `no ${this.target.name} executor named ${safeText(cert.execution_identity)}`);
+    x.profile = profile;
+    x.clock.lap('certificate');
+    return { cert, profile };
   }
 
-  #bindReader(request: TargetRequest): void {
-    if (!this.#reader) throw new Denial('unknown_execution_identity', `no ${this.target.name} read_executor is configured`);
-    request.bind(this.#reader);
+  /** The read executor a read under `reads: allow` goes out as (SPEC §7). */
+  #reader(x: Exchange<P>): P {
+    const { reader } = this.target;
+    if (reader === null) throw new Denial('unknown_execution_identity', `no ${this.target.name} read_executor is configured`);
+    x.profile = reader;
+    return reader;
+  }
+
+  /** A read under `reads: allow`: no certificate, out under the read executor (SPEC §7). */
+  async #read<U>(x: Exchange<P>, ready: ReadyRequest<P>, sign: Sign<U>): Promise<Admitted<U>> {
+    const { request, upstream } = await this.#prepare(x, ready, null, sign);
+    return { decision: 'read', request, certificate: null, matched: null, upstream };
   }
 
   /** mint -> sign -> record: the decision record is written ahead of forwarding (SPEC §8). */
-  async #prepare(x: Exchange, request: TargetRequest, cert: Certificate | null, decision: Decision, tunnel: boolean): Promise<Admitted> {
-    await request.identity(cert);
+  async #prepare<U>(x: Exchange<P>, ready: ReadyRequest<P>, cert: Certificate | null, sign: Sign<U>): Promise<{ request: AdmittedRequest<P>; upstream: U }> {
+    const request = (x.view = await ready.identity(cert));
     x.clock.lap('mint');
-    const upstream = tunnel ? null : await request.prepare(cert);
+    const upstream = await sign(request, cert);
     x.clock.lap('sign');
+    const decision: Decision = cert === null ? 'read' : 'admit';
     x.record = await this.#decision(x, decision, null).catch((err: unknown) => {
       throw new Denial('audit_unavailable', 'the record sink refused the decision', undefined, errorText(err));
     });
     x.clock.lap('record');
-    return { decision, request, certificate: cert, upstream };
+    return { request, upstream };
   }
 
-  #decision(x: Exchange, decision: Decision | 'deny', denial: Denial | null): Promise<RecordRef> {
+  #decision(x: Exchange<P>, decision: Decision | 'deny', denial: Denial | null): Promise<RecordRef> {
     const { head } = x;
     return this.d.records.decision({
       request: {
         target: this.target.name,
         method: safeText(head?.method ?? x.req.method ?? ''),
         path: safeText(head?.path ?? ''),
-        ...(x.request ? x.request.project() : this.target.bareProjection),
+        ...(x.view ? x.view.project(x.profile) : this.target.bareProjection),
         ...runTimeValues(x.matched?.values),
       },
       certificate: certificateSummary(x.certificate, x.matched?.index ?? null, x.claimedJti),
       decision,
       reason: denial?.code ?? null,
       detail: recordedDetail(denial),
-      identity: x.request?.identityRecord() ?? null,
+      identity: x.view?.identityRecord() ?? null,
     });
   }
 
   /** The `X-SEB-*` and `Server-Timing` headers of an answer (SPEC §4). */
-  sebHeaders(x: Exchange, set: (name: string, value: string) => void, decision: Decision | 'deny', denial: Denial | null): void {
+  sebHeaders(x: Exchange<unknown>, set: (name: string, value: string) => void, decision: Decision | 'deny', denial: Denial | null): void {
     sebHeaders(set, decision, denial, x.record, x.clock);
   }
 
   /** Every failure before forwarding: release the use, record the denial, answer natively. */
-  async #fail(x: Exchange, err: unknown, send: (answer: RenderedAnswer) => void, gone: () => void): Promise<void> {
+  async #fail(x: Exchange<P>, err: unknown, send: (answer: RenderedAnswer) => void, gone: () => void): Promise<void> {
     x.reservation?.release();
     // Its decision record already has its outcome (client_gone): there is nothing to deny and nobody to answer.
     if (err instanceof ClientGone && x.record) return gone();
@@ -239,7 +260,7 @@ export class Runner {
     this.d.metrics.requests.inc({ target: this.target.name, decision: 'deny', reason: denial?.code ?? 'internal' });
     const message = denialMessage(denial, x.certificate?.jti ?? x.claimedJti);
     const status = denial ? denial.status : 500;
-    const rendered = x.request ? x.request.render(status, message, true) : this.target.renderBare(x.req.headers, status, message);
+    const rendered = x.view ? x.view.render(status, message, true) : this.target.renderBare(x.req.headers, status, message);
     const headers: Record<string, string> = { ...rendered.headers };
     this.sebHeaders(x, (k, v) => (headers[k] = v), 'deny', denial);
     // A denial before the body was read closes the connection instead of draining an upload (SPEC §3).

@@ -14,11 +14,12 @@ import { commitBeforeForward, denialMessage, recordOutcome, refuseIfClientLeft, 
 import { HOP_BY_HOP, takeSlot } from './forward.js';
 import { upstreamFailure } from './upstream-failure.js';
 import type { Admitted, Exchange, Relay } from './exchange.js';
+import type { TunnelRequest } from '../targets/target.js';
 
 type Answer = (status: number, reason: string, headerLines: string[], body: Buffer) => void;
 type Done = (status: number | null, error: string | null, outcome?: OutcomeKind) => void;
 
-export async function tunnel(runner: Relay, x: Exchange, socket: Duplex, head: Buffer, admitted: Admitted): Promise<void> {
+export async function tunnel(runner: Relay, x: Exchange, socket: Duplex, head: Buffer, admitted: Admitted<TunnelRequest>): Promise<void> {
   const { log, config } = runner.d;
   const { decision, request } = admitted;
   const jti = admitted.certificate?.jti ?? null;
@@ -30,7 +31,7 @@ export async function tunnel(runner: Relay, x: Exchange, socket: Duplex, head: B
     socket.end(`HTTP/1.1 ${status} Service Unavailable\r\n${lines.join('\r\n')}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
   if (!slot) return;
-  const target = request.tunnel(admitted.certificate);
+  const target = admitted.upstream;
   const onUpgrade = target.spendsOnUpgrade;
   try {
     // A session opened for a client that is gone would run its command with nobody attached.
@@ -125,7 +126,7 @@ export async function tunnel(runner: Relay, x: Exchange, socket: Duplex, head: B
 interface Session {
   readonly socket: Duplex;
   readonly head: Buffer;
-  readonly admitted: Admitted;
+  readonly admitted: Admitted<TunnelRequest>;
   readonly onUpgrade: boolean;
   readonly upstreamSocket: Duplex;
   readonly upstreamHead: Buffer;

@@ -12,7 +12,7 @@ import { PIPELINE } from '../../src/server/stages.js';
 import type { Certificate, K8sOp, Op } from '../../src/certificate/types.js';
 import { CompactJws } from '../../src/certificate/compact-jws.js';
 import type { Config } from '../../src/config/types.js';
-import type { ExecutorProfile, RequestHead, RequestKind, Target, TargetRequest, UpstreamRequest } from '../../src/targets/target.js';
+import type { AdmittedRequest, BoundRequest, RenderedAnswer, RequestHead, RequestKind, Target, TargetRequest, UpstreamRequest } from '../../src/targets/target.js';
 
 const ORIGIN = 'http://upstream.test';
 const OP = { target: 'k8s', pre_state: { absent: true }, max_uses: 1 } as unknown as K8sOp;
@@ -39,22 +39,17 @@ function stageFails(w: World, stage: string): void {
   if (w.fail?.stage === stage) throw new Denial(w.fail.code, `made to fail at ${stage}`);
 }
 
-function fakeTarget(w: World): Target {
-  const request = (head: RequestHead): TargetRequest => ({
+type Profile = { readonly user: string };
+
+function fakeTarget(w: World): Target<Profile> {
+  const view = (head: RequestHead) => ({
+    identityRecord: () => null,
+    project: () => ({ what: head.path }),
+    render: (status: number, message: string): RenderedAnswer => ({ status, headers: { 'content-type': 'text/plain' }, body: message }),
+  });
+  const admitted = (head: RequestHead): AdmittedRequest<Profile> => ({
+    ...view(head),
     kind: w.kind,
-    digest: null,
-    carrier: () => {
-      stageFails(w, 'carrier');
-      const token = head.headers['x-seb-certificate'];
-      return (w.carried = token === undefined ? null : new CompactJws(token));
-    },
-    bind: (_p: ExecutorProfile) => stageFails(w, 'executor'),
-    finish: () => (w.calls.push('body'), w.kind),
-    matchHead: () => stageFails(w, 'match-head'),
-    match: (ops: readonly Op[]) => (stageFails(w, 'match'), { index: 0, op: ops[0]!, values: [] }),
-    capture: (_account: string, record: (op: Op) => number) => (record(OP), null),
-    drift: async () => stageFails(w, 'drift'),
-    identity: async () => stageFails(w, 'mint'),
     identityRecord: () => ({ type: 'fake' }),
     prepare: async (): Promise<UpstreamRequest> => {
       stageFails(w, 'sign');
@@ -63,16 +58,37 @@ function fakeTarget(w: World): Target {
     tunnel: () => {
       throw new Error('no tunnels here');
     },
-    project: () => ({ what: head.path }),
     outcome: () => ({ upstreamRequestId: null, error: null }),
-    render: (status, message) => ({ status, headers: { 'content-type': 'text/plain' }, body: message }),
     redactedHeaders: () => null,
     streamNotice: () => null,
+  });
+  const bound = (head: RequestHead): BoundRequest<Profile> => ({
+    ...view(head),
+    kind: w.kind,
+    match: (ops: readonly Op[]) => (stageFails(w, 'match'), { index: 0, op: ops[0]!, values: [] }),
+    drift: async () => stageFails(w, 'drift'),
+    identity: async () => (stageFails(w, 'mint'), admitted(head)),
+  });
+  const request = (head: RequestHead): TargetRequest<Profile> => ({
+    ...view(head),
+    early: { kind: w.kind, matchHead: () => stageFails(w, 'match-head') },
+    carrier: () => {
+      stageFails(w, 'carrier');
+      const token = head.headers['x-seb-certificate'];
+      return (w.carried = token === undefined ? null : new CompactJws(token));
+    },
+    finish: () => {
+      w.calls.push('body');
+      return { ...view(head), kind: w.kind, capture: (_account: string, record: (op: Op) => number) => (record(OP), null), bind: () => bound(head) };
+    },
+    passRead: () => (w.calls.push('body'), bound(head)),
   });
   return {
     name: 'k8s',
     carrierHint: 'send a certificate',
     bareProjection: { what: null },
+    reader: { user: 'r' },
+    executor: (name) => (stageFails(w, 'executor'), name === 'ops' ? { user: 'u' } : null),
     open: (head) => (stageFails(w, 'hygiene'), request(head)),
     renderBare: (_h, status, message) => ({ status, headers: {}, body: message }),
   };
@@ -210,7 +226,7 @@ t.test('a read under reads: allow goes out under the read executor without a cer
   const res = await send(port, {});
   t.equal(res.status, 200);
   t.equal(res.headers['x-seb-decision'], 'read');
-  t.same(w.calls, ['hygiene', 'executor', 'body', 'mint', 'sign', 'record']);
+  t.same(w.calls, ['hygiene', 'body', 'mint', 'sign', 'record']);
   t.match(w.records[0], { decision: 'read', certificate: null });
 });
 

@@ -86,7 +86,7 @@ export function understandLambda(req: AwsHttpRequest, region: string, payload: B
     resource = functionArn(arn, region);
     permissions.push({ action, resource });
   } else {
-    const name = vars['FunctionName'] ?? bodyString(body!, 'FunctionName', true)!;
+    const name = vars['FunctionName'] ?? requiredBodyString(body, 'FunctionName');
     resource = functionArn(name, region);
     permissions.push({ action, resource });
     const qualifier = route.qualifier ? params['Qualifier'] : undefined;
@@ -177,6 +177,13 @@ function jsonObject(payload: Buffer): Record<string, unknown> {
   const body = parseStrictJson(payload);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw unparseable('the body must be a JSON object');
   return body as Record<string, unknown>;
+}
+
+/** A member the operation cannot go without: its body must be read and hold it as a string. */
+function requiredBodyString(body: Record<string, unknown> | undefined, name: string): string {
+  const value = body && Object.hasOwn(body, name) ? body[name] : undefined;
+  if (typeof value !== 'string') throw unparseable(`${name} must be a string in the body`);
+  return value;
 }
 
 function bodyString(body: Record<string, unknown>, name: string, required: boolean): string | undefined {

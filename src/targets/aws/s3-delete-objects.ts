@@ -142,7 +142,7 @@ function decodeText(raw: string): string {
     const plain = amp === -1 ? raw.slice(i) : raw.slice(i, amp);
     for (const ch of plain) {
       // A raw CR would be normalised to LF by S3's XML parser: the key would not be the one read.
-      if (ch === '\r' || !isXmlChar(ch.codePointAt(0)!)) throw unparseable('XML text holds a character that must be escaped');
+      if (ch === '\r' || !isXmlChar(ch.codePointAt(0) ?? 0)) throw unparseable('XML text holds a character that must be escaped');
     }
     out += plain;
     if (amp === -1) break;

@@ -185,7 +185,8 @@ export function selectS3Operation(
   for (const [name, value] of Object.entries(spec.selectors)) {
     if (value !== null && query[name] !== value) throw unparseable(`${spec.operation}: ?${name} must be ${value === '' ? 'bare' : value}`);
   }
-  const accepted = ACCEPTED.get(spec)!;
+  const accepted = ACCEPTED.get(spec);
+  if (accepted === undefined) throw unparseable(`${spec.operation} is not a modeled S3 operation`);
   for (const name of Object.keys(query)) {
     // An unknown name may be a subresource S3 reads as another operation (?restore, ?select, ...).
     if (!accepted.has(name)) throw unparseable(`${spec.operation} does not take query parameter ${name}`);

@@ -9,7 +9,7 @@ import { unparseable } from '../../reasons.js';
 import { iamLiteral } from './arn.js';
 import { decodeComponent, parseQuery } from './query-string.js';
 import { semanticHeaders } from './semantic-headers.js';
-import { headerActions, selectS3Operation, type S3Scope } from './s3-operations.js';
+import { headerActions, selectS3Operation, type S3OperationSpec, type S3Scope } from './s3-operations.js';
 import { parseDeleteObjects } from './s3-delete-objects.js';
 import type { AwsHttpRequest, AwsOperation, Permission } from './types.js';
 
@@ -51,15 +51,15 @@ export function understandS3(req: AwsHttpRequest, region: string, payload: Buffe
   const resource = path.key === null ? bucketArn : `${bucketArn}/${path.key}`;
   // Bucket names cannot hold IAM's special characters; keys can (arn.ts iamLiteral).
   const grantOn = path.key === null ? bucketArn : `${bucketArn}/${iamLiteral(path.key)}`;
-  const versioned = spec.versionAction !== null && 'versionId' in params;
+
   const permissions = new Permissions();
   if (spec.operation === 'DeleteObjects') {
     if (payload === null) return null;
     for (const { key, versionId } of parseDeleteObjects(payload)) {
-      permissions.add(versionId === null ? spec.action : spec.versionAction!, `${bucketArn}/${iamLiteral(key)}`);
+      permissions.add(versionId === null ? spec.action : versionActionOf(spec), `${bucketArn}/${iamLiteral(key)}`);
     }
   } else {
-    permissions.add(versioned ? spec.versionAction! : spec.action, grantOn);
+    permissions.add(spec.versionAction !== null && 'versionId' in params ? spec.versionAction : spec.action, grantOn);
   }
   for (const action of headerActions(spec, headers)) permissions.add(action, grantOn);
   if (copySource !== undefined) {
@@ -83,6 +83,12 @@ export function understandS3(req: AwsHttpRequest, region: string, payload: Buffe
 }
 
 /** `/` is the service, `/{bucket}` (or `/{bucket}/`, as the JS SDK sends) a bucket, `/{bucket}/{key+}` an object. */
+/** A versionId names an object version: an operation without a version action cannot take one. */
+function versionActionOf(spec: S3OperationSpec): string {
+  if (spec.versionAction === null) throw unparseable(`${spec.operation} takes no versionId`);
+  return spec.versionAction;
+}
+
 function parsePath(raw: string): S3Path {
   if (!raw.startsWith('/')) throw unparseable('the S3 path must start with /');
   if (raw === '/') return { scope: 'service', bucket: null, key: null };

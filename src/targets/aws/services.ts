@@ -118,7 +118,14 @@ const PARTITIONS: readonly Partition[] = file.partitions.map((p) => ({
   regionRegex: new RegExp(p.regionRegex),
   dnsSuffix: p.dnsSuffix,
 }));
-const AWS_PARTITION = PARTITIONS.find((p) => p.id === 'aws')!;
+const AWS_PARTITION = awsPartition();
+
+/** The `aws` partition, without which no region could be placed: the data is broken if it is missing. */
+function awsPartition(): Partition {
+  const aws = PARTITIONS.find((p) => p.id === 'aws');
+  if (aws === undefined) throw new Error('data/services.json has no aws partition');
+  return aws;
+}
 
 /** The signing name's own model, or `undefined` when the signing name is not served. */
 export function serviceModel(signingName: string): ServiceModel | undefined {

@@ -23,6 +23,8 @@ import { checkHostPrefix, fillHostPrefix, isS3Control } from './upstream-host.js
  * `payload` is still `null` (query protocol; json, whose resource is in the body). Throws an
  * `unparseable` Denial for anything that could be read more than one way.
  */
+export function understandAws(req: AwsHttpRequest, payload: Buffer): AwsOperation;
+export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsOperation | null;
 export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsOperation | null {
   const scope = credentialScope(req);
   const group = signingGroup(scope.service);
@@ -85,7 +87,8 @@ function understandRouted(group: SigningGroup, region: string, protocol: Protoco
   const service = group.own.signingName;
   if (!isRestRouted(service)) throw unparseable(`${service} has no rest routes`);
   const { route, params } = routeRest(service, req.method, req.path, req.query);
-  const model = group.byModel.get(route.model)!;
+  const model = group.byModel.get(route.model);
+  if (model === undefined) throw unparseable(`${service} routes to a model it does not serve`);
   const hostPrefix = fillHostPrefix(route.hostPrefix, req.headers);
   checkHostPrefix(req, model.endpointPrefix, hostPrefix);
   const own = model === group.own;
@@ -117,7 +120,8 @@ function upstreamOf(model: ServiceModel, hostPrefix: string): Upstream {
  * else rest. The chosen reader then checks every other part of the request against that protocol.
  */
 function pickProtocol(protocols: ReadonlySet<Protocol>, req: AwsHttpRequest): Protocol {
-  if (protocols.size === 1) return protocols.values().next().value!;
+  const [only] = protocols;
+  if (protocols.size === 1 && only !== undefined) return only;
   const rest: Protocol = protocols.has('rest-xml') ? 'rest-xml' : 'rest-json';
   let wanted: Protocol;
   if (req.headers['x-amz-target'] !== undefined) wanted = 'json';

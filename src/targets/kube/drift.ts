@@ -29,7 +29,8 @@ export function pickFields(object: Record<string, unknown>, fields: readonly str
     if (from === undefined) continue;
     let to = out;
     for (const key of path.slice(0, -1)) to = (to[key] ??= {}) as Record<string, unknown>;
-    to[path.at(-1)!] = from;
+    const last = path.at(-1);
+    if (last !== undefined) to[last] = from;
   }
   return out;
 }
