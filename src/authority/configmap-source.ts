@@ -13,7 +13,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { KubeConfig as KubeSection } from '../config/types.js';
 import { Backoff, sleep } from './backoff.js';
 import type { AuthoritySource, Problem, StateSink } from './source-types.js';
-import { loadKubeConfig } from '../targets/kube/upstream.js';
+import { loadKubeConfig } from '../config/kubeconfig.js';
 
 /** Asked of the apiserver; it closes the watch then and the broker resumes from the last resourceVersion. */
 const WATCH_SECONDS = 300;

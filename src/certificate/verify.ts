@@ -10,7 +10,7 @@ import { LRUCache } from 'lru-cache';
 import { Denial } from '../reasons.js';
 import { CERT_TYP, isCompactJws, typIs } from './carrier.js';
 import { CompactJws } from './compact-jws.js';
-import { parseOp } from './op-schema.js';
+import { parseOp } from '../contract/op-schema.js';
 import type { TrustStore, TrustedAlg, TrustedKey } from './trust.js';
 import type { Certificate, Contract, Op } from './types.js';
 

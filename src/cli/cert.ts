@@ -11,7 +11,7 @@ import { CompactSign } from 'jose';
 import { Authority } from '../authority/state.js';
 import { CERT_TYP } from '../certificate/carrier.js';
 import { loadPrivateJwk, type PrivateSigningKey } from '../certificate/keys.js';
-import { completeOp, parseOp } from '../certificate/op-schema.js';
+import { completeOp, parseOp } from '../contract/op-schema.js';
 import { runTimeSummary } from './run-time-summary.js';
 import { TrustStore } from '../certificate/trust.js';
 import type { Certificate, Op } from '../certificate/types.js';

@@ -2,7 +2,7 @@
  * The values an upstream answer hands to later ops of the same certificate (SPEC §2.2 bindings):
  * S3's `UploadId` in the CreateMultipartUpload answer, an UploadPart's `ETag` header. Pure.
  */
-import type { Op } from '../certificate/types.js';
+import type { Op } from './types.js';
 import { parseStrictJson } from '../lib/strict-json.js';
 import { findXmlText } from './body-places.js';
 import { parseSource } from './locations.js';

@@ -1,7 +1,7 @@
 import { sha256Hex } from '../lib/digest.js';
 import { canonicalJson } from '../lib/jcs.js';
 import { parseStrictJson } from '../lib/strict-json.js';
-import type { BodyBinding } from '../certificate/types.js';
+import type { BodyBinding } from './types.js';
 
 /** JSON media types: the only ones whose bodies may be bound by `jcs_sha256` (SPEC §2.1). */
 export function isJsonMediaType(contentType: string | undefined): boolean {

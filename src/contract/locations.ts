@@ -3,7 +3,7 @@
  * never a pattern. Pure parsers of the location strings an op names, and of the places in an
  * upstream answer a binding takes its value from.
  */
-import type { VolatileKind } from '../certificate/types.js';
+import type { VolatileKind } from './types.js';
 
 /** One element step below the root of an XML body: `Part[2]` is the second `Part` child. */
 export interface XmlStep {

@@ -6,7 +6,7 @@
  * Pure: the clock comes in as a number.
  */
 import { Denial, type ReasonCode } from '../reasons.js';
-import type { BodyBinding, BoundValue, RunTimeFields, VolatileKind } from '../certificate/types.js';
+import type { BodyBinding, BoundValue, RunTimeFields, VolatileKind } from './types.js';
 import { sha256Hex } from '../lib/digest.js';
 import { canonicalJson } from '../lib/jcs.js';
 import { parseStrictJson } from '../lib/strict-json.js';
@@ -77,9 +77,9 @@ export function maskFields<V extends string | readonly string[]>(
  * are byte ranges, replaced in the raw bytes (`sha256`), which may then hold no NUL of their own
  * so that the marked form is unambiguous.
  */
-export function markedBody(entries: readonly Entry[], payload: Buffer, out: SeenValue[]): string | null {
+export function markedBody(entries: readonly Entry[], payload: Buffer, out: SeenValue[], json: () => unknown = () => parseStrictJson(payload)): string | null {
   const places = entries.filter((e) => inBody(e.place));
-  if (places.some((e) => e.place.in === 'json')) return markedJson(places, payload, out);
+  if (places.some((e) => e.place.in === 'json')) return markedJson(places, json(), out);
   if (payload.includes(0)) return null;
   const ranges: (Found & { entry: Entry })[] = [];
   for (const entry of places) {
@@ -101,20 +101,33 @@ export function markedBody(entries: readonly Entry[], payload: Buffer, out: Seen
   return sha256Hex(Buffer.concat(parts));
 }
 
-function markedJson(places: readonly Entry[], payload: Buffer, out: SeenValue[]): string | null {
-  const doc = parseStrictJson(payload);
+/**
+ * `doc` is the body parsed once and shared with the other stages that read it (lib/parsed-body.ts,
+ * the AWS json reading), so it is never changed: each mark goes into a copy of the containers on
+ * its path, sharing every part it does not touch.
+ */
+function markedJson(places: readonly Entry[], doc: unknown, out: SeenValue[]): string | null {
+  let marked = doc;
   for (const entry of places) {
-    if (entry.place.in !== 'json') return null;
-    const tokens = entry.place.pointer;
-    let parent: unknown = doc;
-    for (let i = 0; i < tokens.length - 1; i++) parent = child(parent, tokens[i]!);
-    const last = tokens[tokens.length - 1]!;
-    const value = child(parent, last);
-    if (typeof value !== 'string') return null;
-    (parent as Record<string, unknown>)[last] = entry.mark;
-    out.push(seen(entry, value));
+    if (entry.place.in !== 'json' || entry.place.pointer.length === 0) return null;
+    const next = withMark(marked, entry.place.pointer, entry.mark);
+    if (next === null) return null;
+    marked = next.node;
+    out.push(seen(entry, next.value));
   }
-  return sha256Hex(canonicalJson(doc));
+  return sha256Hex(canonicalJson(marked));
+}
+
+/** `node` with the string at `tokens` replaced by `mark` (copied on its path), and that string; null when there is none. */
+function withMark(node: unknown, tokens: readonly string[], mark: string): { node: unknown; value: string } | null {
+  const [token, ...rest] = tokens;
+  if (token === undefined) return typeof node === 'string' ? { node: mark, value: node } : null;
+  const inner = withMark(child(node, token), rest, mark);
+  if (inner === null) return null;
+  // child() found `token` as an own member, so the copy's own member is what the assignment sets.
+  const copy: Record<string, unknown> = Array.isArray(node) ? [...(node as unknown[])] as unknown as Record<string, unknown> : { ...(node as Record<string, unknown>) };
+  copy[token] = inner.node;
+  return { node: copy, value: inner.value };
 }
 
 /** RFC 6901 §4: an object member, or an array index without leading zeros. */
@@ -136,10 +149,11 @@ export function markedBodyMatches(
   payload: Buffer,
   contentType: string | undefined,
   out: SeenValue[],
+  json?: () => unknown,
 ): boolean {
   if (binding === null || 'any' in binding) return false;
   if ('jcs_sha256' in binding && !isJsonMediaType(contentType)) return false;
-  const digest = markedBody(entries, payload, out);
+  const digest = markedBody(entries, payload, out, json);
   return digest !== null && digest === ('sha256' in binding ? binding.sha256 : binding.jcs_sha256);
 }
 

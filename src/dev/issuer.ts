@@ -18,7 +18,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { compactVerify, type JWK } from 'jose';
 import { AUTHORITY_TYP, CERT_TYP } from '../certificate/carrier.js';
 import { privateKeyFromJwk, type PrivateSigningKey } from '../certificate/keys.js';
-import { completeOp, parseOp } from '../certificate/op-schema.js';
+import { completeOp, parseOp } from '../contract/op-schema.js';
 import type { Op } from '../certificate/types.js';
 import { MAX_CERTIFICATE_BYTES } from '../certificate/verify.js';
 import { sign } from '../cli/cert.js';

@@ -8,8 +8,7 @@ import { AssumeRoleCommand, STSClient, type AssumeRoleCommandInput } from '@aws-
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LRUCache } from 'lru-cache';
 import type { AwsCredentialsConfig } from '../config/types.js';
-import type { Endpoint } from '../targets/aws/types.js';
-import type { AwsCredentials } from './types.js';
+import type { AwsCredentials, Endpoint } from './types.js';
 import { Denial } from '../reasons.js';
 import { sha256Base64url } from '../lib/digest.js';
 import { policyDigest } from './session-policy.js';

@@ -6,7 +6,7 @@
 import { Denial } from '../reasons.js';
 import type { Certificate, Op } from '../certificate/types.js';
 import { checkVolatile, mismatch } from '../contract/run-time-values.js';
-import type { Matched } from '../contract/match.js';
+import type { Matched } from '../contract/matcher.js';
 import { answerValue } from '../contract/answers.js';
 import type { ReplayLedger, Reservation } from './types.js';
 

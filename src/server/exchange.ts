@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Certificate, Op } from '../certificate/types.js';
 import { claimedJti } from '../certificate/carrier.js';
 import type { CompactJws } from '../certificate/compact-jws.js';
-import type { Matched } from '../contract/match.js';
+import type { Matched } from '../contract/matcher.js';
 import type { ReplayLedger, Reservation } from '../replay/types.js';
 import type { RecordRef } from '../records/types.js';
 import type { Config } from '../config/types.js';

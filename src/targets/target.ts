@@ -9,7 +9,7 @@
  */
 import type { Certificate, Op } from '../certificate/types.js';
 import type { CompactJws } from '../certificate/compact-jws.js';
-import type { Matched } from '../contract/match.js';
+import type { Matched } from '../contract/matcher.js';
 
 export type TargetName = 'aws' | 'k8s';
 

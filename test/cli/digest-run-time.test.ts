@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.js';
-import { kubeOpFor, awsOpFor } from '../../src/contract/capture.js';
+import { awsOpFor } from '../../src/targets/aws/capture.js';
+import { kubeOpFor } from '../../src/targets/kube/capture.js';
 import { resolveRequestInfo } from '../../src/targets/kube/request-info.js';
 import { kubeFacts } from '../../src/targets/kube/facts.js';
 

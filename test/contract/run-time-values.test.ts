@@ -5,12 +5,13 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { resolveRequestInfo } from '../../src/targets/kube/request-info.js';
 import { kubeFacts } from '../../src/targets/kube/facts.js';
-import { matchKubeOp } from '../../src/contract/match-kube.js';
-import { matchAwsOp } from '../../src/contract/match.js';
-import { awsOpFor, kubeOpFor } from '../../src/contract/capture.js';
+import { matchKubeOp } from '../../src/targets/kube/match.js';
+import { matchAwsOp } from '../../src/targets/aws/match.js';
+import { awsOpFor } from '../../src/targets/aws/capture.js';
+import { kubeOpFor } from '../../src/targets/kube/capture.js';
 import { checkVolatile, entriesOf, markedBody, rfc3339Seconds, type SeenValue } from '../../src/contract/run-time-values.js';
 import { findFormField, findXmlText } from '../../src/contract/body-places.js';
-import { parseOp } from '../../src/certificate/op-schema.js';
+import { parseOp } from '../../src/contract/op-schema.js';
 import type { AwsOperation } from '../../src/targets/aws/types.js';
 import { code } from '../helpers/reason.js';
 
@@ -19,6 +20,21 @@ const restartBody = (at: unknown, replicas?: number): string =>
   JSON.stringify({ spec: { ...(replicas ? { replicas } : {}), template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at } } } } });
 const restartFacts = (body: string) =>
   kubeFacts(resolveRequestInfo('PATCH', '/apis/apps/v1/namespaces/web/deployments/web', 'fieldManager=kubectl-rollout'), 'application/strategic-merge-patch+json', Buffer.from(body));
+
+t.test('parse once: a marked JSON body is read from the shared parsed value, which stays as it was', async (t) => {
+  const captured = kubeOpFor(restartFacts(restartBody('2026-12-05T16:00:00Z')), Buffer.from(restartBody('2026-12-05T16:00:00Z')));
+  const op = parseOp(JSON.parse(JSON.stringify(captured)), 'op');
+  const later = restartBody('2026-12-05T16:03:10Z');
+  const shared = JSON.parse(later) as unknown;
+  const before = JSON.stringify(shared);
+  let parses = 0;
+  const json = (): unknown => (parses++, shared);
+  // Bytes that are not JSON: a second parse of the payload would refuse them; the shared value matches.
+  const m = matchKubeOp([op], restartFacts(later), Buffer.from('not json'), json);
+  t.same(m.values, [{ at: RESTARTED, value: '2026-12-05T16:03:10Z', kind: 'timestamp' }]);
+  t.equal(parses, 1, 'the body was parsed once, by the caller');
+  t.equal(JSON.stringify(shared), before, 'the marker went into a copy: drift and the next op read the body as sent');
+});
 
 t.test('kubectl rollout restart: capture marks restartedAt, any timestamp there matches, nothing else varies', async (t) => {
   const captured = kubeOpFor(restartFacts(restartBody('2026-12-05T16:00:00Z')), Buffer.from(restartBody('2026-12-05T16:00:00Z')));

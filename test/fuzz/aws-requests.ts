@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import type { AwsOp } from '../../src/certificate/types.js';
-import { parseOp } from '../../src/certificate/op-schema.js';
-import { awsOpFor } from '../../src/contract/capture.js';
-import { matchAwsOp } from '../../src/contract/match.js';
+import { parseOp } from '../../src/contract/op-schema.js';
+import { awsOpFor } from '../../src/targets/aws/capture.js';
+import { matchAwsOp } from '../../src/targets/aws/match.js';
 import { parseStrictJson } from '../../src/lib/strict-json.js';
 import { decodeAwsBody } from '../../src/targets/aws/aws-chunked.js';
 import { serviceModel } from '../../src/targets/aws/services.js';

@@ -13,7 +13,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Authority } from '../../src/authority/state.js';
 import { awsCarrier, kubeCarrier } from '../../src/certificate/carrier.js';
-import { parseOp } from '../../src/certificate/op-schema.js';
+import { parseOp } from '../../src/contract/op-schema.js';
 import { TrustStore } from '../../src/certificate/trust.js';
 import { CertificateVerifier } from '../../src/certificate/verify.js';
 import { check, Coverage, outcome, outcomeAsync } from './harness.js';

@@ -1,6 +1,6 @@
 /**
  * Fuzz: Kubernetes request facts and contract matching (src/targets/kube/facts.ts,
- * src/contract/match-kube.ts, capture.ts). The op `seb op capture` prints for a request admits it;
+ * src/targets/kube/match.ts, capture.ts). The op `seb op capture` prints for a request admits it;
  * a request with one component changed is admitted only when an independent reading (the
  * apiserver's RequestInfo as kube-reference.ts transcribes it, Go's query parser, the body's JCS
  * form) says it is the same call; spelling-only changes stay admitted.
@@ -8,9 +8,9 @@
 import t from 'tap';
 import fc from 'fast-check';
 import type { K8sOp } from '../../src/certificate/types.js';
-import { parseOp } from '../../src/certificate/op-schema.js';
-import { kubeOpFor } from '../../src/contract/capture.js';
-import { matchKubeOp } from '../../src/contract/match-kube.js';
+import { parseOp } from '../../src/contract/op-schema.js';
+import { kubeOpFor } from '../../src/targets/kube/capture.js';
+import { matchKubeOp } from '../../src/targets/kube/match.js';
 import { parseStrictJson } from '../../src/lib/strict-json.js';
 import { kubeFacts } from '../../src/targets/kube/facts.js';
 import { withPreconditions } from '../../src/targets/kube/preconditions.js';

@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { readProtobufBody } from '../../src/targets/kube/protobuf-body.js';
 import { resolveRequestInfo } from '../../src/targets/kube/request-info.js';
 import { kubeFacts } from '../../src/targets/kube/facts.js';
-import { kubeOpFor } from '../../src/contract/capture.js';
-import { matchKubeOp } from '../../src/contract/match-kube.js';
+import { kubeOpFor } from '../../src/targets/kube/capture.js';
+import { matchKubeOp } from '../../src/targets/kube/match.js';
 import { check, Coverage, outcome } from './harness.js';
 import { MAGIC, objectBytes, protobufBody, type ObjectFields } from '../helpers/k8s-protobuf.js';
 

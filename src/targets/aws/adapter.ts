@@ -5,8 +5,9 @@
  */
 import { Denial } from '../../reasons.js';
 import type { AwsOp, Certificate, Op } from '../../certificate/types.js';
-import { matchAwsOp, type Matched } from '../../contract/match.js';
-import { MultipartCapture } from '../../contract/capture-multipart.js';
+import type { Matched } from '../../contract/matcher.js';
+import { matchAwsHead, matchAwsOp } from './match.js';
+import { MultipartCapture } from './capture-multipart.js';
 import { awsCarrier } from '../../certificate/carrier.js';
 import type { CompactJws } from '../../certificate/compact-jws.js';
 import { policyDigest, sessionPolicy } from '../../identity/session-policy.js';
@@ -101,7 +102,7 @@ class AwsHead implements HeadReading<AwsProfile> {
   ) {}
 
   matchHead(ops: readonly Op[], profile: AwsProfile): void {
-    matchAwsOp(ops, this.operation, profile.account, null, this.contentType);
+    matchAwsHead(ops, this.operation, profile.account);
   }
 }
 

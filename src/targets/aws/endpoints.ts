@@ -3,7 +3,8 @@
  * never from a host the client names. Configured overrides (VPC endpoints, tests) win.
  */
 import { globalEndpoint, partitionOf, serviceModel } from './services.js';
-import type { Endpoint, Upstream } from './types.js';
+import type { Endpoint } from '../../identity/types.js';
+import type { Upstream } from './types.js';
 
 const DEFAULT_SIGNING_REGION = 'us-east-1';
 /** Where the broker's own AssumeRole calls go when no region is given (the AWS SDKs' default too). */

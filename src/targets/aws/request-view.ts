@@ -4,7 +4,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { AwsConfig, AwsExecutor, Config } from '../../config/types.js';
-import type { MultipartCapture } from '../../contract/capture-multipart.js';
+import type { MultipartCapture } from './capture-multipart.js';
 import type { AwsMinter } from '../../identity/aws-minter.js';
 import type { RenderedAnswer, RequestHead, RequestKind, RequestView } from '../target.js';
 import { ACCOUNT, resolveArn } from './arn.js';

@@ -6,7 +6,7 @@
  */
 import type { AwsCredentials } from '../../identity/types.js';
 import { signSigV4, type SigV4Request } from './sigv4.js';
-import type { Endpoint } from './types.js';
+import type { Endpoint } from '../../identity/types.js';
 
 export interface SignInput {
   /** The service the request was resolved to (decides the path-escaping rule). */

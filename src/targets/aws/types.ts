@@ -78,11 +78,3 @@ export interface AwsBody {
    */
   readonly integrityHeaders: Readonly<Record<string, string>>;
 }
-
-/** Where a request goes upstream, from the broker's own endpoint table (never from the client). */
-export interface Endpoint {
-  /** Scheme, host and port, e.g. `https://s3.us-east-1.amazonaws.com` or `http://127.0.0.1:5000`. */
-  readonly origin: string;
-  readonly signingRegion: string;
-  readonly signingService: string;
-}

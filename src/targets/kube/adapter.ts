@@ -6,9 +6,9 @@
 import { Denial } from '../../reasons.js';
 import type { K8sOp, Op } from '../../certificate/types.js';
 import type { Config, K8sExecutor } from '../../config/types.js';
-import type { Matched } from '../../contract/match.js';
-import { matchKubeOp } from '../../contract/match-kube.js';
-import { kubeOpFor } from '../../contract/capture.js';
+import type { Matched } from '../../contract/matcher.js';
+import { matchKubeOp } from './match.js';
+import { kubeOpFor } from './capture.js';
 import { kubeCarrier } from '../../certificate/carrier.js';
 import type { CompactJws } from '../../certificate/compact-jws.js';
 import { ParsedBody } from '../../lib/parsed-body.js';

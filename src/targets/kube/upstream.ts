@@ -2,9 +2,9 @@
  * The broker's own connection to the apiserver (SPEC §5): its credentials come from a kubeconfig
  * or the in-cluster service account, loaded with @kubernetes/client-node, and never from the agent.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent } from 'undici';
 import type { KubeConfig as KubeSection } from '../../config/types.js';
+import { loadKubeConfig } from '../../config/kubeconfig.js';
 
 /** Projected service-account tokens rotate; the broker re-reads its credentials this often. */
 const REFRESH_MS = 30_000;
@@ -18,17 +18,6 @@ export interface KubeUpstream {
   /** TLS options for upgrade tunnels (exec, attach, port-forward), which bypass the dispatcher. */
   readonly tls: { readonly ca?: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer };
   close(): Promise<void>;
-}
-
-/** The broker's own credentials: a kubeconfig, a server URL, or the pod's service account. */
-export async function loadKubeConfig(section: KubeSection): Promise<KubeConfig> {
-  // client-node's models cost some 75 MiB of memory: a broker without a kube section never loads them.
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  if (section.kubeconfig) kc.loadFromFile(section.kubeconfig);
-  else if (section.server) kc.loadFromClusterAndUser({ name: 'upstream', server: section.server, skipTLSVerify: false }, { name: 'seb' });
-  else kc.loadFromCluster();
-  return kc;
 }
 
 export async function kubeUpstream(section: KubeSection, log: (line: string) => void): Promise<KubeUpstream> {

@@ -13,7 +13,7 @@ import { AwsMinter } from '../../../src/identity/aws-minter.js';
 import { sessionPolicy } from '../../../src/identity/session-policy.js';
 import { signUpstream, type SignInput } from '../../../src/targets/aws/sign.js';
 import type { AwsCredentials } from '../../../src/identity/types.js';
-import type { Endpoint } from '../../../src/targets/aws/types.js';
+import type { Endpoint } from '../../../src/identity/types.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const EMPTY = Buffer.alloc(0);

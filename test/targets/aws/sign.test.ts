@@ -2,7 +2,7 @@ import t from 'tap';
 import { createHash, createHmac } from 'node:crypto';
 import { signUpstream, type SignInput } from '../../../src/targets/aws/sign.js';
 import type { AwsCredentials } from '../../../src/identity/types.js';
-import type { Endpoint } from '../../../src/targets/aws/types.js';
+import type { Endpoint } from '../../../src/identity/types.js';
 
 const NOW = new Date('2026-11-26T04:00:00.123Z');
 const credentials: AwsCredentials = {

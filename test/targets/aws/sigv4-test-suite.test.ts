@@ -24,7 +24,7 @@ import type { AwsCredentials } from '../../../src/identity/types.js';
 import { credentialScope } from '../../../src/targets/aws/scope.js';
 import { parseQuery } from '../../../src/targets/aws/query-string.js';
 import { signHeaders } from '../../../src/targets/aws/sign.js';
-import type { Endpoint } from '../../../src/targets/aws/types.js';
+import type { Endpoint } from '../../../src/identity/types.js';
 import { code } from '../../helpers/reason.js';
 
 const SUITE_IN_PACKAGE = 'src/fluent-bit/tests/internal/data/signv4/aws-sig-v4-test-suite';

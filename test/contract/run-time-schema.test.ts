@@ -1,7 +1,7 @@
 // SPEC §2.2 op fields `volatile` and `bind`: valid entries parse, and every malformed entry is
 // malformed_certificate (table of input -> detail); an op without them parses as before.
 import t from 'tap';
-import { parseOp } from '../../src/certificate/op-schema.js';
+import { parseOp } from '../../src/contract/op-schema.js';
 import type { Op } from '../../src/certificate/types.js';
 
 const HEX = 'ab'.repeat(32);

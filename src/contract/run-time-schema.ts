@@ -4,7 +4,7 @@
  * op of the same certificate. Pure: no I/O, no clock.
  */
 import { Denial } from '../reasons.js';
-import { inBody, marker, parseLocation, parseSource, type Place } from '../contract/locations.js';
+import { inBody, marker, parseLocation, parseSource, type Place } from './locations.js';
 import type { BodyBinding, BoundValue, Op, RunTimeFields, VolatileKind, VolatileValue } from './types.js';
 
 const KINDS: readonly VolatileKind[] = ['timestamp', 'idempotency_token'];

@@ -1,12 +1,12 @@
 // Parse once (issue 12): a json-protocol body is strictly parsed when the request is understood
 // (targets/aws/understand.ts), and the `jcs_sha256` body binding reads that value, not the bytes.
 import t from 'tap';
-import { matchAwsOp } from '../../src/contract/match.js';
-import { parseOp } from '../../src/certificate/op-schema.js';
-import { canonicalJson } from '../../src/lib/jcs.js';
-import { sha256Hex } from '../../src/lib/digest.js';
-import { understandAws } from '../../src/targets/aws/understand.js';
-import type { AwsOperation } from '../../src/targets/aws/types.js';
+import { matchAwsOp } from '../../../src/targets/aws/match.js';
+import { parseOp } from '../../../src/contract/op-schema.js';
+import { canonicalJson } from '../../../src/lib/jcs.js';
+import { sha256Hex } from '../../../src/lib/digest.js';
+import { understandAws } from '../../../src/targets/aws/understand.js';
+import type { AwsOperation } from '../../../src/targets/aws/types.js';
 
 const JSON10 = 'application/x-amz-json-1.0';
 const item = { TableName: 't', Item: { k: { S: '1' } } };

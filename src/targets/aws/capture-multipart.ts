@@ -6,11 +6,11 @@
  * so the CLI goes on to the DeleteObject of the source. Nothing here reaches S3.
  */
 import { randomUUID } from 'node:crypto';
-import type { AwsOp, BoundValue } from '../certificate/types.js';
-import type { AwsOperation } from '../targets/aws/types.js';
+import type { AwsOp, BoundValue } from '../../contract/types.js';
+import { findXmlText } from '../../contract/body-places.js';
+import type { AwsOperation } from './types.js';
 import { awsOpFor } from './capture.js';
-import { findXmlText } from './body-places.js';
-import { isChecksumDigest } from '../targets/aws/integrity.js';
+import { isChecksumDigest } from './integrity.js';
 
 /** What the capture broker answers in S3's place. */
 export interface SyntheticAnswer {

@@ -1,9 +1,8 @@
 /** Contract matching for Kubernetes ops (SPEC §2.1): every pinned field equal, each parameter's values in order. */
-import { Denial } from '../reasons.js';
-import type { K8sOp, Op } from '../certificate/types.js';
-import type { KubeFacts } from '../targets/kube/facts.js';
-import { opBodyMatches, type Matched } from './match.js';
-import { entriesOf, maskFields, type SeenValue } from './run-time-values.js';
+import type { K8sOp, Op } from '../../contract/types.js';
+import { matchOp, type Matched } from '../../contract/matcher.js';
+import { entriesOf, maskFields, type SeenValue } from '../../contract/run-time-values.js';
+import type { KubeFacts } from './facts.js';
 
 /**
  * Names in any order, but each name's values in the order sent: the apiserver reads repeated values
@@ -49,17 +48,18 @@ export function describeKube(f: KubeFacts): string {
   return `${f.verb} ${resource}.${group}${f.name ? ` ${f.name}` : ''}${where}${params.length ? ` params [${params.join(', ')}]` : ''}`;
 }
 
-/** Throws contract_mismatch when no op pins the request, body_mismatch when none binds its body. */
-/** `json` is the body parsed once (lib/parsed-body.ts), shared with the stages that also read it. */
+/**
+ * Throws contract_mismatch when no op pins the request, body_mismatch when none binds its body.
+ * `json` is the body parsed once (lib/parsed-body.ts), shared with the stages that also read it.
+ */
 export function matchKubeOp(ops: readonly Op[], facts: KubeFacts, payload: Buffer, json?: () => unknown): Matched<K8sOp> {
-  let pinned = false;
-  for (let index = 0; index < ops.length; index++) {
-    const op = ops[index]!;
-    const values: SeenValue[] = [];
-    if (op.target !== 'k8s' || !sameRequest(op, facts, values)) continue;
-    pinned = true;
-    if (opBodyMatches(op, payload, facts.content_type ?? undefined, values, json)) return { index, op, values };
-  }
-  if (!pinned) throw new Denial('contract_mismatch', describeKube(facts));
-  throw new Denial('body_mismatch', `the body of ${facts.verb} ${facts.resource} is not the certified one`);
+  return matchOp(
+    ops,
+    {
+      pins: (op: Op, seen: SeenValue[]): op is K8sOp => op.target === 'k8s' && sameRequest(op, facts, seen),
+      describe: () => describeKube(facts),
+      what: `${facts.verb} ${facts.resource}`,
+    },
+    { payload, contentType: facts.content_type ?? undefined, json },
+  );
 }

@@ -1,9 +1,9 @@
 // The capture broker's own answers for S3 commands of several mutations (SPEC §2.2): each step is
 // printed as an op, and only the steps named here are answered instead of refused.
 import t from 'tap';
-import { MultipartCapture } from '../../src/contract/capture-multipart.js';
-import type { AwsOp } from '../../src/certificate/types.js';
-import type { AwsOperation } from '../../src/targets/aws/types.js';
+import { MultipartCapture } from '../../../src/targets/aws/capture-multipart.js';
+import type { AwsOp } from '../../../src/certificate/types.js';
+import type { AwsOperation } from '../../../src/targets/aws/types.js';
 
 const s3 = (operation: string, resource: string, headers: Record<string, string> = {}, params: Record<string, string> = {}): AwsOperation => ({
   service: 's3', region: 'us-east-1', protocol: 'rest-xml', operation, resource, params, headers, permissions: [], read: false, credentialVending: false,

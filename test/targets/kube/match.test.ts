@@ -1,11 +1,11 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { resolveRequestInfo } from '../../src/targets/kube/request-info.js';
-import { kubeFacts } from '../../src/targets/kube/facts.js';
-import { matchKubeOp } from '../../src/contract/match-kube.js';
-import { canonicalJson } from '../../src/lib/jcs.js';
-import type { K8sOp } from '../../src/certificate/types.js';
-import { code } from '../helpers/reason.js';
+import { resolveRequestInfo } from '../../../src/targets/kube/request-info.js';
+import { kubeFacts } from '../../../src/targets/kube/facts.js';
+import { matchKubeOp } from '../../../src/targets/kube/match.js';
+import { canonicalJson } from '../../../src/lib/jcs.js';
+import type { K8sOp } from '../../../src/certificate/types.js';
+import { code } from '../../helpers/reason.js';
 
 const jcs = (v: unknown) => createHash('sha256').update(canonicalJson(v)).digest('hex');
 

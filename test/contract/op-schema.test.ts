@@ -1,5 +1,5 @@
 import t from 'tap';
-import { completeOp, parseOp } from '../../src/certificate/op-schema.js';
+import { completeOp, parseOp } from '../../src/contract/op-schema.js';
 
 const HEX = 'ab'.repeat(32);
 const aws = {
