@@ -133,3 +133,29 @@ t.test('no dev/ module is on the static import path of cli/main.ts', async (t) =
   visit(join(SRC, 'cli/main.ts'));
   t.same([...seen].map(name).filter((n) => n.startsWith('dev/')), []);
 });
+
+// The broker image installs only `dependencies` (sidecar/Dockerfile: npm prune --omit=dev). Every
+// package a module of `seb run` imports, statically or on first use, is declared there; the
+// development sandbox (dev/, loaded by `seb dev` on demand) may use devDependencies.
+t.test('the modules seb run loads import only declared runtime dependencies', async (t) => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+  const SPECIFIER = /(?:import|export)(?!\s+type\b)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+  const packageOf = (spec: string): string => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+  const seen = new Set<string>();
+  const used = new Map<string, string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(SPECIFIER)) {
+      const spec = m[1] ?? m[2] ?? '';
+      if (spec.startsWith('.')) {
+        const target = normalize(join(dirname(file), spec)).replace(/\.js$/, '.ts');
+        if (known.has(target) && !name(target).startsWith('dev/')) visit(target);
+      } else if (!spec.startsWith('node:')) used.set(packageOf(spec), name(file));
+    }
+  };
+  visit(join(SRC, 'cli/main.ts'));
+  t.ok(seen.has(join(SRC, 'server/broker.ts')), 'the walk reaches the broker');
+  t.same([...used].filter(([p]) => !Object.hasOwn(pkg.dependencies, p)).map(([p, by]) => `${p} (imported by ${by})`), []);
+});
+

@@ -8,10 +8,22 @@ import { ClientGone, Denial, unparseable } from '../reasons.js';
  * anything goes upstream, so it is buffered, never streamed through). A body that trickles in
  * (slowloris) is refused 408 here, with a record, before Node's own backstop cuts the connection.
  */
-export function readBody(req: IncomingMessage, declared: number | null, limits: Config['limits']): Promise<Buffer> {
+/** `limits.max_body_bytes` and `limits.request_timeout`, compiled once at start (runner.ts). */
+export interface BodyLimits {
+  readonly maxBytes: number;
+  readonly timeoutMs: number;
+  /** The configured seconds, as the 408 message names them. */
+  readonly timeoutS: number;
+}
+
+export function bodyLimits(limits: Config['limits']): BodyLimits {
+  return { maxBytes: limits.max_body_bytes, timeoutMs: limits.request_timeout * 1000, timeoutS: limits.request_timeout };
+}
+
+export function readBody(req: IncomingMessage, declared: number | null, limits: BodyLimits): Promise<Buffer> {
   const refused = unreadable.get(req);
   if (refused !== undefined) return Promise.reject(refused);
-  const limit = limits.max_body_bytes;
+  const limit = limits.maxBytes;
   if (declared !== null && declared > limit) return Promise.reject(tooLarge(limit));
   if (declared === 0) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
@@ -19,8 +31,8 @@ export function readBody(req: IncomingMessage, declared: number | null, limits: 
     let size = 0;
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Denial('unparseable_request', `the body did not arrive within limits.request_timeout (${limits.request_timeout} s)`, 408));
-    }, limits.request_timeout * 1000);
+      reject(new Denial('unparseable_request', `the body did not arrive within limits.request_timeout (${limits.timeoutS} s)`, 408));
+    }, limits.timeoutMs);
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {

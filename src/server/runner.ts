@@ -18,7 +18,7 @@ import type { RecordWriter } from '../records/writer.js';
 import type { RecordRef } from '../records/types.js';
 import type { AdmittedRequest, ReadyRequest, RenderedAnswer, Target, TargetRequest } from '../targets/target.js';
 import { cleanHead } from './hygiene.js';
-import { readBody } from './body.js';
+import { bodyLimits, readBody, type BodyLimits } from './body.js';
 import type { Metrics } from './metrics.js';
 import { certificateSummary, runTimeValues, safeText } from './record-fields.js';
 import { reserveUse } from '../replay/run-time.js';
@@ -76,6 +76,7 @@ export class Runner<P> {
   readonly audit: Audit;
   /** limits.request_timeout in ms, compiled once: the wait for a lane place and the answer's head. */
   readonly timeoutMs: number;
+  readonly #body: BodyLimits;
   readonly #readsAllowed: boolean;
   readonly #readsDenied: boolean;
   readonly #captureAccount: string;
@@ -87,6 +88,7 @@ export class Runner<P> {
     const { config } = deps;
     this.audit = { records: deps.records, log: deps.log };
     this.timeoutMs = config.limits.request_timeout * 1000;
+    this.#body = bodyLimits(config.limits);
     this.streams = new StreamGuard(deps.authority, config.limits.max_stream, config.trust.clock_skew);
     this.#readsAllowed = config.reads === 'allow';
     this.#readsDenied = config.reads === 'deny';
@@ -147,7 +149,7 @@ export class Runner<P> {
     }
     if (head.expectContinue && res) res.writeContinue();
 
-    const raw = upgrade ? EMPTY : await readBody(x.req, head.contentLength, config.limits);
+    const raw = upgrade ? EMPTY : await readBody(x.req, head.contentLength, this.#body);
     x.bodyRead = true;
     if (reader !== null) {
       x.clock.reset();
