@@ -6,14 +6,15 @@
  * - duplicate map keys (decoders keep the first or the last) and map keys that are not text;
  * - indefinite lengths and the break code: SDKs write definite lengths only (botocore's
  *   CBORSerializer, smithy's cbor-encode), and chunked strings are where decoders disagree;
- * - an argument not in its shortest form (RFC 8949 §4.2.1): every SDK writes the shortest, so a
- *   longer one is only ever hand-made;
  * - tags other than 1 (epoch time, the one Smithy's timestamps use) and tag 1 on anything but a
  *   number; bignums and decimal fractions (tags 2-4) are not in the served models;
  * - simple values other than false, true and null (`undefined` has no Smithy meaning);
  * - text that is not UTF-8 (replaced by some decoders, refused by others);
  * - integers a double cannot hold exactly are kept as bigint, never rounded;
  * - lengths beyond the bytes left, nesting deeper than MAX_CBOR_DEPTH, anything after the item.
+ *
+ * A head longer than needed (`b8 08` for a map of 8) is read: its value is the same to every
+ * decoder, and the JavaScript SDK writes map heads so (it fills the count in afterwards).
  */
 import { unparseable } from '../../reasons.js';
 
@@ -92,7 +93,7 @@ class Reader {
     return at;
   }
 
-  /** The head's argument in its shortest form: a number, or a bigint beyond 2^53 - 1. */
+  /** The head's argument: a number, or a bigint beyond 2^53 - 1. */
   #argument(info: number): number | bigint {
     if (info < 24) return info;
     if (info === 31) throw fail('indefinite lengths are refused');
@@ -101,8 +102,6 @@ class Reader {
     const at = this.#take(size);
     const v = this.#view;
     const value = size === 1 ? v.getUint8(at) : size === 2 ? v.getUint16(at) : size === 4 ? v.getUint32(at) : v.getBigUint64(at);
-    const floor = size === 1 ? 24 : 2 ** (4 * size);
-    if (Number(value) < floor) throw fail('an argument not in its shortest form');
     return typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
   }
 

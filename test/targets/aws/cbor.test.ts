@@ -33,6 +33,12 @@ t.test('integers a double cannot hold stay exact as bigint', async (t) => {
   t.equal(decode('38 ff'), -256);
 });
 
+t.test('a head longer than needed reads as its value (the JavaScript SDK writes map heads so)', async (t) => {
+  t.same({ ...(decode('b8 01 6141 18 17') as object) }, { A: 23 });
+  t.equal(decode('78 01 41'), 'A');
+  t.same(decode('bb 0000000000000000'), {});
+});
+
 t.test('a __proto__ key is data, not the prototype', async (t) => {
   const value = decode('a1 69 5f5f70726f746f5f5f a0') as Record<string, unknown>;
   t.ok(Object.hasOwn(value, '__proto__'));
@@ -61,9 +67,6 @@ t.test('anything two decoders could read two ways is refused', async (t) => {
     ['a simple value', 'f0'],
     ['a one-byte simple value', 'f8 20'],
     ['reserved additional information', '1c'],
-    ['an integer not in its shortest form', '18 17'],
-    ['a length not in its shortest form', '78 01 41'],
-    ['a 64-bit length not in its shortest form', 'bb 0000000000000000'],
     ['trailing bytes', 'a0 00'],
     ['two items', '01 02'],
     ['a truncated head', '19 01'],
