@@ -1,8 +1,8 @@
 import t from 'tap';
 import { cbor } from '@smithy/core/cbor';
-import { awsOpFor } from '../../../src/contract/capture.js';
-import { matchAwsOp } from '../../../src/contract/match.js';
-import { parseOp } from '../../../src/certificate/op-schema.js';
+import { awsOpFor } from '../../../src/targets/aws/capture.js';
+import { matchAwsOp } from '../../../src/targets/aws/match.js';
+import { parseOp } from '../../../src/contract/op-schema.js';
 import type { AwsHttpRequest } from '../../../src/targets/aws/types.js';
 import { understandAws } from '../../../src/targets/aws/understand.js';
 import { code } from '../../helpers/reason.js';
