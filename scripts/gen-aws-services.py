@@ -27,6 +27,8 @@ rest-routes.json, per signing name with a generically routed rest model: one row
   name have an operation of one name whose pinned parts (SPEC §2.1: operation, path labels, query
   literals) are the same, a certificate could not tell which model it means: only the signing
   name's own model keeps the row (none does if neither is its own); dropped rows are counted.
+  Rows of one operation name and one wire shape at one host are one request (greengrass and
+  greengrassv2 name a label `ThingName` and `thingName`): one row is kept, the own model's.
 globalEndpoints: per signing name, per partition, [host, signing region] for services whose
   endpoint is not regionalised (botocore endpoints.json `isRegionalized: false`).
 partitions: id, region regex and DNS suffix, for regional host names outside `aws`.
@@ -177,6 +179,13 @@ def merged_routes(entries, own):
         rows.extend(kept)
         gone.extend(r for r in same if r not in kept)
         dropped += len(same) - len(kept)
+    # One operation of one wire shape at one host is one request whatever its labels are called
+    # (greengrass `{ThingName}` beside greengrassv2 `{thingName}`): one row, the own model's.
+    one = {}
+    for r in rows:
+        one.setdefault((r[0], wire_shape(r), host[r[5]]), []).append(r)
+    rows = [next((r for r in same if r[5] == own), same[0]) for same in one.values()]
+    dropped += sum(len(same) - 1 for same in one.values())
     # A dropped row's requests must not read as another operation that kept the same method and
     # path (lex-models StartImport and lexv2-models ListImports are both POST /imports/): that
     # path is refused, never read as the operation the client did not mean.
