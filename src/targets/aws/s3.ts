@@ -60,6 +60,7 @@ export function understandS3(req: AwsHttpRequest, region: string, payload: Buffe
     }
   } else {
     permissions.add(versioned ? spec.versionAction! : spec.action, grantOn);
+    if (spec.also !== null) permissions.add(spec.also[versioned ? 1 : 0], grantOn);
   }
   for (const action of headerActions(spec, headers)) permissions.add(action, grantOn);
   if (copySource !== undefined) {
