@@ -24,7 +24,12 @@ export interface Route {
   readonly qualifier?: true;
 }
 
-const F = ['2015-03-31', 'functions', '{FunctionName}'];
+/** `/{version}/functions/{FunctionName}`: Lambda's path prefix for one function at one API version. */
+const fn = (version: string): string[] => [version, 'functions', '{FunctionName}'];
+const F = fn('2015-03-31');
+/** One function setting at `/{version}/functions/{FunctionName}/{name}`, one operation per method, each taking a Qualifier. */
+const at = (version: string, name: string, ops: readonly (readonly [string, string])[]): Route[] =>
+  ops.map(([method, operation]) => ({ method, segments: [...fn(version), name], operation, qualifier: true }));
 export const LAMBDA_ROUTES: readonly Route[] = [
   { method: 'GET', segments: ['2015-03-31', 'functions'], operation: 'ListFunctions' },
   { method: 'POST', segments: ['2015-03-31', 'functions'], operation: 'CreateFunction', readsBody: true },
@@ -44,6 +49,48 @@ export const LAMBDA_ROUTES: readonly Route[] = [
   { method: 'POST', segments: [...F, 'policy'], operation: 'AddPermission', qualifier: true },
   { method: 'GET', segments: [...F, 'policy'], operation: 'GetPolicy', qualifier: true },
   { method: 'DELETE', segments: [...F, 'policy', '{StatementId}'], operation: 'RemovePermission', qualifier: true },
+  // Function settings at their own API versions; each is scoped to the function ARN (service
+  // authorization reference: resource type `function`), and to the qualified ARN with a Qualifier.
+  ...at('2019-09-25', 'event-invoke-config', [
+    ['GET', 'GetFunctionEventInvokeConfig'],
+    ['PUT', 'PutFunctionEventInvokeConfig'],
+    ['POST', 'UpdateFunctionEventInvokeConfig'],
+    ['DELETE', 'DeleteFunctionEventInvokeConfig'],
+  ]),
+  { method: 'GET', segments: [...fn('2019-09-25'), 'event-invoke-config', 'list'], operation: 'ListFunctionEventInvokeConfigs' },
+  ...at('2021-10-31', 'url', [
+    ['GET', 'GetFunctionUrlConfig'],
+    ['POST', 'CreateFunctionUrlConfig'],
+    ['PUT', 'UpdateFunctionUrlConfig'],
+    ['DELETE', 'DeleteFunctionUrlConfig'],
+  ]),
+  { method: 'GET', segments: [...fn('2021-10-31'), 'urls'], operation: 'ListFunctionUrlConfigs' },
+  { method: 'PUT', segments: [...fn('2017-10-31'), 'concurrency'], operation: 'PutFunctionConcurrency' },
+  { method: 'DELETE', segments: [...fn('2017-10-31'), 'concurrency'], operation: 'DeleteFunctionConcurrency' },
+  { method: 'GET', segments: [...fn('2019-09-30'), 'concurrency'], operation: 'GetFunctionConcurrency' },
+  // GET here is GetProvisionedConcurrencyConfig, or ListProvisionedConcurrencyConfigs with `?List=ALL`:
+  // the router does not read query literals, so GET is not modeled.
+  ...at('2019-09-30', 'provisioned-concurrency', [
+    ['PUT', 'PutProvisionedConcurrencyConfig'],
+    ['DELETE', 'DeleteProvisionedConcurrencyConfig'],
+  ]),
+  // PUT names a code signing config in its body, another resource the session policy would need.
+  { method: 'GET', segments: [...fn('2020-06-30'), 'code-signing-config'], operation: 'GetFunctionCodeSigningConfig' },
+  { method: 'DELETE', segments: [...fn('2020-06-30'), 'code-signing-config'], operation: 'DeleteFunctionCodeSigningConfig' },
+  ...at('2021-07-20', 'runtime-management-config', [
+    ['GET', 'GetRuntimeManagementConfig'],
+    ['PUT', 'PutRuntimeManagementConfig'],
+  ]),
+  { method: 'GET', segments: [...fn('2024-08-31'), 'recursion-config'], operation: 'GetFunctionRecursionConfig' },
+  { method: 'PUT', segments: [...fn('2024-08-31'), 'recursion-config'], operation: 'PutFunctionRecursionConfig' },
+  ...at('2025-11-30', 'function-scaling-config', [
+    ['GET', 'GetFunctionScalingConfig'],
+    ['PUT', 'PutFunctionScalingConfig'],
+  ]),
+  { method: 'GET', segments: [...fn('2025-12-01'), 'durable-executions'], operation: 'ListDurableExecutionsByFunction', qualifier: true },
+  // A streamed invocation is authorised as any other invocation (the reference has no action of its own).
+  { method: 'POST', segments: [...fn('2021-11-15'), 'response-streaming-invocations'], operation: 'InvokeWithResponseStream', action: 'lambda:InvokeFunction', qualifier: true },
+  { method: 'POST', segments: [...fn('2014-11-13'), 'invoke-async'], operation: 'InvokeAsync' },
   { method: 'POST', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'TagResource' },
   { method: 'DELETE', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'UntagResource' },
   { method: 'GET', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'ListTags' },

@@ -106,6 +106,60 @@ t.test('refusals', async (t) => {
   for (const [name, r, payload] of cases) t.equal(code(() => understandLambda(r, 'us-east-1', payload)), 'unparseable_request', name);
 });
 
+t.test('function settings at their own API versions are read, scoped to the function', async (t) => {
+  const cases: [string, string, string, string, string?][] = [
+    ['GET', '/2019-09-25/functions/fn/event-invoke-config', '', 'GetFunctionEventInvokeConfig'],
+    ['PUT', '/2019-09-25/functions/fn/event-invoke-config', '', 'PutFunctionEventInvokeConfig'],
+    ['POST', '/2019-09-25/functions/fn/event-invoke-config', '', 'UpdateFunctionEventInvokeConfig'],
+    ['DELETE', '/2019-09-25/functions/fn/event-invoke-config', '', 'DeleteFunctionEventInvokeConfig'],
+    ['GET', '/2019-09-25/functions/fn/event-invoke-config/list', '', 'ListFunctionEventInvokeConfigs'],
+    ['GET', '/2021-10-31/functions/fn/url', '', 'GetFunctionUrlConfig'],
+    ['POST', '/2021-10-31/functions/fn/url', '', 'CreateFunctionUrlConfig'],
+    ['PUT', '/2021-10-31/functions/fn/url', '', 'UpdateFunctionUrlConfig'],
+    ['DELETE', '/2021-10-31/functions/fn/url', '', 'DeleteFunctionUrlConfig'],
+    ['GET', '/2021-10-31/functions/fn/urls', '', 'ListFunctionUrlConfigs'],
+    ['PUT', '/2017-10-31/functions/fn/concurrency', '', 'PutFunctionConcurrency'],
+    ['DELETE', '/2017-10-31/functions/fn/concurrency', '', 'DeleteFunctionConcurrency'],
+    ['GET', '/2019-09-30/functions/fn/concurrency', '', 'GetFunctionConcurrency'],
+    ['PUT', '/2019-09-30/functions/fn/provisioned-concurrency', 'Qualifier=live', 'PutProvisionedConcurrencyConfig'],
+    ['DELETE', '/2019-09-30/functions/fn/provisioned-concurrency', 'Qualifier=live', 'DeleteProvisionedConcurrencyConfig'],
+    ['GET', '/2020-06-30/functions/fn/code-signing-config', '', 'GetFunctionCodeSigningConfig'],
+    ['DELETE', '/2020-06-30/functions/fn/code-signing-config', '', 'DeleteFunctionCodeSigningConfig'],
+    ['GET', '/2021-07-20/functions/fn/runtime-management-config', '', 'GetRuntimeManagementConfig'],
+    ['PUT', '/2021-07-20/functions/fn/runtime-management-config', '', 'PutRuntimeManagementConfig'],
+    ['GET', '/2024-08-31/functions/fn/recursion-config', '', 'GetFunctionRecursionConfig'],
+    ['PUT', '/2024-08-31/functions/fn/recursion-config', '', 'PutFunctionRecursionConfig'],
+    ['GET', '/2025-11-30/functions/fn/function-scaling-config', '', 'GetFunctionScalingConfig'],
+    ['PUT', '/2025-11-30/functions/fn/function-scaling-config', '', 'PutFunctionScalingConfig'],
+    ['GET', '/2025-12-01/functions/fn/durable-executions', '', 'ListDurableExecutionsByFunction'],
+    ['POST', '/2021-11-15/functions/fn/response-streaming-invocations', '', 'InvokeWithResponseStream', 'lambda:InvokeFunction'],
+    ['POST', '/2014-11-13/functions/fn/invoke-async', '', 'InvokeAsync'],
+  ];
+  for (const [method, path, query, operation, action] of cases) {
+    const op = understandLambda(req(method, path, query), 'us-east-1', null)!;
+    t.equal(op.operation, operation, `${method} ${path}`);
+    t.equal(op.resource, FN, operation);
+    const want = [[action ?? `lambda:${operation}`, FN]];
+    if (query === 'Qualifier=live') want.push([want[0]![0]!, `${FN}:live`]);
+    t.same(op.permissions.map((p) => [p.action, p.resource]), want, operation);
+  }
+  const qualified = understandLambda(req('GET', '/2021-10-31/functions/fn/url', 'Qualifier=live'), 'us-east-1', null)!;
+  t.same(qualified.permissions.map((p) => p.resource), [FN, `${FN}:live`], 'a Qualifier adds the qualified ARN');
+  const near: [string, AwsHttpRequest][] = [
+    // GET is Get... or List... by `?List=ALL`, a query literal this router does not read.
+    ['GET provisioned concurrency', req('GET', '/2019-09-30/functions/fn/provisioned-concurrency', 'Qualifier=live')],
+    ['GET provisioned concurrency with List=ALL', req('GET', '/2019-09-30/functions/fn/provisioned-concurrency', 'List=ALL')],
+    ['concurrency at the wrong API version', req('GET', '/2017-10-31/functions/fn/concurrency')],
+    ['a PUT of a code signing config (its ARN is in the body)', req('PUT', '/2020-06-30/functions/fn/code-signing-config')],
+    ['a setting of the wrong case', req('GET', '/2021-10-31/functions/fn/URL')],
+    ['a trailing slash on a setting', req('GET', '/2021-10-31/functions/fn/url/')],
+    ['a list path with one more segment', req('GET', '/2019-09-25/functions/fn/event-invoke-config/list/x')],
+    ['a function name with a space', req('GET', '/2021-10-31/functions/f%20n/url')],
+    ['a qualifier twice', req('GET', '/2021-10-31/functions/fn%3A1/url', 'Qualifier=2')],
+  ];
+  for (const [name, r] of near) t.equal(code(() => understandLambda(r, 'us-east-1', null)), 'unparseable_request', name);
+});
+
 t.test('Qualifier widens the scope only where the model takes it', async (t) => {
   const code = understandLambda(req('PUT', '/2015-03-31/functions/fn/code', 'Qualifier=3'), 'us-east-1', null)!;
   t.same(code.params, { Qualifier: '3' }, 'still pinned as a parameter');
