@@ -169,6 +169,15 @@ t.test('json protocol: a target prefix with dots is split at its last dot (Cloud
   }
 });
 
+t.test('IoT Secure Tunneling signs as IoTSecuredTunneling and is authorised by iot: actions', async (t) => {
+  const open = viaJson('IoTSecuredTunneling', 'IoTSecuredTunneling.OpenTunnel', {}, 'application/x-amz-json-1.1')!;
+  t.equal(open.service, 'IoTSecuredTunneling');
+  t.same(open.permissions, [{ action: 'iot:OpenTunnel', resource: '*' }]);
+  // A case variant of a served signing name is another name, which is not served.
+  t.equal(code(() => viaJson('DynamoDB', 'DynamoDB_20120810.ListTables', {})), 'unparseable_request', 'DynamoDB is not dynamodb');
+  t.equal(code(() => viaJson('iotsecuredtunneling', 'IoTSecuredTunneling.OpenTunnel', {}, 'application/x-amz-json-1.1')), 'unparseable_request', 'nor the reverse');
+});
+
 t.test('refusals are unparseable_request', async (t) => {
   const form = (body: string, extra: Record<string, string> = {}, over: Partial<AwsHttpRequest> = {}) => () => {
     const { r, body: b } = query('iam', body, extra);
