@@ -7,6 +7,7 @@ import { parseStrictJson } from '../../lib/strict-json.js';
 import { unparseable } from '../../reasons.js';
 import { ACCOUNT, arnPartition } from './arn.js';
 import { isCredentialVending, isRead } from './catalog.js';
+import { anyResource, codeSigningConfigOf, eventSourceMappingOf, layerOf, layerVersionOf, type ResourceOf } from './lambda-resources.js';
 import { decodeComponent, parseQuery } from './query-string.js';
 import { semanticHeaders } from './semantic-headers.js';
 import type { AwsHttpRequest, AwsOperation, Permission } from './types.js';
@@ -22,11 +23,23 @@ export interface Route {
   readonly readsBody?: true;
   /** Takes a `Qualifier` query parameter (a version or alias) in the model. */
   readonly qualifier?: true;
+  /** The resource, for a route that does not address a function (layers, event source mappings, ...). */
+  readonly resource?: ResourceOf;
+  /**
+   * The only query names the route takes, where another operation shares its path and is told
+   * apart by a query literal (GetLayerVersionByArn is `GET /2018-10-31/layers?find=LayerVersion`).
+   */
+  readonly query?: readonly string[];
 }
 
 /** `/{version}/functions/{FunctionName}`: Lambda's path prefix for one function at one API version. */
 const fn = (version: string): string[] => [version, 'functions', '{FunctionName}'];
 const F = fn('2015-03-31');
+const LAYERS = ['2018-10-31', 'layers'];
+const LAYER = [...LAYERS, '{LayerName}'];
+const LAYER_VERSION = [...LAYER, 'versions', '{VersionNumber}'];
+const ESM = ['2015-03-31', 'event-source-mappings'];
+const CSC = ['2020-04-22', 'code-signing-configs'];
 /** One function setting at `/{version}/functions/{FunctionName}/{name}`, one operation per method, each taking a Qualifier. */
 const at = (version: string, name: string, ops: readonly (readonly [string, string])[]): Route[] =>
   ops.map(([method, operation]) => ({ method, segments: [...fn(version), name], operation, qualifier: true }));
@@ -91,6 +104,28 @@ export const LAMBDA_ROUTES: readonly Route[] = [
   // A streamed invocation is authorised as any other invocation (the reference has no action of its own).
   { method: 'POST', segments: [...fn('2021-11-15'), 'response-streaming-invocations'], operation: 'InvokeWithResponseStream', action: 'lambda:InvokeFunction', qualifier: true },
   { method: 'POST', segments: [...fn('2014-11-13'), 'invoke-async'], operation: 'InvokeAsync' },
+  // Resources beside functions: their labels stay in params, the ARN is built from them.
+  { method: 'GET', segments: LAYERS, operation: 'ListLayers', resource: anyResource, query: ['CompatibleRuntime', 'CompatibleArchitecture', 'Marker', 'MaxItems'] },
+  { method: 'GET', segments: [...LAYER, 'versions'], operation: 'ListLayerVersions', resource: anyResource },
+  { method: 'POST', segments: [...LAYER, 'versions'], operation: 'PublishLayerVersion', resource: layerOf },
+  { method: 'GET', segments: LAYER_VERSION, operation: 'GetLayerVersion', resource: layerVersionOf },
+  { method: 'DELETE', segments: LAYER_VERSION, operation: 'DeleteLayerVersion', resource: layerVersionOf },
+  { method: 'GET', segments: [...LAYER_VERSION, 'policy'], operation: 'GetLayerVersionPolicy', resource: layerVersionOf },
+  { method: 'POST', segments: [...LAYER_VERSION, 'policy'], operation: 'AddLayerVersionPermission', resource: layerVersionOf },
+  { method: 'DELETE', segments: [...LAYER_VERSION, 'policy', '{StatementId}'], operation: 'RemoveLayerVersionPermission', resource: layerVersionOf },
+  { method: 'GET', segments: ESM, operation: 'ListEventSourceMappings', resource: anyResource },
+  // The reference gives CreateEventSourceMapping no resource type: the function is a condition key.
+  { method: 'POST', segments: ESM, operation: 'CreateEventSourceMapping', resource: anyResource },
+  { method: 'GET', segments: [...ESM, '{UUID}'], operation: 'GetEventSourceMapping', resource: eventSourceMappingOf },
+  { method: 'PUT', segments: [...ESM, '{UUID}'], operation: 'UpdateEventSourceMapping', resource: eventSourceMappingOf },
+  { method: 'DELETE', segments: [...ESM, '{UUID}'], operation: 'DeleteEventSourceMapping', resource: eventSourceMappingOf },
+  { method: 'GET', segments: CSC, operation: 'ListCodeSigningConfigs', resource: anyResource },
+  { method: 'POST', segments: CSC, operation: 'CreateCodeSigningConfig', resource: anyResource },
+  { method: 'GET', segments: [...CSC, '{CodeSigningConfigArn}'], operation: 'GetCodeSigningConfig', resource: codeSigningConfigOf },
+  { method: 'PUT', segments: [...CSC, '{CodeSigningConfigArn}'], operation: 'UpdateCodeSigningConfig', resource: codeSigningConfigOf },
+  { method: 'DELETE', segments: [...CSC, '{CodeSigningConfigArn}'], operation: 'DeleteCodeSigningConfig', resource: codeSigningConfigOf },
+  { method: 'GET', segments: [...CSC, '{CodeSigningConfigArn}', 'functions'], operation: 'ListFunctionsByCodeSigningConfig', resource: codeSigningConfigOf },
+  { method: 'GET', segments: ['2016-08-19', 'account-settings'], operation: 'GetAccountSettings', resource: anyResource },
   { method: 'POST', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'TagResource' },
   { method: 'DELETE', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'UntagResource' },
   { method: 'GET', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'ListTags' },
@@ -109,6 +144,8 @@ const LAYER_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]{
 export function understandLambda(req: AwsHttpRequest, region: string, payload: Buffer | null): AwsOperation | null {
   const { route, vars } = matchRoute(req);
   const params = parseQuery(req.query);
+  const other = route.query && Object.keys(params).find((name) => !route.query!.includes(name));
+  if (other) throw unparseable(`${route.operation} does not take query parameter ${other}`);
   for (const [name, value] of Object.entries(vars)) {
     if (name === 'FunctionName' || name === 'Resource') continue;
     if (name in params) throw unparseable(`${name} is both a path and a query parameter`);
@@ -123,6 +160,9 @@ export function understandLambda(req: AwsHttpRequest, region: string, payload: B
   let resource = '*';
   const permissions: Permission[] = [];
   if (route.operation === 'ListFunctions') {
+    permissions.push({ action, resource });
+  } else if (route.resource !== undefined) {
+    resource = route.resource(vars, region);
     permissions.push({ action, resource });
   } else if (vars['Resource'] !== undefined) {
     // Tags address a function by its full, unqualified ARN.

@@ -83,7 +83,7 @@ t.test('refusals', async (t) => {
     ['a dot segment', req('GET', '/2015-03-31/functions/fn/aliases/..'), null],
     ['an encoded dot segment', req('GET', '/2015-03-31/functions/fn/aliases/%2E%2E'), null],
     ['an encoded literal', req('GET', '/2015-03-31/%66unctions/fn'), null],
-    ['an unknown route', req('GET', '/2015-03-31/layers'), null],
+    ['an unknown route', req('GET', '/2015-03-31/layer'), null],
     ['a wrong method', req('PATCH', '/2015-03-31/functions/fn'), null],
     ['a bad escape', req('GET', '/2015-03-31/functions/f%zz'), null],
     ['a function name with a wildcard', req('GET', '/2015-03-31/functions/f*'), null],
@@ -156,6 +156,59 @@ t.test('function settings at their own API versions are read, scoped to the func
     ['a list path with one more segment', req('GET', '/2019-09-25/functions/fn/event-invoke-config/list/x')],
     ['a function name with a space', req('GET', '/2021-10-31/functions/f%20n/url')],
     ['a qualifier twice', req('GET', '/2021-10-31/functions/fn%3A1/url', 'Qualifier=2')],
+  ];
+  for (const [name, r] of near) t.equal(code(() => understandLambda(r, 'us-east-1', null)), 'unparseable_request', name);
+});
+
+t.test('layers, event source mappings, code signing configs and account settings, by their own ARNs', async (t) => {
+  const LAYER = 'arn:aws:lambda:us-east-1:{account}:layer:l1';
+  const ESM = 'arn:aws:lambda:us-east-1:{account}:event-source-mapping:0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d';
+  const CSC = 'arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdefg';
+  const cases: [string, string, string, string, string, Record<string, string>][] = [
+    ['GET', '/2018-10-31/layers', 'CompatibleRuntime=nodejs20.x', 'ListLayers', '*', { CompatibleRuntime: 'nodejs20.x' }],
+    ['GET', '/2018-10-31/layers/l1/versions', '', 'ListLayerVersions', '*', { LayerName: 'l1' }],
+    ['POST', '/2018-10-31/layers/l1/versions', '', 'PublishLayerVersion', LAYER, { LayerName: 'l1' }],
+    ['GET', '/2018-10-31/layers/l1/versions/3', '', 'GetLayerVersion', `${LAYER}:3`, { LayerName: 'l1', VersionNumber: '3' }],
+    ['DELETE', '/2018-10-31/layers/l1/versions/3', '', 'DeleteLayerVersion', `${LAYER}:3`, { LayerName: 'l1', VersionNumber: '3' }],
+    ['GET', '/2018-10-31/layers/l1/versions/3/policy', '', 'GetLayerVersionPolicy', `${LAYER}:3`, { LayerName: 'l1', VersionNumber: '3' }],
+    ['POST', '/2018-10-31/layers/l1/versions/3/policy', '', 'AddLayerVersionPermission', `${LAYER}:3`, { LayerName: 'l1', VersionNumber: '3' }],
+    ['DELETE', '/2018-10-31/layers/l1/versions/3/policy/s1', '', 'RemoveLayerVersionPermission', `${LAYER}:3`, { LayerName: 'l1', VersionNumber: '3', StatementId: 's1' }],
+    ['GET', '/2018-10-31/layers/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1/versions/3', '', 'GetLayerVersion', 'arn:aws:lambda:us-east-1:123456789012:layer:l1:3',
+      { LayerName: 'arn:aws:lambda:us-east-1:123456789012:layer:l1', VersionNumber: '3' }],
+    ['GET', '/2015-03-31/event-source-mappings', '', 'ListEventSourceMappings', '*', {}],
+    ['POST', '/2015-03-31/event-source-mappings', '', 'CreateEventSourceMapping', '*', {}],
+    ['GET', '/2015-03-31/event-source-mappings/0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d', '', 'GetEventSourceMapping', ESM, { UUID: '0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d' }],
+    ['PUT', '/2015-03-31/event-source-mappings/0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d', '', 'UpdateEventSourceMapping', ESM, { UUID: '0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d' }],
+    ['DELETE', '/2015-03-31/event-source-mappings/0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d', '', 'DeleteEventSourceMapping', ESM, { UUID: '0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d' }],
+    ['GET', '/2020-04-22/code-signing-configs', '', 'ListCodeSigningConfigs', '*', {}],
+    ['POST', '/2020-04-22/code-signing-configs', '', 'CreateCodeSigningConfig', '*', {}],
+    ['GET', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC)}`, '', 'GetCodeSigningConfig', CSC, { CodeSigningConfigArn: CSC }],
+    ['PUT', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC)}`, '', 'UpdateCodeSigningConfig', CSC, { CodeSigningConfigArn: CSC }],
+    ['DELETE', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC)}`, '', 'DeleteCodeSigningConfig', CSC, { CodeSigningConfigArn: CSC }],
+    ['GET', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC)}/functions`, '', 'ListFunctionsByCodeSigningConfig', CSC, { CodeSigningConfigArn: CSC }],
+    ['GET', '/2016-08-19/account-settings', '', 'GetAccountSettings', '*', {}],
+  ];
+  for (const [method, path, query, operation, resource, params] of cases) {
+    const op = understandLambda(req(method, path, query), 'us-east-1', null)!;
+    t.equal(op.operation, operation, `${method} ${path}`);
+    t.equal(op.resource, resource, operation);
+    t.same(op.params, params, operation);
+    t.same(op.permissions, [{ action: `lambda:${operation}`, resource }], operation);
+  }
+  const near: [string, AwsHttpRequest][] = [
+    // GetLayerVersionByArn shares the path, told apart by ?find=LayerVersion: never read as ListLayers.
+    ['GetLayerVersionByArn', req('GET', '/2018-10-31/layers', 'find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1%3A3')],
+    ['a layer name with a space', req('GET', '/2018-10-31/layers/l%201/versions/3')],
+    ['a layer ARN in another region', req('GET', '/2018-10-31/layers/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Alayer%3Al1/versions/3')],
+    ['a layer version ARN as the layer name', req('GET', '/2018-10-31/layers/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1%3A3/versions/3')],
+    ['a layer version with a leading zero', req('GET', '/2018-10-31/layers/l1/versions/03')],
+    ['a layer version 0', req('GET', '/2018-10-31/layers/l1/versions/0')],
+    ['a negative layer version', req('GET', '/2018-10-31/layers/l1/versions/-3')],
+    ['an upper-case mapping UUID', req('GET', '/2015-03-31/event-source-mappings/0B7A1C2D-3E4F-4A5B-8C6D-7E8F9A0B1C2D')],
+    ['a mapping id that is not a UUID', req('GET', '/2015-03-31/event-source-mappings/seb-1')],
+    ['a code signing config id alone', req('GET', '/2020-04-22/code-signing-configs/csc-0123456789abcdefg')],
+    ['a code signing config ARN in another region', req('GET', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC.replace('us-east-1', 'eu-west-1'))}`)],
+    ['layers at the functions API version', req('GET', '/2015-03-31/layers')],
   ];
   for (const [name, r] of near) t.equal(code(() => understandLambda(r, 'us-east-1', null)), 'unparseable_request', name);
 });
