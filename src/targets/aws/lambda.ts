@@ -40,9 +40,12 @@ const LAYER = [...LAYERS, '{LayerName}'];
 const LAYER_VERSION = [...LAYER, 'versions', '{VersionNumber}'];
 const ESM = ['2015-03-31', 'event-source-mappings'];
 const CSC = ['2020-04-22', 'code-signing-configs'];
-/** One function setting at `/{version}/functions/{FunctionName}/{name}`, one operation per method, each taking a Qualifier. */
-const at = (version: string, name: string, ops: readonly (readonly [string, string])[]): Route[] =>
-  ops.map(([method, operation]) => ({ method, segments: [...fn(version), name], operation, qualifier: true }));
+type Ops = readonly (readonly [method: string, operation: string])[];
+/** One route per `[method, operation]` at `segments`, each with `extra` (a qualifier, a resource rule). */
+const on = (segments: readonly string[], ops: Ops, extra: Partial<Route> = {}): Route[] =>
+  ops.map(([method, operation]) => ({ method, segments, operation, ...extra }));
+/** One function setting at `/{version}/functions/{FunctionName}/{name}`, each operation taking a Qualifier. */
+const at = (version: string, name: string, ops: Ops): Route[] => on([...fn(version), name], ops, { qualifier: true });
 export const LAMBDA_ROUTES: readonly Route[] = [
   { method: 'GET', segments: ['2015-03-31', 'functions'], operation: 'ListFunctions' },
   { method: 'POST', segments: ['2015-03-31', 'functions'], operation: 'CreateFunction', readsBody: true },
@@ -108,22 +111,18 @@ export const LAMBDA_ROUTES: readonly Route[] = [
   { method: 'GET', segments: LAYERS, operation: 'ListLayers', resource: anyResource, query: ['CompatibleRuntime', 'CompatibleArchitecture', 'Marker', 'MaxItems'] },
   { method: 'GET', segments: [...LAYER, 'versions'], operation: 'ListLayerVersions', resource: anyResource },
   { method: 'POST', segments: [...LAYER, 'versions'], operation: 'PublishLayerVersion', resource: layerOf },
-  { method: 'GET', segments: LAYER_VERSION, operation: 'GetLayerVersion', resource: layerVersionOf },
-  { method: 'DELETE', segments: LAYER_VERSION, operation: 'DeleteLayerVersion', resource: layerVersionOf },
-  { method: 'GET', segments: [...LAYER_VERSION, 'policy'], operation: 'GetLayerVersionPolicy', resource: layerVersionOf },
-  { method: 'POST', segments: [...LAYER_VERSION, 'policy'], operation: 'AddLayerVersionPermission', resource: layerVersionOf },
+  ...on(LAYER_VERSION, [['GET', 'GetLayerVersion'], ['DELETE', 'DeleteLayerVersion']], { resource: layerVersionOf }),
+  ...on([...LAYER_VERSION, 'policy'], [['GET', 'GetLayerVersionPolicy'], ['POST', 'AddLayerVersionPermission']], { resource: layerVersionOf }),
   { method: 'DELETE', segments: [...LAYER_VERSION, 'policy', '{StatementId}'], operation: 'RemoveLayerVersionPermission', resource: layerVersionOf },
-  { method: 'GET', segments: ESM, operation: 'ListEventSourceMappings', resource: anyResource },
   // The reference gives CreateEventSourceMapping no resource type: the function is a condition key.
-  { method: 'POST', segments: ESM, operation: 'CreateEventSourceMapping', resource: anyResource },
-  { method: 'GET', segments: [...ESM, '{UUID}'], operation: 'GetEventSourceMapping', resource: eventSourceMappingOf },
-  { method: 'PUT', segments: [...ESM, '{UUID}'], operation: 'UpdateEventSourceMapping', resource: eventSourceMappingOf },
-  { method: 'DELETE', segments: [...ESM, '{UUID}'], operation: 'DeleteEventSourceMapping', resource: eventSourceMappingOf },
-  { method: 'GET', segments: CSC, operation: 'ListCodeSigningConfigs', resource: anyResource },
-  { method: 'POST', segments: CSC, operation: 'CreateCodeSigningConfig', resource: anyResource },
-  { method: 'GET', segments: [...CSC, '{CodeSigningConfigArn}'], operation: 'GetCodeSigningConfig', resource: codeSigningConfigOf },
-  { method: 'PUT', segments: [...CSC, '{CodeSigningConfigArn}'], operation: 'UpdateCodeSigningConfig', resource: codeSigningConfigOf },
-  { method: 'DELETE', segments: [...CSC, '{CodeSigningConfigArn}'], operation: 'DeleteCodeSigningConfig', resource: codeSigningConfigOf },
+  ...on(ESM, [['GET', 'ListEventSourceMappings'], ['POST', 'CreateEventSourceMapping']], { resource: anyResource }),
+  ...on([...ESM, '{UUID}'], [['GET', 'GetEventSourceMapping'], ['PUT', 'UpdateEventSourceMapping'], ['DELETE', 'DeleteEventSourceMapping']], {
+    resource: eventSourceMappingOf,
+  }),
+  ...on(CSC, [['GET', 'ListCodeSigningConfigs'], ['POST', 'CreateCodeSigningConfig']], { resource: anyResource }),
+  ...on([...CSC, '{CodeSigningConfigArn}'], [['GET', 'GetCodeSigningConfig'], ['PUT', 'UpdateCodeSigningConfig'], ['DELETE', 'DeleteCodeSigningConfig']], {
+    resource: codeSigningConfigOf,
+  }),
   { method: 'GET', segments: [...CSC, '{CodeSigningConfigArn}', 'functions'], operation: 'ListFunctionsByCodeSigningConfig', resource: codeSigningConfigOf },
   { method: 'GET', segments: ['2016-08-19', 'account-settings'], operation: 'GetAccountSettings', resource: anyResource },
   { method: 'POST', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'TagResource' },

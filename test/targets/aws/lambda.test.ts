@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { code } from '../../helpers/reason.js';
 import { functionArn, understandLambda } from '../../../src/targets/aws/lambda.js';
 import type { AwsHttpRequest } from '../../../src/targets/aws/types.js';
@@ -11,6 +12,10 @@ const req = (method: string, path: string, query = '', extra: Record<string, str
 });
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
 const FN = 'arn:aws:lambda:us-east-1:{account}:function:fn';
+/** Every request in `near` is refused as unparseable_request. */
+const refusesAll = (t: Test, near: readonly [string, AwsHttpRequest][]): void => {
+  for (const [name, r] of near) t.equal(code(() => understandLambda(r, 'us-east-1', null)), 'unparseable_request', name);
+};
 
 t.test('routes, resources, params and IAM actions', async (t) => {
   const cases: [AwsHttpRequest, Buffer | null, string, string, Record<string, string>, [string, string][]][] = [
@@ -157,7 +162,7 @@ t.test('function settings at their own API versions are read, scoped to the func
     ['a function name with a space', req('GET', '/2021-10-31/functions/f%20n/url')],
     ['a qualifier twice', req('GET', '/2021-10-31/functions/fn%3A1/url', 'Qualifier=2')],
   ];
-  for (const [name, r] of near) t.equal(code(() => understandLambda(r, 'us-east-1', null)), 'unparseable_request', name);
+  refusesAll(t, near);
 });
 
 t.test('layers, event source mappings, code signing configs and account settings, by their own ARNs', async (t) => {
@@ -210,7 +215,7 @@ t.test('layers, event source mappings, code signing configs and account settings
     ['a code signing config ARN in another region', req('GET', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC.replace('us-east-1', 'eu-west-1'))}`)],
     ['layers at the functions API version', req('GET', '/2015-03-31/layers')],
   ];
-  for (const [name, r] of near) t.equal(code(() => understandLambda(r, 'us-east-1', null)), 'unparseable_request', name);
+  refusesAll(t, near);
 });
 
 t.test('Qualifier widens the scope only where the model takes it', async (t) => {
