@@ -242,6 +242,8 @@ export function selectS3Operation(
   query: Readonly<Record<string, string>>,
   hasCopySource: boolean,
 ): S3OperationSpec {
+  // SelectObjectContent (`POST ?select&select-type=2`) answers with an event stream: not modeled.
+  if (scope === 'object' && 'select' in query) throw unparseable('SelectObjectContent (an event-stream answer) is not served');
   const candidates = BY_ROUTE.get(`${scope} ${method}`);
   if (candidates === undefined) throw unparseable(`S3 ${method} on a ${scope} path is not a modeled operation`);
   const spec = candidates.find((c) => c.copySource === hasCopySource && Object.keys(c.selectors).every((name) => name in query));
