@@ -39,6 +39,16 @@ export const layerVersionOf: ResourceOf = (vars, region) => {
   return `${layerOf(vars, region)}:${version}`;
 };
 
+/** `?Arn=arn:…:layer:NAME:VERSION` (GetLayerVersionByArn), read as `{LayerName}` and `{VersionNumber}` are. */
+export const layerVersionArnOf: ResourceOf = (vars, region) => {
+  const arn = vars['Arn'];
+  const colon = arn === undefined ? -1 : arn.lastIndexOf(':');
+  if (colon === -1) throw unparseable('Arn is not a layer version ARN');
+  const layer = arn!.slice(0, colon);
+  if (!LAYER_ARN.test(layer)) throw unparseable('Arn is not a layer version ARN');
+  return layerVersionOf({ LayerName: layer, VersionNumber: arn!.slice(colon + 1) }, region);
+};
+
 /** `arn:…:event-source-mapping:UUID` from `{UUID}`. */
 export const eventSourceMappingOf: ResourceOf = (vars, region) => {
   const uuid = vars['UUID']!;

@@ -7,7 +7,7 @@ import { parseStrictJson } from '../../lib/strict-json.js';
 import { unparseable } from '../../reasons.js';
 import { ACCOUNT, arnPartition } from './arn.js';
 import { isCredentialVending, isRead } from './catalog.js';
-import { anyResource, codeSigningConfigOf, eventSourceMappingOf, layerOf, layerVersionOf, type ResourceOf } from './lambda-resources.js';
+import { anyResource, codeSigningConfigOf, eventSourceMappingOf, layerOf, layerVersionArnOf, layerVersionOf, type ResourceOf } from './lambda-resources.js';
 import { decodeComponent, parseQuery } from './query-string.js';
 import { semanticHeaders } from './semantic-headers.js';
 import type { AwsHttpRequest, AwsOperation, Permission } from './types.js';
@@ -30,6 +30,8 @@ export interface Route {
    * apart by a query literal (GetLayerVersionByArn is `GET /2018-10-31/layers?find=LayerVersion`).
    */
   readonly query?: readonly string[];
+  /** A query literal the route needs (`?List=ALL`), listed before the route that shares its path. */
+  readonly literal?: readonly [name: string, value: string];
 }
 
 /** `/{version}/functions/{FunctionName}`: Lambda's path prefix for one function at one API version. */
@@ -84,12 +86,14 @@ export const LAMBDA_ROUTES: readonly Route[] = [
   { method: 'PUT', segments: [...fn('2017-10-31'), 'concurrency'], operation: 'PutFunctionConcurrency' },
   { method: 'DELETE', segments: [...fn('2017-10-31'), 'concurrency'], operation: 'DeleteFunctionConcurrency' },
   { method: 'GET', segments: [...fn('2019-09-30'), 'concurrency'], operation: 'GetFunctionConcurrency' },
-  // GET here is GetProvisionedConcurrencyConfig, or ListProvisionedConcurrencyConfigs with `?List=ALL`:
-  // the router does not read query literals, so GET is not modeled.
+  // GET is ListProvisionedConcurrencyConfigs with `?List=ALL`, else GetProvisionedConcurrencyConfig;
+  // each takes only its own query names, so neither is read as the other.
+  { method: 'GET', segments: [...fn('2019-09-30'), 'provisioned-concurrency'], operation: 'ListProvisionedConcurrencyConfigs', literal: ['List', 'ALL'], query: ['List', 'Marker', 'MaxItems'] },
   ...at('2019-09-30', 'provisioned-concurrency', [
+    ['GET', 'GetProvisionedConcurrencyConfig'],
     ['PUT', 'PutProvisionedConcurrencyConfig'],
     ['DELETE', 'DeleteProvisionedConcurrencyConfig'],
-  ]),
+  ]).map((r) => ({ ...r, query: ['Qualifier'] })),
   // PUT names a code signing config in its body, another resource the session policy would need.
   { method: 'GET', segments: [...fn('2020-06-30'), 'code-signing-config'], operation: 'GetFunctionCodeSigningConfig' },
   { method: 'DELETE', segments: [...fn('2020-06-30'), 'code-signing-config'], operation: 'DeleteFunctionCodeSigningConfig' },
@@ -108,6 +112,8 @@ export const LAMBDA_ROUTES: readonly Route[] = [
   { method: 'POST', segments: [...fn('2021-11-15'), 'response-streaming-invocations'], operation: 'InvokeWithResponseStream', action: 'lambda:InvokeFunction', qualifier: true },
   { method: 'POST', segments: [...fn('2014-11-13'), 'invoke-async'], operation: 'InvokeAsync' },
   // Resources beside functions: their labels stay in params, the ARN is built from them.
+  // The reference has no action of its own for it: the layer version is read with GetLayerVersion.
+  { method: 'GET', segments: LAYERS, operation: 'GetLayerVersionByArn', action: 'lambda:GetLayerVersion', literal: ['find', 'LayerVersion'], query: ['find', 'Arn'], resource: layerVersionArnOf },
   { method: 'GET', segments: LAYERS, operation: 'ListLayers', resource: anyResource, query: ['CompatibleRuntime', 'CompatibleArchitecture', 'Marker', 'MaxItems'] },
   { method: 'GET', segments: [...LAYER, 'versions'], operation: 'ListLayerVersions', resource: anyResource },
   { method: 'POST', segments: [...LAYER, 'versions'], operation: 'PublishLayerVersion', resource: layerOf },
@@ -141,8 +147,8 @@ const LAYER_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]{
 
 /** Reads a Lambda request; `null` when its scope is in a body that has not arrived yet. */
 export function understandLambda(req: AwsHttpRequest, region: string, payload: Buffer | null): AwsOperation | null {
-  const { route, vars } = matchRoute(req);
   const params = parseQuery(req.query);
+  const { route, vars } = matchRoute(req, params);
   const other = route.query && Object.keys(params).find((name) => !route.query!.includes(name));
   if (other) throw unparseable(`${route.operation} does not take query parameter ${other}`);
   for (const [name, value] of Object.entries(vars)) {
@@ -161,7 +167,8 @@ export function understandLambda(req: AwsHttpRequest, region: string, payload: B
   if (route.operation === 'ListFunctions') {
     permissions.push({ action, resource });
   } else if (route.resource !== undefined) {
-    resource = route.resource(vars, region);
+    // Path labels and query parameters (GetLayerVersionByArn's `Arn`), all pinned in params.
+    resource = route.resource(params, region);
     permissions.push({ action, resource });
   } else if (vars['Resource'] !== undefined) {
     // Tags address a function by its full, unqualified ARN.
@@ -198,13 +205,14 @@ export function understandLambda(req: AwsHttpRequest, region: string, payload: B
   };
 }
 
-function matchRoute(req: AwsHttpRequest): { route: Route; vars: Record<string, string> } {
+function matchRoute(req: AwsHttpRequest, params: Readonly<Record<string, string>>): { route: Route; vars: Record<string, string> } {
   if (!req.path.startsWith('/')) throw unparseable('the path does not start with /');
   const raw = req.path.slice(1).split('/');
   for (const route of LAMBDA_ROUTES) {
     if (route.method !== req.method || route.segments.length !== raw.length) continue;
     // Literal segments must arrive literally: an encoded literal could route differently upstream.
     if (!route.segments.every((s, i) => s.startsWith('{') || s === raw[i])) continue;
+    if (route.literal && params[route.literal[0]] !== route.literal[1]) continue;
     const vars: Record<string, string> = Object.create(null);
     route.segments.forEach((s, i) => {
       if (s.startsWith('{')) vars[s.slice(1, -1)] = decodeSegment(raw[i]!);

@@ -126,6 +126,8 @@ t.test('function settings at their own API versions are read, scoped to the func
     ['PUT', '/2017-10-31/functions/fn/concurrency', '', 'PutFunctionConcurrency'],
     ['DELETE', '/2017-10-31/functions/fn/concurrency', '', 'DeleteFunctionConcurrency'],
     ['GET', '/2019-09-30/functions/fn/concurrency', '', 'GetFunctionConcurrency'],
+    ['GET', '/2019-09-30/functions/fn/provisioned-concurrency', 'Qualifier=live', 'GetProvisionedConcurrencyConfig'],
+    ['GET', '/2019-09-30/functions/fn/provisioned-concurrency', 'List=ALL', 'ListProvisionedConcurrencyConfigs'],
     ['PUT', '/2019-09-30/functions/fn/provisioned-concurrency', 'Qualifier=live', 'PutProvisionedConcurrencyConfig'],
     ['DELETE', '/2019-09-30/functions/fn/provisioned-concurrency', 'Qualifier=live', 'DeleteProvisionedConcurrencyConfig'],
     ['GET', '/2020-06-30/functions/fn/code-signing-config', '', 'GetFunctionCodeSigningConfig'],
@@ -151,9 +153,11 @@ t.test('function settings at their own API versions are read, scoped to the func
   const qualified = understandLambda(req('GET', '/2021-10-31/functions/fn/url', 'Qualifier=live'), 'us-east-1', null)!;
   t.same(qualified.permissions.map((p) => p.resource), [FN, `${FN}:live`], 'a Qualifier adds the qualified ARN');
   const near: [string, AwsHttpRequest][] = [
-    // GET is Get... or List... by `?List=ALL`, a query literal this router does not read.
-    ['GET provisioned concurrency', req('GET', '/2019-09-30/functions/fn/provisioned-concurrency', 'Qualifier=live')],
-    ['GET provisioned concurrency with List=ALL', req('GET', '/2019-09-30/functions/fn/provisioned-concurrency', 'List=ALL')],
+    // GET is List... with `?List=ALL`, else Get...: each takes only its own query names.
+    ['List=ALL with a Qualifier', req('GET', '/2019-09-30/functions/fn/provisioned-concurrency', 'List=ALL&Qualifier=live')],
+    ['List in another case', req('GET', '/2019-09-30/functions/fn/provisioned-concurrency', 'List=all')],
+    ['List without a value', req('GET', '/2019-09-30/functions/fn/provisioned-concurrency', 'List')],
+    ['a PUT of provisioned concurrency with List=ALL', req('PUT', '/2019-09-30/functions/fn/provisioned-concurrency', 'List=ALL&Qualifier=live')],
     ['concurrency at the wrong API version', req('GET', '/2017-10-31/functions/fn/concurrency')],
     ['a PUT of a code signing config (its ARN is in the body)', req('PUT', '/2020-06-30/functions/fn/code-signing-config')],
     ['a setting of the wrong case', req('GET', '/2021-10-31/functions/fn/URL')],
@@ -193,6 +197,9 @@ t.test('layers, event source mappings, code signing configs and account settings
     ['GET', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC)}/functions`, '', 'ListFunctionsByCodeSigningConfig', CSC, { CodeSigningConfigArn: CSC }],
     ['GET', '/2016-08-19/account-settings', '', 'GetAccountSettings', '*', {}],
   ];
+  const byArn = understandLambda(req('GET', '/2018-10-31/layers', 'find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1%3A3'), 'us-east-1', null)!;
+  t.equal(byArn.operation, 'GetLayerVersionByArn');
+  t.same(byArn.permissions, [{ action: 'lambda:GetLayerVersion', resource: 'arn:aws:lambda:us-east-1:123456789012:layer:l1:3' }], 'authorised as GetLayerVersion');
   for (const [method, path, query, operation, resource, params] of cases) {
     const op = understandLambda(req(method, path, query), 'us-east-1', null)!;
     t.equal(op.operation, operation, `${method} ${path}`);
@@ -202,7 +209,11 @@ t.test('layers, event source mappings, code signing configs and account settings
   }
   const near: [string, AwsHttpRequest][] = [
     // GetLayerVersionByArn shares the path, told apart by ?find=LayerVersion: never read as ListLayers.
-    ['GetLayerVersionByArn', req('GET', '/2018-10-31/layers', 'find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1%3A3')],
+    ['find with another value', req('GET', '/2018-10-31/layers', 'find=Layer&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1%3A3')],
+    ['find=LayerVersion without Arn', req('GET', '/2018-10-31/layers', 'find=LayerVersion')],
+    ['find=LayerVersion with a list parameter', req('GET', '/2018-10-31/layers', 'find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1%3A3&Marker=m')],
+    ['a layer version ARN without a version', req('GET', '/2018-10-31/layers', 'find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1')],
+    ['a layer version ARN in another region', req('GET', '/2018-10-31/layers', 'find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Alayer%3Al1%3A3')],
     ['a layer name with a space', req('GET', '/2018-10-31/layers/l%201/versions/3')],
     ['a layer ARN in another region', req('GET', '/2018-10-31/layers/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Alayer%3Al1/versions/3')],
     ['a layer version ARN as the layer name', req('GET', '/2018-10-31/layers/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1%3A3/versions/3')],
