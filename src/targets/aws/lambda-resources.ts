@@ -1,6 +1,6 @@
 /**
  * Lambda resources other than functions, as the service authorization reference writes their
- * ARNs (layer, layer version, event source mapping, code signing config): each is read from the
+ * ARNs (layer, layer version, event source mapping, code signing config, capacity provider): each is read from the
  * path labels exactly one way, in the request's region, or refused.
  */
 import { unparseable } from '../../reasons.js';
@@ -9,9 +9,12 @@ import { ACCOUNT, arnPartition } from './arn.js';
 /** The resource a route's path labels name, in `region`; throws `unparseable`. */
 export type ResourceOf = (vars: Readonly<Record<string, string>>, region: string) => string;
 
-const LAYER = '[a-zA-Z0-9_-]{1,140}';
-const LAYER_NAME = new RegExp(`^${LAYER}$`);
-const LAYER_ARN = new RegExp(`^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\\d{12}):layer:(${LAYER})$`);
+// Layer and capacity provider names (botocore `LayerName`, `CapacityProviderName`).
+const NAME = '[a-zA-Z0-9_-]{1,140}';
+const PLAIN_NAME = new RegExp(`^${NAME}$`);
+const arnOfKind = (kind: string): RegExp => new RegExp(`^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\\d{12}):${kind}:(${NAME})$`);
+const LAYER_ARN = arnOfKind('layer');
+const CAPACITY_PROVIDER_ARN = arnOfKind('capacity-provider');
 // A layer version is a positive integer; a leading zero or a sign could be read as the same number.
 const VERSION = /^[1-9][0-9]{0,15}$/;
 // Lambda answers with lower-case UUIDs; any other spelling is refused rather than normalised.
@@ -21,16 +24,24 @@ const CODE_SIGNING_CONFIG_ARN = /^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):
 /** Operations on the account, not on one resource (List*, Create* without a resource type). */
 export const anyResource: ResourceOf = () => '*';
 
-/** `arn:…:layer:NAME` from `{LayerName}`: a name, or a layer ARN of the request's region. */
-export const layerOf: ResourceOf = (vars, region) => {
-  const name = vars['LayerName']!;
-  const partition = arnPartition(region);
-  if (LAYER_NAME.test(name)) return `arn:${partition}:lambda:${region}:${ACCOUNT}:layer:${name}`;
-  const m = LAYER_ARN.exec(name);
-  if (m === null) throw unparseable('LayerName is not a layer name or ARN');
-  if (m[1] !== partition || m[2] !== region) throw unparseable("a layer ARN must be in the request's region");
-  return name;
-};
+/** `arn:…:{kind}:NAME` from the label `member`: a name, or an ARN of that kind in the request's region. */
+function named(member: string, kind: string, arn: RegExp): ResourceOf {
+  return (vars, region) => {
+    const name = vars[member]!;
+    const partition = arnPartition(region);
+    if (PLAIN_NAME.test(name)) return `arn:${partition}:lambda:${region}:${ACCOUNT}:${kind}:${name}`;
+    const m = arn.exec(name);
+    if (m === null) throw unparseable(`${member} is not a ${kind} name or ARN`);
+    if (m[1] !== partition || m[2] !== region) throw unparseable(`a ${kind} ARN must be in the request's region`);
+    return name;
+  };
+}
+
+/** `arn:…:layer:NAME` from `{LayerName}`. */
+export const layerOf: ResourceOf = named('LayerName', 'layer', LAYER_ARN);
+
+/** `arn:…:capacity-provider:NAME` from `{CapacityProviderName}`. */
+export const capacityProviderOf: ResourceOf = named('CapacityProviderName', 'capacity-provider', CAPACITY_PROVIDER_ARN);
 
 /** `arn:…:layer:NAME:VERSION` from `{LayerName}` and `{VersionNumber}`. */
 export const layerVersionOf: ResourceOf = (vars, region) => {

@@ -7,7 +7,7 @@ import { parseStrictJson } from '../../lib/strict-json.js';
 import { unparseable } from '../../reasons.js';
 import { ACCOUNT, arnPartition } from './arn.js';
 import { isCredentialVending, isRead } from './catalog.js';
-import { anyResource, codeSigningConfigOf, eventSourceMappingOf, layerOf, layerVersionArnOf, layerVersionOf, type ResourceOf } from './lambda-resources.js';
+import { anyResource, capacityProviderOf, codeSigningConfigOf, eventSourceMappingOf, layerOf, layerVersionArnOf, layerVersionOf, type ResourceOf } from './lambda-resources.js';
 import { decodeComponent, parseQuery } from './query-string.js';
 import { semanticHeaders } from './semantic-headers.js';
 import type { AwsHttpRequest, AwsOperation, Permission } from './types.js';
@@ -42,6 +42,7 @@ const LAYER = [...LAYERS, '{LayerName}'];
 const LAYER_VERSION = [...LAYER, 'versions', '{VersionNumber}'];
 const ESM = ['2015-03-31', 'event-source-mappings'];
 const CSC = ['2020-04-22', 'code-signing-configs'];
+const CAPACITY_PROVIDERS = ['2025-11-30', 'capacity-providers'];
 type Ops = readonly (readonly [method: string, operation: string])[];
 /** One route per `[method, operation]` at `segments`, each with `extra` (a qualifier, a resource rule). */
 const on = (segments: readonly string[], ops: Ops, extra: Partial<Route> = {}): Route[] =>
@@ -131,6 +132,17 @@ export const LAMBDA_ROUTES: readonly Route[] = [
   }),
   { method: 'GET', segments: [...CSC, '{CodeSigningConfigArn}', 'functions'], operation: 'ListFunctionsByCodeSigningConfig', resource: codeSigningConfigOf },
   { method: 'GET', segments: ['2016-08-19', 'account-settings'], operation: 'GetAccountSettings', resource: anyResource },
+  // CreateCapacityProvider names its provider in the body: not modeled.
+  { method: 'GET', segments: CAPACITY_PROVIDERS, operation: 'ListCapacityProviders', resource: anyResource },
+  ...on([...CAPACITY_PROVIDERS, '{CapacityProviderName}'], [['GET', 'GetCapacityProvider'], ['PUT', 'UpdateCapacityProvider'], ['DELETE', 'DeleteCapacityProvider']], {
+    resource: capacityProviderOf,
+  }),
+  {
+    method: 'GET',
+    segments: [...CAPACITY_PROVIDERS, '{CapacityProviderName}', 'function-versions'],
+    operation: 'ListFunctionVersionsByCapacityProvider',
+    resource: capacityProviderOf,
+  },
   { method: 'POST', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'TagResource' },
   { method: 'DELETE', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'UntagResource' },
   { method: 'GET', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'ListTags' },

@@ -173,6 +173,7 @@ t.test('layers, event source mappings, code signing configs and account settings
   const LAYER = 'arn:aws:lambda:us-east-1:{account}:layer:l1';
   const ESM = 'arn:aws:lambda:us-east-1:{account}:event-source-mapping:0b7a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d';
   const CSC = 'arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdefg';
+  const CP = 'arn:aws:lambda:us-east-1:{account}:capacity-provider:cp1';
   const cases: [string, string, string, string, string, Record<string, string>][] = [
     ['GET', '/2018-10-31/layers', 'CompatibleRuntime=nodejs20.x', 'ListLayers', '*', { CompatibleRuntime: 'nodejs20.x' }],
     ['GET', '/2018-10-31/layers/l1/versions', '', 'ListLayerVersions', '*', { LayerName: 'l1' }],
@@ -196,6 +197,13 @@ t.test('layers, event source mappings, code signing configs and account settings
     ['DELETE', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC)}`, '', 'DeleteCodeSigningConfig', CSC, { CodeSigningConfigArn: CSC }],
     ['GET', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC)}/functions`, '', 'ListFunctionsByCodeSigningConfig', CSC, { CodeSigningConfigArn: CSC }],
     ['GET', '/2016-08-19/account-settings', '', 'GetAccountSettings', '*', {}],
+    ['GET', '/2025-11-30/capacity-providers', '', 'ListCapacityProviders', '*', {}],
+    ['GET', '/2025-11-30/capacity-providers/cp1', '', 'GetCapacityProvider', CP, { CapacityProviderName: 'cp1' }],
+    ['PUT', '/2025-11-30/capacity-providers/cp1', '', 'UpdateCapacityProvider', CP, { CapacityProviderName: 'cp1' }],
+    ['DELETE', '/2025-11-30/capacity-providers/cp1', '', 'DeleteCapacityProvider', CP, { CapacityProviderName: 'cp1' }],
+    ['GET', '/2025-11-30/capacity-providers/cp1/function-versions', '', 'ListFunctionVersionsByCapacityProvider', CP, { CapacityProviderName: 'cp1' }],
+    ['GET', '/2025-11-30/capacity-providers/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Acapacity-provider%3Acp1', '', 'GetCapacityProvider',
+      'arn:aws:lambda:us-east-1:123456789012:capacity-provider:cp1', { CapacityProviderName: 'arn:aws:lambda:us-east-1:123456789012:capacity-provider:cp1' }],
   ];
   const byArn = understandLambda(req('GET', '/2018-10-31/layers', 'find=LayerVersion&Arn=arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Al1%3A3'), 'us-east-1', null)!;
   t.equal(byArn.operation, 'GetLayerVersionByArn');
@@ -225,6 +233,10 @@ t.test('layers, event source mappings, code signing configs and account settings
     ['a code signing config id alone', req('GET', '/2020-04-22/code-signing-configs/csc-0123456789abcdefg')],
     ['a code signing config ARN in another region', req('GET', `/2020-04-22/code-signing-configs/${encodeURIComponent(CSC.replace('us-east-1', 'eu-west-1'))}`)],
     ['layers at the functions API version', req('GET', '/2015-03-31/layers')],
+    ['a capacity provider name with a space', req('GET', '/2025-11-30/capacity-providers/c%20p')],
+    ['a layer ARN as a capacity provider', req('GET', '/2025-11-30/capacity-providers/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Acp1')],
+    ['a capacity provider ARN in another region', req('GET', '/2025-11-30/capacity-providers/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Acapacity-provider%3Acp1')],
+    ['CreateCapacityProvider (its name is in the body)', req('POST', '/2025-11-30/capacity-providers')],
   ];
   refusesAll(t, near);
 });
