@@ -59,7 +59,10 @@ class Captured(Exception):
         self.request = request
 
 
-def fits(shape, value):
+def fits(shape, value, whole=False):
+    """Whether `value` satisfies the shape's length and pattern. botocore searches the pattern
+    anywhere in the value; with `whole` the pattern must match all of it, as the services check
+    it (Lambda refuses the FunctionName `seb x-1` although `x-1` matches its unanchored pattern)."""
     meta = shape.metadata
     if len(value) < meta.get("min", 0) or ("max" in meta and len(value) > meta["max"]):
         return False
@@ -67,7 +70,7 @@ def fits(shape, value):
     if pattern is None:
         return True
     try:
-        return re.search(pattern, value) is not None
+        return (re.fullmatch if whole else re.search)(pattern, value) is not None
     except re.error:
         return True  # a Java-only pattern: botocore does not check it either
 
@@ -75,8 +78,12 @@ def fits(shape, value):
 def string_value(shape, location, greedy, escape=True):
     if shape.enum:
         return shape.enum[0]
-    candidates = (GREEDY if greedy else LABEL if location == "uri" else []) + PLAIN if escape else PLAIN
-    for c in candidates:
+    spaced = (GREEDY if greedy else LABEL if location == "uri" else []) if escape else []
+    # A label value with a space is used only where the service would accept it whole.
+    for c in spaced:
+        if fits(shape, c, whole=True):
+            return c
+    for c in PLAIN:
         if fits(shape, c):
             return c
     return "a" * max(1, shape.metadata.get("min", 1))

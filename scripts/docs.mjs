@@ -129,7 +129,8 @@ export async function renderPages(m) {
     '## S3 operations',
     table(m.s3.S3_OPERATIONS.map((o) => ({ ...o, read: o.read ? 'read' : '' }))),
     '## Lambda routes',
-    table(m.lambda.LAMBDA_ROUTES.map(({ segments, ...r }) => ({ method: r.method, path: `\`/${segments.join('/')}\``, ...r }))),
+    // A route's resource rule is named by its function (`layerVersionOf`); function routes have none.
+    table(m.lambda.LAMBDA_ROUTES.map(({ segments, resource, ...r }) => ({ method: r.method, path: `\`/${segments.join('/')}\``, ...r, resource: resource?.name }))),
     '## Operations by service',
     ...services.filter((s) => Array.isArray(s.operations)).map((s) => `### ${s.name}\n\n${wrap(s.operations)}`),
   );

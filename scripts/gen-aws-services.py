@@ -27,6 +27,10 @@ rest-routes.json, per signing name with a generically routed rest model: one row
   name have an operation of one name whose pinned parts (SPEC §2.1: operation, path labels, query
   literals) are the same, a certificate could not tell which model it means: only the signing
   name's own model keeps the row (none does if neither is its own); dropped rows are counted.
+  Rows of one operation name and one wire shape at one host are one request (greengrass and
+  greengrassv2 name a label `ThingName` and `thingName`): one row is kept, the own model's.
+  unread: per signing name, the rows dropped above (same columns), so that a request only they
+  match is refused with the true reason (models behind one signing name it cannot tell apart).
 globalEndpoints: per signing name, per partition, [host, signing region] for services whose
   endpoint is not regionalised (botocore endpoints.json `isRegionalized: false`).
 partitions: id, region regex and DNS suffix, for regional host names outside `aws`.
@@ -161,7 +165,8 @@ def pinned_key(row):
 
 def merged_routes(entries, own):
     """The rows of every rest model in `entries`, without the rows a certificate could not tell
-    from another model's (see the module comment); returns (rows, dropped)."""
+    from another model's (see the module comment); returns (rows, dropped, unread): unread are
+    the dropped and clashing rows, for the router to refuse their requests with the true reason."""
     by_key, host = {}, {e['model']: e['endpointPrefix'] for e in entries}
     for e in entries:
         for row in routes_of(e['_model'], e['model']):
@@ -177,13 +182,21 @@ def merged_routes(entries, own):
         rows.extend(kept)
         gone.extend(r for r in same if r not in kept)
         dropped += len(same) - len(kept)
+    # One operation of one wire shape at one host is one request whatever its labels are called
+    # (greengrass `{ThingName}` beside greengrassv2 `{thingName}`): one row, the own model's.
+    one = {}
+    for r in rows:
+        one.setdefault((r[0], wire_shape(r), host[r[5]]), []).append(r)
+    rows = [next((r for r in same if r[5] == own), same[0]) for same in one.values()]
+    dropped += sum(len(same) - 1 for same in one.values())
     # A dropped row's requests must not read as another operation that kept the same method and
     # path (lex-models StartImport and lexv2-models ListImports are both POST /imports/): that
     # path is refused, never read as the operation the client did not mean.
     shadowed = {wire_shape(r) for r in gone}
     clash = [r for r in rows if wire_shape(r) in shadowed and all(g[0] != r[0] for g in gone if wire_shape(g) == wire_shape(r))]
     rows = [r for r in rows if r not in clash]
-    return sorted(rows, key=lambda r: (r[5], r[0])), dropped + len(clash)
+    unread = sorted(gone + clash, key=lambda r: (r[5], r[0]))
+    return sorted(rows, key=lambda r: (r[5], r[0])), dropped + len(clash), unread
 
 
 def wire_shape(row):
@@ -309,12 +322,14 @@ def main():
             else:
                 secret_outputs.setdefault(svc, {})[name] = [path for path, _ in secrets]
         reads[svc] = kept
-    rest_routes, dropped = {}, 0
+    rest_routes, unread_routes, dropped = {}, {}, 0
     for signing, e in services.items():
         rest = [m for m in [e, *models.get(signing, [])] if m['_routed']]
         if rest:
-            rest_routes[signing], n = merged_routes(rest, e['model'])
+            rest_routes[signing], n, unread = merged_routes(rest, e['model'])
             dropped += n
+            if unread:
+                unread_routes[signing] = unread
     for signing, extra in models.items():
         for e in extra:
             # A second model is addressed at its own regional host (endpoints.json has no global
@@ -333,7 +348,7 @@ def main():
                    'partitions': partitions, 'models': models, 'notServed': not_served}, f, separators=(',', ':'))
         f.write('\n')
     with open(os.path.join(OUT, 'rest-routes.json'), 'w') as f:
-        json.dump({**header, 'routes': rest_routes}, f, separators=(',', ':'))
+        json.dump({**header, 'routes': rest_routes, 'unread': unread_routes}, f, separators=(',', ':'))
         f.write('\n')
     with open(os.path.join(OUT, 'reads.json'), 'w') as f:
         json.dump({**header, 'reads': reads, 'redactHeaders': redact_headers, 'secretOutputs': secret_outputs}, f, indent=1)

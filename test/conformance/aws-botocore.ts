@@ -46,13 +46,26 @@ export interface Serialised {
 export type Verdict =
   | { readonly kind: 'exact' }
   | { readonly kind: 'refused'; readonly reason: string }
+  | { readonly kind: 'unsigned'; readonly reason: string }
   | { readonly kind: 'other'; readonly detail: string }
   | { readonly kind: 'mismatch'; readonly detail: string }
   | { readonly kind: 'crash'; readonly detail: string }
   | { readonly kind: 'unbuilt'; readonly detail: string };
 
 export type Kind = Verdict['kind'];
-export const KINDS: readonly Kind[] = ['exact', 'refused', 'other', 'mismatch', 'crash', 'unbuilt'];
+export const KINDS: readonly Kind[] = ['exact', 'refused', 'unsigned', 'other', 'mismatch', 'crash', 'unbuilt'];
+
+/**
+ * The model's auth values for an operation the SDK sends without a signature (`authtype: none`,
+ * smithy's `noAuth`): Cognito's sign-in calls, STS AssumeRoleWithWebIdentity. The broker reads the
+ * service from the SigV4 scope (SPEC §2.1), so it refuses these by design; they are counted apart.
+ */
+const UNSIGNED_AUTH: ReadonlySet<string> = new Set(['none', 'smithy.api#noAuth']);
+
+/** True when botocore sent `s` unsigned because its model says so. */
+export function isUnsigned(s: Serialised): boolean {
+  return s.auth != null && UNSIGNED_AUTH.has(s.auth) && s.headers?.['authorization'] === undefined;
+}
 
 /** botocore's requests for `mode`, generated once per botocore version and generator revision. */
 export function serialised(mode: 'sample' | 'full'): Serialised[] {
@@ -121,7 +134,7 @@ export function judge(s: Serialised): Verdict {
   } catch (err) {
     return { kind: 'crash', detail: String(err) };
   }
-  if (!read.ok) return { kind: 'refused', reason: reasonOf(s, read.code, read.denial.message) };
+  if (!read.ok) return { kind: isUnsigned(s) ? 'unsigned' : 'refused', reason: reasonOf(s, read.code, read.denial.message) };
   const got = read.value.operation;
   // A request that is byte for byte another operation too (S3's deprecated GetBucketLifecycle) is
   // read as the one the broker models: the service itself cannot tell which the client meant.
@@ -150,16 +163,18 @@ export interface Summary {
   readonly all: Tally;
   readonly byProtocol: Map<string, Tally>;
   readonly byService: Map<string, Tally & { protocol: string }>;
-  /** Refusal reason → the operations refused for it (service:operation). */
+  /** Refusal reason → the operations refused for it (service:operation); unsigned ones apart. */
   readonly refusals: Map<string, string[]>;
   /** Every verdict other than exact and refused, one line each: these are the bugs. */
   readonly problems: string[];
+  /** Operations the SDK sends unsigned, refused by design (service:operation). */
+  readonly unsigned: string[];
 }
 
-const tally = (): Tally => ({ total: 0, counts: { exact: 0, refused: 0, other: 0, mismatch: 0, crash: 0, unbuilt: 0 } });
+const tally = (): Tally => ({ total: 0, counts: { exact: 0, refused: 0, unsigned: 0, other: 0, mismatch: 0, crash: 0, unbuilt: 0 } });
 
 export function summarise(items: readonly Serialised[]): Summary {
-  const s: Summary = { all: tally(), byProtocol: new Map(), byService: new Map(), refusals: new Map(), problems: [] };
+  const s: Summary = { all: tally(), byProtocol: new Map(), byService: new Map(), refusals: new Map(), problems: [], unsigned: [] };
   for (const item of items) {
     const v = judge(item);
     const service = s.byService.get(item.service) ?? { ...tally(), protocol: item.protocol };
@@ -172,6 +187,7 @@ export function summarise(items: readonly Serialised[]): Summary {
     }
     const name = `${item.service}:${item.operation}`;
     if (v.kind === 'refused') s.refusals.set(v.reason, [...(s.refusals.get(v.reason) ?? []), name]);
+    else if (v.kind === 'unsigned') s.unsigned.push(name);
     else if (v.kind !== 'exact') s.problems.push(`${v.kind} ${name}: ${v.detail}`);
   }
   return s;

@@ -23,7 +23,8 @@ const DESCRIBERS: Readonly<Record<string, Describer>> = {
 };
 
 // Signing names whose IAM action prefix differs (reference/aws.md §1: `monitoring` signs CloudWatch).
-const IAM_PREFIX: Readonly<Record<string, string>> = { monitoring: 'cloudwatch', email: 'ses' };
+// IoT Secure Tunneling's actions are `iot:` ones (service authorization reference).
+const IAM_PREFIX: Readonly<Record<string, string>> = { monitoring: 'cloudwatch', email: 'ses', IoTSecuredTunneling: 'iot' };
 
 /** The IAM action named like the operation: `<iam prefix>:<Operation>`. */
 export function iamAction(service: string, operation: string): string {

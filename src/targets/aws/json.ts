@@ -17,7 +17,9 @@ export function readJsonHead(group: SigningGroup, req: AwsHttpRequest): { model:
   const target = req.headers['x-amz-target'];
   if (target === undefined) throw unparseable('a json-protocol request needs X-Amz-Target');
   if (req.headers['smithy-protocol'] !== undefined) throw unparseable('the smithy-rpc-v2-cbor protocol is not served');
-  const dot = target.indexOf('.');
+  // The prefix may itself hold dots (CloudTrail's `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101`);
+  // no operation name does, so the last dot is the only split that can name an operation.
+  const dot = target.lastIndexOf('.');
   const operation = target.slice(dot + 1);
   const models = dot === -1 ? undefined : group.byTarget.get(target.slice(0, dot));
   if (models === undefined) throw unparseable(`X-Amz-Target is not for ${group.own.signingName}`);

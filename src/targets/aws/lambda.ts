@@ -7,6 +7,7 @@ import { parseStrictJson } from '../../lib/strict-json.js';
 import { unparseable } from '../../reasons.js';
 import { ACCOUNT, arnPartition } from './arn.js';
 import { isCredentialVending, isRead } from './catalog.js';
+import { anyResource, capacityProviderOf, codeSigningConfigOf, eventSourceMappingOf, layerOf, layerVersionArnOf, layerVersionOf, type ResourceOf } from './lambda-resources.js';
 import { decodeComponent, parseQuery } from './query-string.js';
 import { semanticHeaders } from './semantic-headers.js';
 import type { AwsHttpRequest, AwsOperation, Permission } from './types.js';
@@ -22,9 +23,32 @@ export interface Route {
   readonly readsBody?: true;
   /** Takes a `Qualifier` query parameter (a version or alias) in the model. */
   readonly qualifier?: true;
+  /** The resource, for a route that does not address a function (layers, event source mappings, ...). */
+  readonly resource?: ResourceOf;
+  /**
+   * The only query names the route takes, where another operation shares its path and is told
+   * apart by a query literal (GetLayerVersionByArn is `GET /2018-10-31/layers?find=LayerVersion`).
+   */
+  readonly query?: readonly string[];
+  /** A query literal the route needs (`?List=ALL`), listed before the route that shares its path. */
+  readonly literal?: readonly [name: string, value: string];
 }
 
-const F = ['2015-03-31', 'functions', '{FunctionName}'];
+/** `/{version}/functions/{FunctionName}`: Lambda's path prefix for one function at one API version. */
+const fn = (version: string): string[] => [version, 'functions', '{FunctionName}'];
+const F = fn('2015-03-31');
+const LAYERS = ['2018-10-31', 'layers'];
+const LAYER = [...LAYERS, '{LayerName}'];
+const LAYER_VERSION = [...LAYER, 'versions', '{VersionNumber}'];
+const ESM = ['2015-03-31', 'event-source-mappings'];
+const CSC = ['2020-04-22', 'code-signing-configs'];
+const CAPACITY_PROVIDERS = ['2025-11-30', 'capacity-providers'];
+type Ops = readonly (readonly [method: string, operation: string])[];
+/** One route per `[method, operation]` at `segments`, each with `extra` (a qualifier, a resource rule). */
+const on = (segments: readonly string[], ops: Ops, extra: Partial<Route> = {}): Route[] =>
+  ops.map(([method, operation]) => ({ method, segments, operation, ...extra }));
+/** One function setting at `/{version}/functions/{FunctionName}/{name}`, each operation taking a Qualifier. */
+const at = (version: string, name: string, ops: Ops): Route[] => on([...fn(version), name], ops, { qualifier: true });
 export const LAMBDA_ROUTES: readonly Route[] = [
   { method: 'GET', segments: ['2015-03-31', 'functions'], operation: 'ListFunctions' },
   { method: 'POST', segments: ['2015-03-31', 'functions'], operation: 'CreateFunction', readsBody: true },
@@ -44,6 +68,81 @@ export const LAMBDA_ROUTES: readonly Route[] = [
   { method: 'POST', segments: [...F, 'policy'], operation: 'AddPermission', qualifier: true },
   { method: 'GET', segments: [...F, 'policy'], operation: 'GetPolicy', qualifier: true },
   { method: 'DELETE', segments: [...F, 'policy', '{StatementId}'], operation: 'RemovePermission', qualifier: true },
+  // Function settings at their own API versions; each is scoped to the function ARN (service
+  // authorization reference: resource type `function`), and to the qualified ARN with a Qualifier.
+  ...at('2019-09-25', 'event-invoke-config', [
+    ['GET', 'GetFunctionEventInvokeConfig'],
+    ['PUT', 'PutFunctionEventInvokeConfig'],
+    ['POST', 'UpdateFunctionEventInvokeConfig'],
+    ['DELETE', 'DeleteFunctionEventInvokeConfig'],
+  ]),
+  { method: 'GET', segments: [...fn('2019-09-25'), 'event-invoke-config', 'list'], operation: 'ListFunctionEventInvokeConfigs' },
+  ...at('2021-10-31', 'url', [
+    ['GET', 'GetFunctionUrlConfig'],
+    ['POST', 'CreateFunctionUrlConfig'],
+    ['PUT', 'UpdateFunctionUrlConfig'],
+    ['DELETE', 'DeleteFunctionUrlConfig'],
+  ]),
+  { method: 'GET', segments: [...fn('2021-10-31'), 'urls'], operation: 'ListFunctionUrlConfigs' },
+  { method: 'PUT', segments: [...fn('2017-10-31'), 'concurrency'], operation: 'PutFunctionConcurrency' },
+  { method: 'DELETE', segments: [...fn('2017-10-31'), 'concurrency'], operation: 'DeleteFunctionConcurrency' },
+  { method: 'GET', segments: [...fn('2019-09-30'), 'concurrency'], operation: 'GetFunctionConcurrency' },
+  // GET is ListProvisionedConcurrencyConfigs with `?List=ALL`, else GetProvisionedConcurrencyConfig;
+  // each takes only its own query names, so neither is read as the other.
+  { method: 'GET', segments: [...fn('2019-09-30'), 'provisioned-concurrency'], operation: 'ListProvisionedConcurrencyConfigs', literal: ['List', 'ALL'], query: ['List', 'Marker', 'MaxItems'] },
+  ...at('2019-09-30', 'provisioned-concurrency', [
+    ['GET', 'GetProvisionedConcurrencyConfig'],
+    ['PUT', 'PutProvisionedConcurrencyConfig'],
+    ['DELETE', 'DeleteProvisionedConcurrencyConfig'],
+  ]).map((r) => ({ ...r, query: ['Qualifier'] })),
+  // PUT names a code signing config in its body, another resource the session policy would need.
+  { method: 'GET', segments: [...fn('2020-06-30'), 'code-signing-config'], operation: 'GetFunctionCodeSigningConfig' },
+  { method: 'DELETE', segments: [...fn('2020-06-30'), 'code-signing-config'], operation: 'DeleteFunctionCodeSigningConfig' },
+  ...at('2021-07-20', 'runtime-management-config', [
+    ['GET', 'GetRuntimeManagementConfig'],
+    ['PUT', 'PutRuntimeManagementConfig'],
+  ]),
+  { method: 'GET', segments: [...fn('2024-08-31'), 'recursion-config'], operation: 'GetFunctionRecursionConfig' },
+  { method: 'PUT', segments: [...fn('2024-08-31'), 'recursion-config'], operation: 'PutFunctionRecursionConfig' },
+  ...at('2025-11-30', 'function-scaling-config', [
+    ['GET', 'GetFunctionScalingConfig'],
+    ['PUT', 'PutFunctionScalingConfig'],
+  ]),
+  { method: 'GET', segments: [...fn('2025-12-01'), 'durable-executions'], operation: 'ListDurableExecutionsByFunction', qualifier: true },
+  // A streamed invocation is authorised as any other invocation (the reference has no action of its own).
+  { method: 'POST', segments: [...fn('2021-11-15'), 'response-streaming-invocations'], operation: 'InvokeWithResponseStream', action: 'lambda:InvokeFunction', qualifier: true },
+  { method: 'POST', segments: [...fn('2014-11-13'), 'invoke-async'], operation: 'InvokeAsync' },
+  // Resources beside functions: their labels stay in params, the ARN is built from them.
+  // The reference has no action of its own for it: the layer version is read with GetLayerVersion.
+  { method: 'GET', segments: LAYERS, operation: 'GetLayerVersionByArn', action: 'lambda:GetLayerVersion', literal: ['find', 'LayerVersion'], query: ['find', 'Arn'], resource: layerVersionArnOf },
+  { method: 'GET', segments: LAYERS, operation: 'ListLayers', resource: anyResource, query: ['CompatibleRuntime', 'CompatibleArchitecture', 'Marker', 'MaxItems'] },
+  { method: 'GET', segments: [...LAYER, 'versions'], operation: 'ListLayerVersions', resource: anyResource },
+  { method: 'POST', segments: [...LAYER, 'versions'], operation: 'PublishLayerVersion', resource: layerOf },
+  ...on(LAYER_VERSION, [['GET', 'GetLayerVersion'], ['DELETE', 'DeleteLayerVersion']], { resource: layerVersionOf }),
+  ...on([...LAYER_VERSION, 'policy'], [['GET', 'GetLayerVersionPolicy'], ['POST', 'AddLayerVersionPermission']], { resource: layerVersionOf }),
+  { method: 'DELETE', segments: [...LAYER_VERSION, 'policy', '{StatementId}'], operation: 'RemoveLayerVersionPermission', resource: layerVersionOf },
+  // The reference gives CreateEventSourceMapping no resource type: the function is a condition key.
+  ...on(ESM, [['GET', 'ListEventSourceMappings'], ['POST', 'CreateEventSourceMapping']], { resource: anyResource }),
+  ...on([...ESM, '{UUID}'], [['GET', 'GetEventSourceMapping'], ['PUT', 'UpdateEventSourceMapping'], ['DELETE', 'DeleteEventSourceMapping']], {
+    resource: eventSourceMappingOf,
+  }),
+  ...on(CSC, [['GET', 'ListCodeSigningConfigs'], ['POST', 'CreateCodeSigningConfig']], { resource: anyResource }),
+  ...on([...CSC, '{CodeSigningConfigArn}'], [['GET', 'GetCodeSigningConfig'], ['PUT', 'UpdateCodeSigningConfig'], ['DELETE', 'DeleteCodeSigningConfig']], {
+    resource: codeSigningConfigOf,
+  }),
+  { method: 'GET', segments: [...CSC, '{CodeSigningConfigArn}', 'functions'], operation: 'ListFunctionsByCodeSigningConfig', resource: codeSigningConfigOf },
+  { method: 'GET', segments: ['2016-08-19', 'account-settings'], operation: 'GetAccountSettings', resource: anyResource },
+  // CreateCapacityProvider names its provider in the body: not modeled.
+  { method: 'GET', segments: CAPACITY_PROVIDERS, operation: 'ListCapacityProviders', resource: anyResource },
+  ...on([...CAPACITY_PROVIDERS, '{CapacityProviderName}'], [['GET', 'GetCapacityProvider'], ['PUT', 'UpdateCapacityProvider'], ['DELETE', 'DeleteCapacityProvider']], {
+    resource: capacityProviderOf,
+  }),
+  {
+    method: 'GET',
+    segments: [...CAPACITY_PROVIDERS, '{CapacityProviderName}', 'function-versions'],
+    operation: 'ListFunctionVersionsByCapacityProvider',
+    resource: capacityProviderOf,
+  },
   { method: 'POST', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'TagResource' },
   { method: 'DELETE', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'UntagResource' },
   { method: 'GET', segments: ['2017-03-31', 'tags', '{Resource}'], operation: 'ListTags' },
@@ -60,8 +159,10 @@ const LAYER_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]{
 
 /** Reads a Lambda request; `null` when its scope is in a body that has not arrived yet. */
 export function understandLambda(req: AwsHttpRequest, region: string, payload: Buffer | null): AwsOperation | null {
-  const { route, vars } = matchRoute(req);
   const params = parseQuery(req.query);
+  const { route, vars } = matchRoute(req, params);
+  const other = route.query && Object.keys(params).find((name) => !route.query!.includes(name));
+  if (other) throw unparseable(`${route.operation} does not take query parameter ${other}`);
   for (const [name, value] of Object.entries(vars)) {
     if (name === 'FunctionName' || name === 'Resource') continue;
     if (name in params) throw unparseable(`${name} is both a path and a query parameter`);
@@ -76,6 +177,10 @@ export function understandLambda(req: AwsHttpRequest, region: string, payload: B
   let resource = '*';
   const permissions: Permission[] = [];
   if (route.operation === 'ListFunctions') {
+    permissions.push({ action, resource });
+  } else if (route.resource !== undefined) {
+    // Path labels and query parameters (GetLayerVersionByArn's `Arn`), all pinned in params.
+    resource = route.resource(params, region);
     permissions.push({ action, resource });
   } else if (vars['Resource'] !== undefined) {
     // Tags address a function by its full, unqualified ARN.
@@ -112,13 +217,14 @@ export function understandLambda(req: AwsHttpRequest, region: string, payload: B
   };
 }
 
-function matchRoute(req: AwsHttpRequest): { route: Route; vars: Record<string, string> } {
+function matchRoute(req: AwsHttpRequest, params: Readonly<Record<string, string>>): { route: Route; vars: Record<string, string> } {
   if (!req.path.startsWith('/')) throw unparseable('the path does not start with /');
   const raw = req.path.slice(1).split('/');
   for (const route of LAMBDA_ROUTES) {
     if (route.method !== req.method || route.segments.length !== raw.length) continue;
     // Literal segments must arrive literally: an encoded literal could route differently upstream.
     if (!route.segments.every((s, i) => s.startsWith('{') || s === raw[i])) continue;
+    if (route.literal && params[route.literal[0]] !== route.literal[1]) continue;
     const vars: Record<string, string> = Object.create(null);
     route.segments.forEach((s, i) => {
       if (s.startsWith('{')) vars[s.slice(1, -1)] = decodeSegment(raw[i]!);

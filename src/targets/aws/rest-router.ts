@@ -25,6 +25,11 @@ export interface RestRoute {
   readonly hostPrefix: string;
   /** botocore's model: several rest models can share a signing name, and one trie. */
   readonly model: string;
+  /**
+   * A row the generator dropped (rest-routes.json `unread`): another model behind the signing name
+   * has the operation too. Never read; a request only such rows match is refused naming them.
+   */
+  readonly unread: boolean;
 }
 
 interface Node {
@@ -47,9 +52,9 @@ const NONE: ReadonlySet<string> = new Set();
 const newNode = (): Node => ({ literal: new Map(), label: null, greedy: null, ends: [] });
 
 /** Compiles one service's rows into a trie. Exported for tests of hand-made tables. */
-export function compileRoutes(rows: readonly RouteRow[]): Node {
+export function compileRoutes(rows: readonly RouteRow[], unread: readonly RouteRow[] = []): Node {
   const root = newNode();
-  for (const [operation, method, uri, query, hostPrefix, model] of rows) {
+  for (const [i, [operation, method, uri, query, hostPrefix, model]] of [...rows, ...unread].entries()) {
     const q = uri.indexOf('?');
     const literals: Record<string, string> = Object.create(null);
     if (q !== -1) {
@@ -66,6 +71,7 @@ export function compileRoutes(rows: readonly RouteRow[]): Node {
       anyQuery: query.includes(''),
       hostPrefix,
       model,
+      unread: i >= rows.length,
     };
     let node = root;
     const names: string[] = [];
@@ -85,9 +91,9 @@ export function compileRoutes(rows: readonly RouteRow[]): Node {
   return root;
 }
 
-const ROWS: ReadonlyMap<string, readonly RouteRow[]> = new Map(
-  Object.entries((data as unknown as { routes: Record<string, RouteRow[]> }).routes),
-);
+const TABLE = data as unknown as { routes: Record<string, RouteRow[]>; unread: Record<string, RouteRow[]> };
+const ROWS: ReadonlyMap<string, readonly RouteRow[]> = new Map(Object.entries(TABLE.routes));
+const UNREAD: ReadonlyMap<string, readonly RouteRow[]> = new Map(Object.entries(TABLE.unread));
 // Compiled on a service's first request: a broker uses a handful of the 200 routed services, and
 // compiling all of them would cost idle memory for nothing (the hot path is the trie walk).
 const TRIES = new Map<string, Node>();
@@ -103,13 +109,13 @@ export function routeRest(service: string, method: string, path: string, query: 
   if (root === undefined) {
     const rows = ROWS.get(service);
     if (rows === undefined) throw unparseable(`the service ${service} has no rest routes`);
-    TRIES.set(service, (root = compileRoutes(rows)));
+    TRIES.set(service, (root = compileRoutes(rows, UNREAD.get(service))));
   }
-  return matchIn(root, method, path, query);
+  return matchIn(root, method, path, query, service);
 }
 
-/** `routeRest` over a compiled trie. */
-export function matchIn(root: Node, method: string, path: string, query: string): RestMatch {
+/** `routeRest` over a compiled trie (`service` names the signing name in a refusal). */
+export function matchIn(root: Node, method: string, path: string, query: string, service = ''): RestMatch {
   if (!path.startsWith('/')) throw unparseable('the path does not start with /');
   const segments = path.slice(1).split('/').map(decodeComponent);
   // A proxy or the service could fold dot segments: such a path has no single reading.
@@ -119,7 +125,13 @@ export function matchIn(root: Node, method: string, path: string, query: string)
     for (const end of node.ends) if (end.route.method === method) found.push({ ...end, values });
   });
   const queryParams = parseQuery(query);
-  const fits = found.filter((f) => queryFits(f.route, queryParams));
+  const fitting = found.filter((f) => queryFits(f.route, queryParams));
+  // Unread rows only name the refusal: a request a read row fits is read as before.
+  const fits = fitting.filter((f) => !f.route.unread);
+  if (fits.length === 0 && fitting.length > 0) {
+    const which = fitting.map((f) => `${f.route.operation} of ${f.route.model}`).join(' or ');
+    throw unparseable(`the request is ${which}, of models sharing the signing name ${service}: the request or a certificate for it could not tell them apart`);
+  }
   if (fits.length === 0) {
     throw unparseable(
       found.length === 0

@@ -37,6 +37,8 @@ export interface S3OperationSpec {
   readonly action: string;
   /** The action instead of `action` when the request names a `versionId`. */
   readonly versionAction: string | null;
+  /** A second action the operation needs on the same resource, and its versioned form (GetObjectAttributes reads the object too). */
+  readonly also: readonly [string, string] | null;
   readonly headerActions: readonly HeaderAction[];
 }
 
@@ -75,6 +77,7 @@ interface Options {
   readonly params?: readonly string[];
   readonly copySource?: boolean;
   readonly versionAction?: string;
+  readonly also?: readonly [string, string];
   readonly headerActions?: readonly HeaderAction[];
 }
 
@@ -91,6 +94,7 @@ function op(operation: string, scope: S3Scope, method: string, read: boolean, ac
     params: o.params ?? [],
     copySource: o.copySource ?? false,
     versionAction: o.versionAction ?? null,
+    also: o.also ?? null,
     headerActions: o.headerActions ?? [],
   });
 }
@@ -99,6 +103,9 @@ const R = true;
 const W = false;
 /** A subresource selector: present, with an empty value. */
 const sub = (name: string): Record<string, string> => ({ [name]: '' });
+/** A configuration addressed by its `id` within a bucket subresource (`?analytics&id=a1`). */
+const byId = (name: string): Record<string, string | null> => ({ [name]: '', id: null });
+const BYPASS_GOVERNANCE: readonly HeaderAction[] = [{ header: 'x-amz-bypass-governance-retention', action: 's3:BypassGovernanceRetention' }];
 
 /**
  * Order matters within one scope and method: the first operation whose selectors are all present
@@ -110,14 +117,23 @@ const TABLE: readonly S3OperationSpec[] = [
   op('GetObjectTagging', 'object', 'GET', R, 's3:GetObjectTagging', { selectors: sub('tagging'), params: ['versionId'], versionAction: 's3:GetObjectVersionTagging' }),
   op('GetObjectAcl', 'object', 'GET', R, 's3:GetObjectAcl', { selectors: sub('acl'), params: ['versionId'], versionAction: 's3:GetObjectVersionAcl' }),
   op('ListParts', 'object', 'GET', R, 's3:ListMultipartUploadParts', { selectors: { uploadId: null }, params: ['max-parts', 'part-number-marker'] }),
+  // GetObjectAttributes needs the object's read action besides its own (S3 API reference, Permissions).
+  op('GetObjectAttributes', 'object', 'GET', R, 's3:GetObjectAttributes', { selectors: sub('attributes'), params: ['versionId'], versionAction: 's3:GetObjectVersionAttributes', also: ['s3:GetObject', 's3:GetObjectVersion'] }),
+  op('GetObjectLegalHold', 'object', 'GET', R, 's3:GetObjectLegalHold', { selectors: sub('legal-hold'), params: ['versionId'] }),
+  op('GetObjectRetention', 'object', 'GET', R, 's3:GetObjectRetention', { selectors: sub('retention'), params: ['versionId'] }),
+  op('GetObjectTorrent', 'object', 'GET', R, 's3:GetObjectTorrent', { selectors: sub('torrent') }),
   op('GetObject', 'object', 'GET', R, 's3:GetObject', { params: [...RESPONSE_OVERRIDES, 'versionId', 'partNumber'], versionAction: 's3:GetObjectVersion' }),
   op('HeadObject', 'object', 'HEAD', R, 's3:GetObject', { params: [...RESPONSE_OVERRIDES, 'versionId', 'partNumber'], versionAction: 's3:GetObjectVersion' }),
   op('PutObjectTagging', 'object', 'PUT', W, 's3:PutObjectTagging', { selectors: sub('tagging'), params: ['versionId'], versionAction: 's3:PutObjectVersionTagging' }),
   op('PutObjectAcl', 'object', 'PUT', W, 's3:PutObjectAcl', { selectors: sub('acl'), params: ['versionId'], versionAction: 's3:PutObjectVersionAcl' }),
+  op('PutObjectLegalHold', 'object', 'PUT', W, 's3:PutObjectLegalHold', { selectors: sub('legal-hold'), params: ['versionId'] }),
+  op('PutObjectRetention', 'object', 'PUT', W, 's3:PutObjectRetention', { selectors: sub('retention'), params: ['versionId'], headerActions: BYPASS_GOVERNANCE }),
+  op('UpdateObjectEncryption', 'object', 'PUT', W, 's3:UpdateObjectEncryption', { selectors: sub('encryption'), params: ['versionId'] }),
   op('UploadPartCopy', 'object', 'PUT', W, 's3:PutObject', { selectors: { partNumber: null, uploadId: null }, copySource: true }),
   op('UploadPart', 'object', 'PUT', W, 's3:PutObject', { selectors: { partNumber: null, uploadId: null } }),
   op('CopyObject', 'object', 'PUT', W, 's3:PutObject', { copySource: true, headerActions: OBJECT_WRITE_HEADERS }),
   op('PutObject', 'object', 'PUT', W, 's3:PutObject', { headerActions: OBJECT_WRITE_HEADERS }),
+  op('RestoreObject', 'object', 'POST', W, 's3:RestoreObject', { selectors: sub('restore'), params: ['versionId'] }),
   op('CreateMultipartUpload', 'object', 'POST', W, 's3:PutObject', { selectors: sub('uploads'), headerActions: OBJECT_WRITE_HEADERS }),
   op('CompleteMultipartUpload', 'object', 'POST', W, 's3:PutObject', { selectors: { uploadId: null } }),
   op('DeleteObjectTagging', 'object', 'DELETE', W, 's3:DeleteObjectTagging', { selectors: sub('tagging'), params: ['versionId'], versionAction: 's3:DeleteObjectVersionTagging' }),
@@ -136,6 +152,27 @@ const TABLE: readonly S3OperationSpec[] = [
   op('GetBucketAcl', 'bucket', 'GET', R, 's3:GetBucketAcl', { selectors: sub('acl') }),
   op('GetBucketLifecycleConfiguration', 'bucket', 'GET', R, 's3:GetLifecycleConfiguration', { selectors: sub('lifecycle') }),
   op('GetPublicAccessBlock', 'bucket', 'GET', R, 's3:GetBucketPublicAccessBlock', { selectors: sub('publicAccessBlock') }),
+  op('GetBucketAnalyticsConfiguration', 'bucket', 'GET', R, 's3:GetAnalyticsConfiguration', { selectors: byId('analytics') }),
+  op('ListBucketAnalyticsConfigurations', 'bucket', 'GET', R, 's3:GetAnalyticsConfiguration', { selectors: sub('analytics'), params: ['continuation-token'] }),
+  op('GetBucketIntelligentTieringConfiguration', 'bucket', 'GET', R, 's3:GetIntelligentTieringConfiguration', { selectors: byId('intelligent-tiering') }),
+  op('ListBucketIntelligentTieringConfigurations', 'bucket', 'GET', R, 's3:GetIntelligentTieringConfiguration', { selectors: sub('intelligent-tiering'), params: ['continuation-token'] }),
+  op('GetBucketInventoryConfiguration', 'bucket', 'GET', R, 's3:GetInventoryConfiguration', { selectors: byId('inventory') }),
+  op('ListBucketInventoryConfigurations', 'bucket', 'GET', R, 's3:GetInventoryConfiguration', { selectors: sub('inventory'), params: ['continuation-token'] }),
+  op('GetBucketMetricsConfiguration', 'bucket', 'GET', R, 's3:GetMetricsConfiguration', { selectors: byId('metrics') }),
+  op('ListBucketMetricsConfigurations', 'bucket', 'GET', R, 's3:GetMetricsConfiguration', { selectors: sub('metrics'), params: ['continuation-token'] }),
+  op('GetBucketAccelerateConfiguration', 'bucket', 'GET', R, 's3:GetAccelerateConfiguration', { selectors: sub('accelerate') }),
+  op('GetBucketLogging', 'bucket', 'GET', R, 's3:GetBucketLogging', { selectors: sub('logging') }),
+  op('GetBucketNotificationConfiguration', 'bucket', 'GET', R, 's3:GetBucketNotification', { selectors: sub('notification') }),
+  op('GetBucketOwnershipControls', 'bucket', 'GET', R, 's3:GetBucketOwnershipControls', { selectors: sub('ownershipControls') }),
+  op('GetBucketPolicyStatus', 'bucket', 'GET', R, 's3:GetBucketPolicyStatus', { selectors: sub('policyStatus') }),
+  op('GetBucketReplication', 'bucket', 'GET', R, 's3:GetReplicationConfiguration', { selectors: sub('replication') }),
+  op('GetBucketRequestPayment', 'bucket', 'GET', R, 's3:GetBucketRequestPayment', { selectors: sub('requestPayment') }),
+  op('GetBucketWebsite', 'bucket', 'GET', R, 's3:GetBucketWebsite', { selectors: sub('website') }),
+  op('GetObjectLockConfiguration', 'bucket', 'GET', R, 's3:GetBucketObjectLockConfiguration', { selectors: sub('object-lock') }),
+  op('GetBucketAbac', 'bucket', 'GET', R, 's3:GetBucketAbac', { selectors: sub('abac') }),
+  op('GetBucketMetadataTableConfiguration', 'bucket', 'GET', R, 's3:GetBucketMetadataTableConfiguration', { selectors: sub('metadataTable') }),
+  // The V2 metadata configuration calls are authorised by the V1 (metadata table) actions (S3 API reference).
+  op('GetBucketMetadataConfiguration', 'bucket', 'GET', R, 's3:GetBucketMetadataTableConfiguration', { selectors: sub('metadataConfiguration') }),
   op('ListObjects', 'bucket', 'GET', R, 's3:ListBucket', { params: [...LIST, 'marker'] }),
   op('HeadBucket', 'bucket', 'HEAD', R, 's3:ListBucket'),
   op('PutBucketPolicy', 'bucket', 'PUT', W, 's3:PutBucketPolicy', { selectors: sub('policy') }),
@@ -146,7 +183,26 @@ const TABLE: readonly S3OperationSpec[] = [
   op('PutBucketAcl', 'bucket', 'PUT', W, 's3:PutBucketAcl', { selectors: sub('acl') }),
   op('PutBucketLifecycleConfiguration', 'bucket', 'PUT', W, 's3:PutLifecycleConfiguration', { selectors: sub('lifecycle') }),
   op('PutPublicAccessBlock', 'bucket', 'PUT', W, 's3:PutBucketPublicAccessBlock', { selectors: sub('publicAccessBlock') }),
+  op('PutBucketAnalyticsConfiguration', 'bucket', 'PUT', W, 's3:PutAnalyticsConfiguration', { selectors: byId('analytics') }),
+  op('PutBucketIntelligentTieringConfiguration', 'bucket', 'PUT', W, 's3:PutIntelligentTieringConfiguration', { selectors: byId('intelligent-tiering') }),
+  op('PutBucketInventoryConfiguration', 'bucket', 'PUT', W, 's3:PutInventoryConfiguration', { selectors: byId('inventory') }),
+  op('PutBucketMetricsConfiguration', 'bucket', 'PUT', W, 's3:PutMetricsConfiguration', { selectors: byId('metrics') }),
+  op('PutBucketAccelerateConfiguration', 'bucket', 'PUT', W, 's3:PutAccelerateConfiguration', { selectors: sub('accelerate') }),
+  op('PutBucketLogging', 'bucket', 'PUT', W, 's3:PutBucketLogging', { selectors: sub('logging') }),
+  op('PutBucketNotificationConfiguration', 'bucket', 'PUT', W, 's3:PutBucketNotification', { selectors: sub('notification') }),
+  op('PutBucketOwnershipControls', 'bucket', 'PUT', W, 's3:PutBucketOwnershipControls', { selectors: sub('ownershipControls') }),
+  // The replication role in the body is passed to S3 (iam:PassRole), which the body-blind reader
+  // does not grant: AWS refuses such a call, it never widens.
+  op('PutBucketReplication', 'bucket', 'PUT', W, 's3:PutReplicationConfiguration', { selectors: sub('replication') }),
+  op('PutBucketRequestPayment', 'bucket', 'PUT', W, 's3:PutBucketRequestPayment', { selectors: sub('requestPayment') }),
+  op('PutBucketWebsite', 'bucket', 'PUT', W, 's3:PutBucketWebsite', { selectors: sub('website') }),
+  op('PutObjectLockConfiguration', 'bucket', 'PUT', W, 's3:PutBucketObjectLockConfiguration', { selectors: sub('object-lock') }),
+  op('PutBucketAbac', 'bucket', 'PUT', W, 's3:PutBucketAbac', { selectors: sub('abac') }),
+  op('UpdateBucketMetadataInventoryTableConfiguration', 'bucket', 'PUT', W, 's3:UpdateBucketMetadataInventoryTableConfiguration', { selectors: sub('metadataInventoryTable') }),
+  op('UpdateBucketMetadataJournalTableConfiguration', 'bucket', 'PUT', W, 's3:UpdateBucketMetadataJournalTableConfiguration', { selectors: sub('metadataJournalTable') }),
   op('CreateBucket', 'bucket', 'PUT', W, 's3:CreateBucket', { headerActions: CREATE_BUCKET_HEADERS }),
+  op('CreateBucketMetadataTableConfiguration', 'bucket', 'POST', W, 's3:CreateBucketMetadataTableConfiguration', { selectors: sub('metadataTable') }),
+  op('CreateBucketMetadataConfiguration', 'bucket', 'POST', W, 's3:CreateBucketMetadataTableConfiguration', { selectors: sub('metadataConfiguration') }),
   op('DeleteObjects', 'bucket', 'POST', W, 's3:DeleteObject', { selectors: sub('delete'), versionAction: 's3:DeleteObjectVersion' }),
   // The Delete* bucket-configuration calls are authorised by the Put* action (IAM reference).
   op('DeleteBucketPolicy', 'bucket', 'DELETE', W, 's3:DeleteBucketPolicy', { selectors: sub('policy') }),
@@ -155,6 +211,15 @@ const TABLE: readonly S3OperationSpec[] = [
   op('DeleteBucketEncryption', 'bucket', 'DELETE', W, 's3:PutEncryptionConfiguration', { selectors: sub('encryption') }),
   op('DeleteBucketLifecycle', 'bucket', 'DELETE', W, 's3:PutLifecycleConfiguration', { selectors: sub('lifecycle') }),
   op('DeletePublicAccessBlock', 'bucket', 'DELETE', W, 's3:PutBucketPublicAccessBlock', { selectors: sub('publicAccessBlock') }),
+  op('DeleteBucketAnalyticsConfiguration', 'bucket', 'DELETE', W, 's3:PutAnalyticsConfiguration', { selectors: byId('analytics') }),
+  op('DeleteBucketIntelligentTieringConfiguration', 'bucket', 'DELETE', W, 's3:PutIntelligentTieringConfiguration', { selectors: byId('intelligent-tiering') }),
+  op('DeleteBucketInventoryConfiguration', 'bucket', 'DELETE', W, 's3:PutInventoryConfiguration', { selectors: byId('inventory') }),
+  op('DeleteBucketMetricsConfiguration', 'bucket', 'DELETE', W, 's3:PutMetricsConfiguration', { selectors: byId('metrics') }),
+  op('DeleteBucketOwnershipControls', 'bucket', 'DELETE', W, 's3:PutBucketOwnershipControls', { selectors: sub('ownershipControls') }),
+  op('DeleteBucketReplication', 'bucket', 'DELETE', W, 's3:PutReplicationConfiguration', { selectors: sub('replication') }),
+  op('DeleteBucketWebsite', 'bucket', 'DELETE', W, 's3:DeleteBucketWebsite', { selectors: sub('website') }),
+  op('DeleteBucketMetadataTableConfiguration', 'bucket', 'DELETE', W, 's3:DeleteBucketMetadataTableConfiguration', { selectors: sub('metadataTable') }),
+  op('DeleteBucketMetadataConfiguration', 'bucket', 'DELETE', W, 's3:DeleteBucketMetadataTableConfiguration', { selectors: sub('metadataConfiguration') }),
   op('DeleteBucket', 'bucket', 'DELETE', W, 's3:DeleteBucket'),
 ];
 
@@ -177,6 +242,8 @@ export function selectS3Operation(
   query: Readonly<Record<string, string>>,
   hasCopySource: boolean,
 ): S3OperationSpec {
+  // SelectObjectContent (`POST ?select&select-type=2`) answers with an event stream: not modeled.
+  if (scope === 'object' && 'select' in query) throw unparseable('SelectObjectContent (an event-stream answer) is not served');
   const candidates = BY_ROUTE.get(`${scope} ${method}`);
   if (candidates === undefined) throw unparseable(`S3 ${method} on a ${scope} path is not a modeled operation`);
   const spec = candidates.find((c) => c.copySource === hasCopySource && Object.keys(c.selectors).every((name) => name in query));
@@ -212,6 +279,7 @@ export const S3_OPERATIONS: readonly { operation: string; read: boolean; actions
   TABLE.map((spec) => {
     const actions = [spec.action];
     if (spec.versionAction !== null) actions.push(spec.versionAction);
+    if (spec.also !== null) actions.push(...spec.also);
     for (const { action } of spec.headerActions) actions.push(action);
     // The copy source is read with GetObject, or GetObjectVersion when it names a version.
     if (spec.copySource) actions.push('s3:GetObject', 's3:GetObjectVersion');

@@ -59,7 +59,9 @@ export function understandS3(req: AwsHttpRequest, region: string, payload: Buffe
       permissions.add(versionId === null ? spec.action : versionActionOf(spec), `${bucketArn}/${iamLiteral(key)}`);
     }
   } else {
-    permissions.add(spec.versionAction !== null && 'versionId' in params ? spec.versionAction : spec.action, grantOn);
+    const versioned = spec.versionAction !== null && 'versionId' in params;
+    permissions.add(versioned ? versionActionOf(spec) : spec.action, grantOn);
+    if (spec.also !== null) permissions.add(spec.also[versioned ? 1 : 0], grantOn);
   }
   for (const action of headerActions(spec, headers)) permissions.add(action, grantOn);
   if (copySource !== undefined) {

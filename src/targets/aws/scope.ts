@@ -12,7 +12,10 @@ const DATE = /^\d{8}$/;
 // The region becomes part of an upstream host name (endpoints.ts): a strict check is a security
 // control, not a nicety.
 export const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
-const SERVICE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// Signing names are lower case but one: IoT Secure Tunneling signs as `IoTSecuredTunneling`. The
+// name is only ever looked up exactly in the broker's own table, so a case variant of another
+// name (`S3`) is not served and is refused there.
+const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/;
 // Lower-case header-name tokens (RFC 9110 tchar), `;`-separated.
 const SIGNED_HEADERS = /^[a-z0-9!#$%&'*+.^_`|~-]+(;[a-z0-9!#$%&'*+.^_`|~-]+)*$/;
 const SIGNATURE = /^[0-9a-f]{64}$/;

@@ -102,6 +102,31 @@ t.test('a path a dropped model row shares with another kept operation is refused
   t.match(routeRest('lex', 'PUT', '/imports/', '').route, { operation: 'StartImport', model: 'lexv2-models' }, 'v2 StartImport is still read');
 });
 
+t.test('unread rows (models a request or certificate cannot tell apart) only name a refusal', async (t) => {
+  const trie = compileRoutes(
+    [['TagResource', 'POST', '/tags/{Arn}', [], '', 'own']],
+    [
+      ['TagResource', 'POST', '/tags/{Arn}', [], '', 'other'],
+      ['TagResource', 'POST', '/tagResource', [], '', 'a'],
+      ['TagResource', 'POST', '/tagResource', [], '', 'b'],
+    ],
+  );
+  t.match(matchIn(trie, 'POST', '/tags/x', '', 's').route, { operation: 'TagResource', model: 'own' }, 'a read row still reads its requests');
+  t.equal(code(() => matchIn(trie, 'POST', '/tagResource', '', 's')), 'unparseable_request', 'a request only unread rows match');
+  t.equal(code(() => matchIn(trie, 'GET', '/tagResource', '', 's')), 'unparseable_request', 'nor another method');
+  // Bedrock's and Bedrock Data Automation's TagResource are both POST /tagResource at two hosts.
+  const denial = (() => {
+    try {
+      routeRest('bedrock', 'POST', '/tagResource', '');
+    } catch (err) {
+      return err as Error;
+    }
+    return null;
+  })();
+  t.match(denial?.message, /TagResource of bedrock or TagResource of bedrock-data-automation/, 'the refusal names both models');
+  t.equal(code(() => routeRest('chime', 'GET', '/tags', 'arn=x')), 'unparseable_request', 'the Chime SDK models\' GET /tags');
+});
+
 t.test('the generated tables are current: regenerating gives the same bytes', async (t) => {
   const root = new URL('../../../', import.meta.url).pathname;
   const copy = mkdtempSync(join(tmpdir(), 'gen-aws-'));

@@ -14,6 +14,9 @@ function read(method: string, target: string, headers: Record<string, string> = 
   );
 }
 
+// Their answers can hold a KMS key id (reads.json secretOutputs): not reads (SPEC §7).
+const SECRET_ANSWERS = new Set(['GetBucketEncryption', 'GetBucketInventoryConfiguration', 'ListBucketInventoryConfigurations']);
+
 t.test('operations are told apart by method, path, query and headers', async (t) => {
   const cases: [string, string, Record<string, string>, string][] = [
     ['GET', '/', {}, 'ListBuckets'],
@@ -64,13 +67,70 @@ t.test('operations are told apart by method, path, query and headers', async (t)
     ['GET', '/bkt?publicAccessBlock', {}, 'GetPublicAccessBlock'],
     ['PUT', '/bkt?publicAccessBlock', {}, 'PutPublicAccessBlock'],
     ['DELETE', '/bkt?publicAccessBlock', {}, 'DeletePublicAccessBlock'],
+    // Bucket configurations addressed by id, and their lists.
+    ['GET', '/bkt?analytics&id=a1', {}, 'GetBucketAnalyticsConfiguration'],
+    ['GET', '/bkt?analytics&continuation-token=c', {}, 'ListBucketAnalyticsConfigurations'],
+    ['PUT', '/bkt?analytics&id=a1', {}, 'PutBucketAnalyticsConfiguration'],
+    ['DELETE', '/bkt?analytics&id=a1', {}, 'DeleteBucketAnalyticsConfiguration'],
+    ['GET', '/bkt?intelligent-tiering&id=a1', {}, 'GetBucketIntelligentTieringConfiguration'],
+    ['GET', '/bkt?intelligent-tiering', {}, 'ListBucketIntelligentTieringConfigurations'],
+    ['PUT', '/bkt?intelligent-tiering&id=a1', {}, 'PutBucketIntelligentTieringConfiguration'],
+    ['DELETE', '/bkt?intelligent-tiering&id=a1', {}, 'DeleteBucketIntelligentTieringConfiguration'],
+    ['GET', '/bkt?inventory&id=a1', {}, 'GetBucketInventoryConfiguration'],
+    ['GET', '/bkt?inventory', {}, 'ListBucketInventoryConfigurations'],
+    ['PUT', '/bkt?inventory&id=a1', {}, 'PutBucketInventoryConfiguration'],
+    ['DELETE', '/bkt?inventory&id=a1', {}, 'DeleteBucketInventoryConfiguration'],
+    ['GET', '/bkt?metrics&id=a1', {}, 'GetBucketMetricsConfiguration'],
+    ['GET', '/bkt?metrics', {}, 'ListBucketMetricsConfigurations'],
+    ['PUT', '/bkt?metrics&id=a1', {}, 'PutBucketMetricsConfiguration'],
+    ['DELETE', '/bkt?metrics&id=a1', {}, 'DeleteBucketMetricsConfiguration'],
+    // Bucket subresources.
+    ['GET', '/bkt?accelerate', {}, 'GetBucketAccelerateConfiguration'],
+    ['PUT', '/bkt?accelerate', {}, 'PutBucketAccelerateConfiguration'],
+    ['GET', '/bkt?logging', {}, 'GetBucketLogging'],
+    ['PUT', '/bkt?logging', {}, 'PutBucketLogging'],
+    ['GET', '/bkt?notification', {}, 'GetBucketNotificationConfiguration'],
+    ['PUT', '/bkt?notification', {}, 'PutBucketNotificationConfiguration'],
+    ['GET', '/bkt?ownershipControls', {}, 'GetBucketOwnershipControls'],
+    ['PUT', '/bkt?ownershipControls', {}, 'PutBucketOwnershipControls'],
+    ['DELETE', '/bkt?ownershipControls', {}, 'DeleteBucketOwnershipControls'],
+    ['GET', '/bkt?policyStatus', {}, 'GetBucketPolicyStatus'],
+    ['GET', '/bkt?replication', {}, 'GetBucketReplication'],
+    ['PUT', '/bkt?replication', {}, 'PutBucketReplication'],
+    ['DELETE', '/bkt?replication', {}, 'DeleteBucketReplication'],
+    ['GET', '/bkt?requestPayment', {}, 'GetBucketRequestPayment'],
+    ['PUT', '/bkt?requestPayment', {}, 'PutBucketRequestPayment'],
+    ['GET', '/bkt?website', {}, 'GetBucketWebsite'],
+    ['PUT', '/bkt?website', {}, 'PutBucketWebsite'],
+    ['DELETE', '/bkt?website', {}, 'DeleteBucketWebsite'],
+    ['GET', '/bkt?object-lock', {}, 'GetObjectLockConfiguration'],
+    ['PUT', '/bkt?object-lock', {}, 'PutObjectLockConfiguration'],
+    ['GET', '/bkt?abac', {}, 'GetBucketAbac'],
+    ['PUT', '/bkt?abac', {}, 'PutBucketAbac'],
+    ['GET', '/bkt?metadataTable', {}, 'GetBucketMetadataTableConfiguration'],
+    ['POST', '/bkt?metadataTable', {}, 'CreateBucketMetadataTableConfiguration'],
+    ['DELETE', '/bkt?metadataTable', {}, 'DeleteBucketMetadataTableConfiguration'],
+    ['GET', '/bkt?metadataConfiguration', {}, 'GetBucketMetadataConfiguration'],
+    ['POST', '/bkt?metadataConfiguration', {}, 'CreateBucketMetadataConfiguration'],
+    ['DELETE', '/bkt?metadataConfiguration', {}, 'DeleteBucketMetadataConfiguration'],
+    ['PUT', '/bkt?metadataInventoryTable', {}, 'UpdateBucketMetadataInventoryTableConfiguration'],
+    ['PUT', '/bkt?metadataJournalTable', {}, 'UpdateBucketMetadataJournalTableConfiguration'],
+    // Object subresources.
+    ['GET', '/bkt/k?attributes', {}, 'GetObjectAttributes'],
+    ['GET', '/bkt/k?legal-hold&versionId=v', {}, 'GetObjectLegalHold'],
+    ['PUT', '/bkt/k?legal-hold', {}, 'PutObjectLegalHold'],
+    ['GET', '/bkt/k?retention', {}, 'GetObjectRetention'],
+    ['PUT', '/bkt/k?retention', {}, 'PutObjectRetention'],
+    ['GET', '/bkt/k?torrent', {}, 'GetObjectTorrent'],
+    ['POST', '/bkt/k?restore', {}, 'RestoreObject'],
+    ['PUT', '/bkt/k?encryption', {}, 'UpdateObjectEncryption'],
   ];
   for (const [method, target, headers, operation] of cases) {
     const op = read(method, target, headers)!;
     t.equal(op.operation, operation, `${method} ${target}`);
     // A read verb is a read unless its answer can hold a sensitive member (SPEC §7).
     const readVerb = operation.startsWith('Get') || operation.startsWith('List') || operation.startsWith('Head');
-    t.equal(op.read, readVerb && operation !== 'GetBucketEncryption', `${operation} read flag`);
+    t.equal(op.read, readVerb && !SECRET_ANSWERS.has(operation), `${operation} read flag`);
   }
   const covered = new Set([...cases.map((c) => c[3]), 'DeleteObjects']);
   t.same(S3_OPERATIONS.map((o) => o.operation).filter((o) => !covered.has(o)), [], 'every modeled operation is covered here');
@@ -134,6 +194,22 @@ t.test('permissions follow versionId, copy sources, headers and the DeleteObject
   t.same(perms(read('DELETE', '/bkt?encryption')), ['s3:PutEncryptionConfiguration arn:aws:s3:::bkt']);
   t.same(perms(read('DELETE', '/bkt/k?uploadId=u')), ['s3:AbortMultipartUpload arn:aws:s3:::bkt/k']);
   t.same(perms(read('GET', '/bkt/k?uploadId=u')), ['s3:ListMultipartUploadParts arn:aws:s3:::bkt/k']);
+  // Actions named in the service authorization reference where they are not the operation's name.
+  t.same(perms(read('GET', '/bkt?analytics')), ['s3:GetAnalyticsConfiguration arn:aws:s3:::bkt']);
+  t.same(perms(read('DELETE', '/bkt?inventory&id=i')), ['s3:PutInventoryConfiguration arn:aws:s3:::bkt']);
+  t.same(perms(read('DELETE', '/bkt?replication')), ['s3:PutReplicationConfiguration arn:aws:s3:::bkt']);
+  t.same(perms(read('GET', '/bkt?object-lock')), ['s3:GetBucketObjectLockConfiguration arn:aws:s3:::bkt']);
+  t.same(perms(read('PUT', '/bkt?notification')), ['s3:PutBucketNotification arn:aws:s3:::bkt']);
+  t.same(perms(read('GET', '/bkt/k?attributes')), ['s3:GetObjectAttributes arn:aws:s3:::bkt/k', 's3:GetObject arn:aws:s3:::bkt/k']);
+  t.same(perms(read('GET', '/bkt/k?attributes&versionId=v')), [
+    's3:GetObjectVersionAttributes arn:aws:s3:::bkt/k',
+    's3:GetObjectVersion arn:aws:s3:::bkt/k',
+  ]);
+  t.same(perms(read('PUT', '/bkt/k?retention', { 'x-amz-bypass-governance-retention': 'true' })), [
+    's3:PutObjectRetention arn:aws:s3:::bkt/k',
+    's3:BypassGovernanceRetention arn:aws:s3:::bkt/k',
+  ]);
+  t.same(perms(read('POST', '/bkt/k?restore&versionId=v')), ['s3:RestoreObject arn:aws:s3:::bkt/k']);
   t.same(perms(read('PUT', '/bkt', { 'x-amz-acl': 'private' })), ['s3:CreateBucket arn:aws:s3:::bkt', 's3:PutBucketAcl arn:aws:s3:::bkt']);
   t.same(perms(read('PUT', '/dst/k2', { 'x-amz-copy-source': '/src/dir/a%20b.txt?versionId=v%2B1', 'x-amz-acl': 'private' })), [
     's3:PutObject arn:aws:s3:::dst/k2',
@@ -159,14 +235,23 @@ t.test('permissions follow versionId, copy sources, headers and the DeleteObject
 t.test('requests that could be read another way are refused', async (t) => {
   const cases: [string, string, Record<string, string>?][] = [
     // unknown subresources must never read as a plain GetObject / PutObject / PostObject
-    ['GET', '/bkt/k?torrent'],
-    ['POST', '/bkt/k?restore'],
     ['POST', '/bkt/k?select&select-type=2'],
-    ['PUT', '/bkt/k?retention'],
-    ['PUT', '/bkt/k?legal-hold'],
-    ['GET', '/bkt/k?attributes'],
-    ['GET', '/bkt?website'],
-    ['PUT', '/bkt?replication'],
+    ['PUT', '/bkt/k?renameObject'],
+    ['GET', '/bkt?session'],
+    // near misses of the subresources read: a value, a second subresource, a missing or repeated id
+    ['GET', '/bkt/k?torrent=1'],
+    ['POST', '/bkt/k?restore&uploads'],
+    ['PUT', '/bkt/k?retention&acl'],
+    ['PUT', '/bkt/k?legal-hold&tagging'],
+    ['GET', '/bkt/k?attributes&partNumber=1'],
+    ['GET', '/bkt?website&policy'],
+    ['PUT', '/bkt?replication=x'],
+    ['PUT', '/bkt?analytics'],
+    ['DELETE', '/bkt?metrics'],
+    ['GET', '/bkt?inventory&id=a&id=b'],
+    ['GET', '/bkt?analytics&id=a1&continuation-token=c'],
+    ['GET', '/bkt/k?website'],
+    ['PUT', '/bkt?retention'],
     ['GET', '/bkt/k?Tagging'],
     ['GET', '/bkt/k?tagging&acl'],
     ['GET', '/bkt/k?uploadId=u&partNumber=1&tagging'],

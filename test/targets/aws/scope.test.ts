@@ -17,6 +17,8 @@ t.test('reads service and region from the credential scope', async (t) => {
   // The JS SDK and botocore both write `, ` between parts; a bare `,` is the same grammar.
   t.same(scope(`AWS4-HMAC-SHA256 Credential=AKID/20261126/eu-west-1/s3/aws4_request,SignedHeaders=host,Signature=${SIG}`), { service: 's3', region: 'eu-west-1' });
   t.same(scope(auth('AKID/20261126/eu-west-1/lambda/aws4_request'), 'Qualifier=1'), { service: 'lambda', region: 'eu-west-1' });
+  // The one signing name with capitals (IoT Secure Tunneling).
+  t.same(scope(auth('AKID/20261126/us-east-1/IoTSecuredTunneling/aws4_request')), { service: 'IoTSecuredTunneling', region: 'us-east-1' });
 });
 
 t.test('refusals', async (t) => {
@@ -34,6 +36,8 @@ t.test('refusals', async (t) => {
     ['region with a port', () => scope(auth('AKID/20261126/us-east-1:80/s3/aws4_request'))],
     ['upper-case region', () => scope(auth('AKID/20261126/US-EAST-1/s3/aws4_request'))],
     ['empty service', () => scope(auth('AKID/20261126/us-east-1//aws4_request'))],
+    ['service with a dot', () => scope(auth('AKID/20261126/us-east-1/s3.x/aws4_request'))],
+    ['service with an underscore', () => scope(auth('AKID/20261126/us-east-1/s3_x/aws4_request'))],
     ['two Credential parts', () => scope(`${auth('AKID/20261126/us-east-1/s3/aws4_request')}, Credential=AKID/20261126/us-east-1/iam/aws4_request`)],
     ['missing Signature', () => scope(`AWS4-HMAC-SHA256 Credential=AKID/20261126/us-east-1/s3/aws4_request, SignedHeaders=host`)],
     ['unknown part', () => scope(`${auth('AKID/20261126/us-east-1/s3/aws4_request')}, Extra=1`)],

@@ -106,6 +106,20 @@ t.test('S3 Control is told from S3 by the host the client addressed, and sent to
   t.match(understandAws(r, null), { params: {}, headers: { 'x-amz-account-id': '123456789012' } }, 'the account is pinned as a semantic header');
 });
 
+t.test('greengrass and greengrassv2 send one request for an operation both have: one row, one reading', async (t) => {
+  // v1 names the label {ThingName}, v2 {thingName}: same method, path and host, so one request.
+  const info = { service: 'greengrass', method: 'GET', path: '/greengrass/things/thing%201/connectivityInfo' };
+  t.same(read(info), { service: 'greengrass', operation: 'GetConnectivityInfo', model: null, origin: 'https://greengrass.us-east-1.amazonaws.com' });
+  const tags = read({ service: 'greengrass', method: 'GET', path: '/tags/arn%3Aaws%3Agreengrass%3Aus-east-1%3A123456789012%3Acomponents%3Ac' });
+  t.equal(tags.operation, 'ListTagsForResource');
+  const near: [string, Wire][] = [
+    ['another case of a literal segment', { ...info, path: '/greengrass/things/thing%201/connectivityinfo' }],
+    ['an empty label', { ...info, path: '/greengrass/things//connectivityInfo' }],
+    ['a query name neither model binds', { ...info, query: 'x=1' }],
+  ];
+  for (const [name, w] of near) t.equal(code(() => read(w)), 'unparseable_request', name);
+});
+
 t.test('a literal host prefix is added to the model host', async (t) => {
   t.same(read({ service: 'deadline', method: 'GET', path: '/2023-10-12/farms' }), {
     service: 'deadline',

@@ -150,6 +150,34 @@ t.test('json protocol: generic services, monitoring prefix, credential vending',
   t.equal(q.operation, 'PutMetricData');
 });
 
+t.test('json protocol: a target prefix with dots is split at its last dot (CloudTrail, CodeStar connections)', async (t) => {
+  const CT = 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101';
+  const tags = viaJson('cloudtrail', `${CT}.AddTags`, { ResourceId: 'x', TagsList: [] }, 'application/x-amz-json-1.1')!;
+  t.equal(tags.operation, 'AddTags');
+  t.same(tags.permissions, [{ action: 'cloudtrail:AddTags', resource: '*' }]);
+  const conn = viaJson('codestar-connections', 'com.amazonaws.codestar.connections.CodeStar_connections_20191201.ListConnections', {})!;
+  t.equal(conn.operation, 'ListConnections');
+  const near: [string, string][] = [
+    ['the prefix without its namespace', 'CloudTrail_20131101.AddTags'],
+    ['the prefix cut at its first dot', 'com.AddTags'],
+    ['an operation part with a dot', `${CT}.AddTags.x`],
+    ['an empty operation part', `${CT}.`],
+    ['the prefix alone', CT],
+  ];
+  for (const [name, target] of near) {
+    t.equal(code(() => viaJson('cloudtrail', target, {}, 'application/x-amz-json-1.1')), 'unparseable_request', name);
+  }
+});
+
+t.test('IoT Secure Tunneling signs as IoTSecuredTunneling and is authorised by iot: actions', async (t) => {
+  const open = viaJson('IoTSecuredTunneling', 'IoTSecuredTunneling.OpenTunnel', {}, 'application/x-amz-json-1.1')!;
+  t.equal(open.service, 'IoTSecuredTunneling');
+  t.same(open.permissions, [{ action: 'iot:OpenTunnel', resource: '*' }]);
+  // A case variant of a served signing name is another name, which is not served.
+  t.equal(code(() => viaJson('DynamoDB', 'DynamoDB_20120810.ListTables', {})), 'unparseable_request', 'DynamoDB is not dynamodb');
+  t.equal(code(() => viaJson('iotsecuredtunneling', 'IoTSecuredTunneling.OpenTunnel', {}, 'application/x-amz-json-1.1')), 'unparseable_request', 'nor the reverse');
+});
+
 t.test('refusals are unparseable_request', async (t) => {
   const form = (body: string, extra: Record<string, string> = {}, over: Partial<AwsHttpRequest> = {}) => () => {
     const { r, body: b } = query('iam', body, extra);
