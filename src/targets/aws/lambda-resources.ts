@@ -52,12 +52,12 @@ export const layerVersionOf: ResourceOf = (vars, region) => {
 
 /** `?Arn=arn:…:layer:NAME:VERSION` (GetLayerVersionByArn), read as `{LayerName}` and `{VersionNumber}` are. */
 export const layerVersionArnOf: ResourceOf = (vars, region) => {
-  const arn = vars['Arn'];
-  const colon = arn === undefined ? -1 : arn.lastIndexOf(':');
+  const arn = vars['Arn'] ?? '';
+  const colon = arn.lastIndexOf(':');
   if (colon === -1) throw unparseable('Arn is not a layer version ARN');
-  const layer = arn!.slice(0, colon);
+  const layer = arn.slice(0, colon);
   if (!LAYER_ARN.test(layer)) throw unparseable('Arn is not a layer version ARN');
-  return layerVersionOf({ LayerName: layer, VersionNumber: arn!.slice(colon + 1) }, region);
+  return layerVersionOf({ LayerName: layer, VersionNumber: arn.slice(colon + 1) }, region);
 };
 
 /** `arn:…:event-source-mapping:UUID` from `{UUID}`. */

@@ -161,7 +161,7 @@ const LAYER_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]{
 export function understandLambda(req: AwsHttpRequest, region: string, payload: Buffer | null): AwsOperation | null {
   const params = parseQuery(req.query);
   const { route, vars } = matchRoute(req, params);
-  const other = route.query && Object.keys(params).find((name) => !route.query!.includes(name));
+  const other = route.query && Object.keys(params).find((name) => !(route.query ?? []).includes(name));
   if (other) throw unparseable(`${route.operation} does not take query parameter ${other}`);
   for (const [name, value] of Object.entries(vars)) {
     if (name === 'FunctionName' || name === 'Resource') continue;
