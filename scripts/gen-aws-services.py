@@ -9,10 +9,10 @@ services.json, per SigV4 signing name (the scope's service, SPEC §2.1):
   jsonVersion (json), apiVersion, endpointPrefix, global, operations (names only), actionMember
   (json operations whose input has a top-level `Action` member), hostPrefix (json operations with
   an `endpoint.hostPrefix`: operation -> literal prefix, e.g. Step Functions' `sync-`).
-  Served: every model whose protocols include query, ec2 or json; the two rest models the broker
+  Served: every model whose protocols include query, ec2, json or smithy-rpc-v2-cbor (targetPrefix
+  is its path's service name); the two rest models the broker
   reads with their own readers (lambda: rest-json, lambda.ts; s3: rest-xml, s3.ts); and every
-  other rest-json or rest-xml model, routed by rest-router.ts from rest-routes.json. Models that
-  speak only smithy-rpc-v2-cbor are not served.
+  other rest-json or rest-xml model, routed by rest-router.ts from rest-routes.json.
   Where several models share a signing name, one is the signing name's own (PREFER, else a non-rest
   model, else the model named like the signing name, else the newest API) and keeps its place under
   services; the others are served beside it under models (same fields, always regional), picked per
@@ -51,7 +51,7 @@ import botocore
 DATA = os.path.join(os.path.dirname(botocore.__file__), 'data')
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src', 'targets', 'aws', 'data')
 
-READ_PROTOCOLS = ('json', 'query', 'ec2')  # botocore PRIORITY_ORDERED_SUPPORTED_PROTOCOLS order
+READ_PROTOCOLS = ('json', 'smithy-rpc-v2-cbor', 'query', 'ec2')  # botocore PRIORITY_ORDERED_SUPPORTED_PROTOCOLS order
 REST_MODELED = {'lambda': 'rest-json', 's3': 'rest-xml'}
 REST_ROUTED = ('rest-json', 'rest-xml')
 PREFER = {'elasticloadbalancing': 'elbv2', 'cassandra': 'keyspaces', 'kinesisanalytics': 'kinesisanalyticsv2', 'cloudhsm': 'cloudhsmv2'}
@@ -223,8 +223,10 @@ def main():
             continue
         signing = md.get('signingName') or md['endpointPrefix']
         entry = {'model': name, 'protocols': served, '_model': model, '_routed': routed}
-        if 'json' in served:
+        if 'json' in served or 'smithy-rpc-v2-cbor' in served:
+            # rpc-v2-cbor paths name the service by it: /service/<targetPrefix>/operation/<name>.
             entry['targetPrefix'] = md['targetPrefix']
+        if 'json' in served:
             entry['jsonVersion'] = md.get('jsonVersion', '1.0')
         entry['apiVersion'] = md['apiVersion']
         entry['endpointPrefix'] = md['endpointPrefix']

@@ -38,6 +38,12 @@ export const WALL_CLOCK = {
   'test/authority/url-source.test.ts': 'push latency against the real 1 s poll, backoff and Retry-After delays',
 };
 
+/**
+ * tap's bound on one file, which only catches a hang. An e2e file drives real CLIs and peers, one
+ * after another; on a machine busy with other work that can take several times its quiet 60-130 s.
+ */
+const FILE_TIMEOUT_S = { unit: 300, e2e: 900 };
+
 /** Every test file tap would run (package.json "tap.include": test/**\/*.test.ts), repo-relative. */
 export function testFiles(root = ROOT) {
   const out = [];
@@ -106,7 +112,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     let failed = false;
     for (const n of names) {
       console.log(`# suite ${n}: ${all[n].length} files`);
-      failed = spawnSync(tap, [...rest, ...all[n]], { cwd: ROOT, stdio: 'inherit' }).status !== 0 || failed;
+      failed = spawnSync(tap, [`--timeout=${FILE_TIMEOUT_S[n]}`, ...rest, ...all[n]], { cwd: ROOT, stdio: 'inherit' }).status !== 0 || failed;
     }
     process.exit(failed ? 1 : 0);
   }

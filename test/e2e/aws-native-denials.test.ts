@@ -2,6 +2,8 @@
 // the v3 SDK parse the broker's denial and show the reason code and the certificate id. rest-json
 // and Route 53 requests used to get query XML, which their clients cannot parse.
 import t from 'tap';
+import { CloudWatchClient, DeleteAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { AwsSmithyRpcV2CborProtocol } from '@aws-sdk/core/protocols';
 import { DynamoDBClient, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { EC2Client, DeleteVpcCommand } from '@aws-sdk/client-ec2';
 import { IAMClient, DeleteUserCommand } from '@aws-sdk/client-iam';
@@ -59,6 +61,8 @@ const sdkCases: [string, () => Promise<unknown>][] = [
   ['json (DynamoDB)', () => new DynamoDBClient(agentConfig(tb.url, cert.jws)).send(new DeleteTableCommand({ TableName: 'nope' }))],
   ['query (IAM)', () => new IAMClient(agentConfig(tb.url, cert.jws)).send(new DeleteUserCommand({ UserName: 'nope' }))],
   ['ec2 (EC2)', () => new EC2Client(agentConfig(tb.url, cert.jws)).send(new DeleteVpcCommand({ VpcId: 'vpc-12345678' }))],
+  // Read (rpc-v2-cbor) and refused for its certificate: the SDK parses the CBOR denial.
+  ['rpc-v2-cbor (CloudWatch)', () => new CloudWatchClient({ ...agentConfig(tb.url, cert.jws), protocol: AwsSmithyRpcV2CborProtocol }).send(new DeleteAlarmsCommand({ AlarmNames: ['nope'] }))],
 ];
 
 for (const [protocol, call] of sdkCases) {
@@ -72,6 +76,10 @@ for (const [protocol, call] of sdkCases) {
     t.match(err?.message ?? '', `seb denied the request: ${lastDenial()}`, 'the SDK error carries the reason and certificate id');
   });
 }
+
+t.test('rpc-v2-cbor (CloudWatch) was read, then refused for its certificate', async (t) => {
+  t.match(lastDenial(), /^contract_mismatch /, 'not unparseable: the broker read DeleteAlarms over CBOR');
+});
 
 t.test('rpc-v2-cbor: the SDK’s own CBOR error parsing reads a CloudWatch denial', async (t) => {
   const res = await fetch(`${tb.url}/service/GraniteServiceVersion20100801/operation/ListMetrics`, {

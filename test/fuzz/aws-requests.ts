@@ -110,7 +110,8 @@ function queryPairs(raw: string): [string, string][] {
  * What the upstream acts on, read without the broker's code: method, credential scope (the region
  * counts only for regional services, SPEC §2.1), the path (S3: bucket literal, key decoded once;
  * other rest paths: each segment decoded), the query as a multiset, every header outside SPEC
- * §2.1's transport allow-list, and the body bytes (the captured op binds them by sha256).
+ * §2.1's transport allow-list, and the body bytes (the captured op binds them by sha256; a CBOR
+ * body too, so two encodings of one CBOR value are two calls here, as they are to the broker).
  */
 /**
  * S3 itself, where everything after the bucket is one key decoded once. S3 Control signs with the

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startBroker, type RunningBroker } from '../../src/server/broker.js';
-import { issueAuthority, issueCert, makeKey, writeKey, TEST_AUD, TEST_ISS, type AuthorityOptions, type CertOptions, type TestKey } from './pki.js';
+import { issueAuthority, issueCert, LONG_MAX_AGE_S, makeKey, writeKey, TEST_AUD, TEST_ISS, type AuthorityOptions, type CertOptions, type TestKey } from './pki.js';
 import type { Moto } from './moto.js';
 import type { AwsOp, Op } from '../../src/certificate/types.js';
 
@@ -51,12 +51,14 @@ export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = 
   const issuerFiles = writeKey(join(dir, 'issuer'), issuer);
   const brokerFiles = writeKey(join(dir, 'broker'), brokerKey);
   const authorityPath = join(dir, 'authority.jws');
-  writeFileSync(authorityPath, await issueAuthority(issuer, o.authority));
+  // A file that outlives the longest test on a loaded machine unless the test says otherwise (a
+  // SAB republishes well before max_age; the tests of staleness set their own).
+  writeFileSync(authorityPath, await issueAuthority(issuer, o.authority ?? { maxAge: LONG_MAX_AGE_S }));
   const config: Record<string, unknown> = {
     broker: { id: 'seb-test', audience: TEST_AUD, signing_key: brokerFiles.privatePath },
     listen: { aws: '127.0.0.1:0', kube: '127.0.0.1:0', admin: '127.0.0.1:0' },
     trust: { issuers: [{ iss: TEST_ISS, jwks: issuerFiles.jwksPath }] },
-    authority: { iss: TEST_ISS, file: authorityPath },
+    authority: { iss: TEST_ISS, file: authorityPath, ...(o.authority ? {} : { max_age_cap: LONG_MAX_AGE_S }) },
     reads: 'allow',
     read_executor: 'reader',
     executors: moto
@@ -122,7 +124,7 @@ export async function startTestBroker(moto: Moto | null, o: TestBrokerOptions = 
     },
     async publishAuthority(ao) {
       seq = ao.seq ?? seq + 1;
-      writeFileSync(authorityPath, await issueAuthority(issuer, { ...ao, seq }));
+      writeFileSync(authorityPath, await issueAuthority(issuer, { ...(o.authority ? {} : { maxAge: LONG_MAX_AGE_S }), ...ao, seq }));
       // The file source polls at most every second; wait until readiness reflects the new state.
       await new Promise((r) => setTimeout(r, 1300));
     },

@@ -93,6 +93,9 @@ export interface AuthorityOptions {
   readonly iss?: string;
 }
 
+/** An authority state that stays fresh for a whole test file, even one slowed down by a busy machine. */
+export const LONG_MAX_AGE_S = 3600;
+
 export async function issueAuthority(key: TestKey, o: AuthorityOptions = {}): Promise<string> {
   return signJws(
     key,

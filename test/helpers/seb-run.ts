@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startBroker } from '../../src/server/broker.js';
 import type { AwsOp } from '../../src/certificate/types.js';
-import { issueAuthority, issueCert, makeKey, writeKey, TEST_AUD, TEST_ISS, type CertOptions } from './pki.js';
+import { issueAuthority, issueCert, LONG_MAX_AGE_S, makeKey, writeKey, TEST_AUD, TEST_ISS, type CertOptions } from './pki.js';
 import type { Test } from 'tap';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startMoto, type Moto } from './moto.js';
@@ -40,7 +40,7 @@ export async function makeDeployment(moto: Moto): Promise<Deployment> {
   const issuerFiles = writeKey(join(dir, 'issuer'), issuer);
   const brokerFiles = writeKey(join(dir, 'broker'), makeKey('broker-1'));
   const authorityPath = join(dir, 'authority.jws');
-  writeFileSync(authorityPath, await issueAuthority(issuer));
+  writeFileSync(authorityPath, await issueAuthority(issuer, { maxAge: LONG_MAX_AGE_S }));
   return {
     dir,
     brokerJwks: brokerFiles.jwksPath,
@@ -51,7 +51,7 @@ export async function makeDeployment(moto: Moto): Promise<Deployment> {
         broker: { id: name, audience: TEST_AUD, signing_key: brokerFiles.privatePath },
         listen: { aws: '127.0.0.1:0', admin: '127.0.0.1:0' },
         trust: { issuers: [{ iss: TEST_ISS, jwks: issuerFiles.jwksPath }] },
-        authority: { iss: TEST_ISS, file: authorityPath },
+        authority: { iss: TEST_ISS, file: authorityPath, max_age_cap: LONG_MAX_AGE_S },
         read_executor: 'reader',
         executors: { all: { aws: { role_arn: moto.roles.all } }, reader: { aws: { role_arn: moto.roles.reader } } },
         aws: {

@@ -8,8 +8,6 @@ import { randomUUID } from 'node:crypto';
 import table from './data/error-protocols.json' with { type: 'json' };
 import type { Protocol } from './types.js';
 
-export type WireProtocol = Protocol | 'smithy-rpc-v2-cbor';
-
 export interface NativeDenial {
   readonly status: number;
   /** What the client prints: the reason code and certificate id (responses.ts denialMessage). */
@@ -25,7 +23,7 @@ export interface RenderedDenial {
 
 /** Where the client reads the error from: the protocol it speaks and its signing name. */
 export interface ErrorTarget {
-  readonly protocol: WireProtocol;
+  readonly protocol: Protocol;
   readonly service: string | null;
   /** The json protocol's `application/x-amz-json-1.x` the client sent, echoed back. */
   readonly jsonVersion?: '1.0' | '1.1';
@@ -59,7 +57,7 @@ export function errorTarget(headers: Headers, read?: { readonly protocol: Protoc
   const modeled = service === null ? undefined : SIGNING[service];
   const rest = modeled?.find((p) => p === 'rest-json' || p === 'rest-xml');
   if (rest) return { protocol: rest, service };
-  return { protocol: (modeled?.[0] as WireProtocol | undefined) ?? 'query', service };
+  return { protocol: (modeled?.[0] as Protocol | undefined) ?? 'query', service };
 }
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };

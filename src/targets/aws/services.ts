@@ -57,14 +57,15 @@ export interface Partition {
 
 /**
  * Every model behind one signing name. The request picks one the way the service does (SPEC
- * §2.1): json by its X-Amz-Target prefix, query by its Version, rest by its path (rest-router.ts).
+ * §2.1): json by its X-Amz-Target prefix, rpc-v2-cbor by the service name in its path (the same
+ * target prefix), query by its Version, rest by its path (rest-router.ts).
  */
 export interface SigningGroup {
   /** The signing name's own model: the one its endpoint and catalog rows are for. */
   readonly own: ServiceModel;
   /** Every protocol some model of the group speaks. */
   readonly protocols: ReadonlySet<Protocol>;
-  /** json models by X-Amz-Target prefix (Timestream's write and query models share one). */
+  /** json and rpc-v2-cbor models by target prefix (Timestream's write and query models share one). */
   readonly byTarget: ReadonlyMap<string, readonly ServiceModel[]>;
   /** query models by API version (the generator keeps one model per version). */
   readonly byVersion: ReadonlyMap<string, ServiceModel>;

@@ -14,7 +14,7 @@ export interface AwsHttpRequest {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-export type Protocol = 'query' | 'ec2' | 'json' | 'rest-json' | 'rest-xml';
+export type Protocol = 'query' | 'ec2' | 'json' | 'rest-json' | 'rest-xml' | 'smithy-rpc-v2-cbor';
 
 /**
  * An ARN whose account field may be the literal `{account}`: the account is the executor role's

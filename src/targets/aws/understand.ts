@@ -11,6 +11,7 @@ import { readJsonBody, readJsonHead } from './json.js';
 import { understandLambda } from './lambda.js';
 import { checkQueryHead, readQueryBody } from './query.js';
 import { isRestRouted, routeRest } from './rest-router.js';
+import { CBOR_PROTOCOL, readCborBody, readCborHead } from './rpc-v2-cbor.js';
 import { understandS3 } from './s3.js';
 import { credentialScope } from './scope.js';
 import { semanticHeaders } from './semantic-headers.js';
@@ -20,7 +21,7 @@ import { checkHostPrefix, fillHostPrefix, isS3Control } from './upstream-host.js
 
 /**
  * The exactly-read meaning of `req`, or `null` when it cannot be known without the body and
- * `payload` is still `null` (query protocol; json, whose resource is in the body). Throws an
+ * `payload` is still `null` (query protocol; json and rpc-v2-cbor, whose resource is in the body). Throws an
  * `unparseable` Denial for anything that could be read more than one way.
  */
 export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsOperation | null {
@@ -38,14 +39,16 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
   let operation: string;
   let input: Readonly<Record<string, unknown>>;
   let hostPrefix = '';
-  if (protocol === 'json') {
-    ({ model, operation } = readJsonHead(group, req));
+  if (protocol === 'json' || protocol === CBOR_PROTOCOL) {
+    // One model and operation, named by X-Amz-Target (json) or the path (rpc-v2-cbor).
+    const cbor = protocol === CBOR_PROTOCOL;
+    ({ model, operation } = cbor ? readCborHead(group, req) : readJsonHead(group, req));
     // A few json operations live at a prefixed host (Step Functions' `sync-`, Cloud Map's `data-`):
     // forwarded there, as a client with host prefix injection on would address them.
     hostPrefix = model.hostPrefix.get(operation) ?? '';
     checkHostPrefix(req, model.endpointPrefix, hostPrefix);
     if (payload === null) return null;
-    input = readJsonBody(model, operation, payload);
+    input = cbor ? readCborBody(model, operation, req, payload) : readJsonBody(model, operation, payload);
   } else {
     checkQueryHead(req);
     if (payload === null) return null;
@@ -112,15 +115,16 @@ function upstreamOf(model: ServiceModel, hostPrefix: string): Upstream {
 
 /**
  * The protocol a request speaks, over every model behind its signing name. Most have one;
- * CloudWatch takes json and query, SES query, json and rest-json, so the request says which
- * (reference/aws.md §1: detect per request): X-Amz-Target means json, `POST /` query, anything
- * else rest. The chosen reader then checks every other part of the request against that protocol.
+ * CloudWatch takes rpc-v2-cbor, json and query, SES query, json and rest-json, so the request says
+ * which (reference/aws.md §1: detect per request): a smithy-protocol header means rpc-v2-cbor,
+ * X-Amz-Target json, `POST /` query, anything else rest. The chosen reader then checks every other part of the request against that protocol.
  */
 function pickProtocol(protocols: ReadonlySet<Protocol>, req: AwsHttpRequest): Protocol {
   if (protocols.size === 1) return protocols.values().next().value!;
   const rest: Protocol = protocols.has('rest-xml') ? 'rest-xml' : 'rest-json';
   let wanted: Protocol;
-  if (req.headers['x-amz-target'] !== undefined) wanted = 'json';
+  if (req.headers['smithy-protocol'] !== undefined) wanted = CBOR_PROTOCOL;
+  else if (req.headers['x-amz-target'] !== undefined) wanted = 'json';
   else if (protocols.has('query') && req.method === 'POST' && req.path === '/') wanted = 'query';
   else wanted = protocols.has(rest) ? rest : 'query';
   if (!protocols.has(wanted)) throw unparseable(`the ${wanted} protocol is not served for this service`);
