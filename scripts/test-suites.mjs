@@ -33,13 +33,9 @@ export const WALL_CLOCK = {
   'test/faults/authority.test.ts': 'staleness and reconnects of a real authority source',
   'test/faults/clock.test.ts': 'records and certificates across real seconds',
   'test/identity/aws-minter.test.ts': 'STS answers delayed 100 ms to 8 s against the mint bound',
-  'test/authority/file-source.test.ts': 'the file source polls every second',
   'test/authority/configmap-source.test.ts': 'watch reconnects and push latency against a 1 s poll',
   'test/certificate/trust-rotation.test.ts': 'JWKS re-reads on their real interval',
   'test/authority/url-source.test.ts': 'push latency against the real 1 s poll, backoff and Retry-After delays',
-  'test/records/writer.test.ts': 'a 250 ms sleep for the checkpoint timer',
-  'test/records/sinks.test.ts': 'an 80 ms sleep for the batched fsync',
-  'test/server/drain.test.ts': '50 ms ticks between connection events',
 };
 
 /**

@@ -5,9 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { watchFile } from '../certificate/watch-file.js';
+import type { Clock } from '../lib/clock.js';
 import type { AuthoritySource, Problem, StateSink } from './source-types.js';
 
-export async function watchAuthorityFile(path: string, sink: StateSink, problem: Problem): Promise<AuthoritySource> {
+/** `clock` times the poll and the debounce (default: the system clock). */
+export async function watchAuthorityFile(path: string, sink: StateSink, problem: Problem, clock?: Clock): Promise<AuthoritySource> {
   const where = `authority file ${path}`;
   let lastAccepted: string | null = null;
   const watch = await watchFile(
@@ -26,6 +28,7 @@ export async function watchAuthorityFile(path: string, sink: StateSink, problem:
       if ((await sink.offer(text)).accepted) lastAccepted = text;
     },
     (msg) => problem(`authority file ${msg}`),
+    clock,
   );
   return {
     async close() {

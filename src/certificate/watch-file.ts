@@ -13,14 +13,15 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { after, SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
 
-const POLL_MS = 1000;
+export const POLL_MS = 1000;
 /**
  * Writers often produce several events per update (truncate, write, rename); the first starts this
  * wait and the rest join it. A read that still catches a half-written file is refused, and the
  * writer's later events read it again.
  */
-const DEBOUNCE_MS = 50;
+export const DEBOUNCE_MS = 50;
 
 /**
  * Whether a directory event can concern `name`: the file itself, or Kubernetes' atomic writer
@@ -39,12 +40,13 @@ export interface FileWatch {
  * change during a read triggers exactly one more read after it. `read` decides whether the bytes
  * are new; it must not throw (a throw is logged).
  */
-export async function watchFile(path: string, read: () => Promise<void>, log: (msg: string) => void): Promise<FileWatch> {
+export async function watchFile(path: string, read: () => Promise<void>, log: (msg: string) => void, clock: Clock = SYSTEM_CLOCK): Promise<FileWatch> {
   let closed = false;
   let lastStat = '';
   let reading: Promise<void> | null = null;
   let again = false;
-  let debounce: NodeJS.Timeout | null = null;
+  /** Cancels the pending debounced read. */
+  let debounce: (() => void) | null = null;
 
   function reload(): Promise<void> {
     if (reading !== null) {
@@ -64,10 +66,15 @@ export async function watchFile(path: string, read: () => Promise<void>, log: (m
   function schedule(): void {
     // Already pending: this event joins it rather than pushing the read back.
     if (closed || debounce !== null) return;
-    debounce = setTimeout(() => {
+    debounce = after(clock, DEBOUNCE_MS, () => {
       debounce = null;
       if (!closed) void reload();
-    }, DEBOUNCE_MS);
+    });
+  }
+
+  function cancelDebounce(): void {
+    debounce?.();
+    debounce = null;
   }
 
   async function poll(): Promise<void> {
@@ -100,21 +107,25 @@ export async function watchFile(path: string, read: () => Promise<void>, log: (m
   }
 
   await poll();
-  if (debounce !== null) {
-    clearTimeout(debounce);
-    debounce = null;
-  }
+  cancelDebounce();
   await reload();
 
-  const timer = setInterval(() => void poll(), POLL_MS);
-  // The listeners keep the broker alive; this poll alone must not.
-  timer.unref();
+  // Every POLL_MS whatever the last poll took, as an interval would. The listeners keep the broker
+  // alive; this poll alone must not (the Clock's waits never do).
+  let cancelPoll = (): void => {};
+  const pollLater = (): void => {
+    cancelPoll = after(clock, POLL_MS, () => {
+      pollLater();
+      void poll();
+    });
+  };
+  pollLater();
 
   return {
     close(): void {
       closed = true;
-      clearInterval(timer);
-      if (debounce !== null) clearTimeout(debounce);
+      cancelPoll();
+      cancelDebounce();
       watcher?.close();
       watcher = null;
     },

@@ -14,3 +14,15 @@ export const SYSTEM_CLOCK: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) => delay(ms, undefined, { ref: false, ...(signal ? { signal } : {}) }).catch(() => undefined),
 };
+
+/**
+ * Calls `fn` once `ms` have passed on `clock`, unless the returned cancel is called first: the
+ * Clock form of an unref'd setTimeout/clearTimeout pair.
+ */
+export function after(clock: Clock, ms: number, fn: () => void): () => void {
+  const wait = new AbortController();
+  void clock.sleep(ms, wait.signal).then(() => {
+    if (!wait.signal.aborted) fn();
+  });
+  return () => wait.abort();
+}

@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { after, SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
 
 /**
  * Where record lines go (SPEC §8). `write` resolves only once the line counts as written: the
@@ -49,34 +50,38 @@ export const FSYNC_INTERVAL_MS = 50;
  * broker crash; fsync, which also survives a node crash, is batched because one fsync per record
  * would cost milliseconds per request.
  */
-export async function fileSink(path: string): Promise<RecordSink> {
+export async function fileSink(path: string, clock: Clock = SYSTEM_CLOCK): Promise<RecordSink> {
   const fh = await open(path, 'a', 0o600);
-  return new FileSink(fh);
+  return new FileSink(fh, clock);
 }
 
 class FileSink implements RecordSink {
-  private syncTimer: NodeJS.Timeout | null = null;
+  /** Cancels the pending batched fsync (close syncs itself). */
+  private cancelSync: (() => void) | null = null;
   private syncing: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(private readonly fh: FileHandle) {}
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly clock: Clock,
+  ) {}
 
   async write(line: string): Promise<void> {
     if (this.closed) throw new Error('record file sink is closed');
     // 'a' mode: each write lands at the end of the file whatever else appends to it.
     await this.fh.write(line + '\n');
-    this.syncTimer ??= setTimeout(() => {
-      this.syncTimer = null;
+    this.cancelSync ??= after(this.clock, FSYNC_INTERVAL_MS, () => {
+      this.cancelSync = null;
       // A failed fsync surfaces at the next close; the lines themselves are already in the file.
       this.syncing = this.fh.datasync().catch(() => undefined);
-    }, FSYNC_INTERVAL_MS).unref();
+    });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.syncTimer) clearTimeout(this.syncTimer);
-    this.syncTimer = null;
+    this.cancelSync?.();
+    this.cancelSync = null;
     await this.syncing;
     try {
       await this.fh.datasync();

@@ -1,4 +1,5 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
+import { after, SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
 import { sha256Base64url } from '../lib/digest.js';
 import { fragment, join, LAYOUTS, signerFor } from './format.js';
 import type { RecordSink } from './sinks.js';
@@ -12,7 +13,8 @@ export interface RecordWriterOptions {
   readonly sink: RecordSink;
   readonly sign: 'every' | 'checkpoint';
   readonly stateFile: string | null;
-  readonly now?: () => number;
+  /** Record timestamps and the checkpoint delay (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 /** SPEC §8: a checkpoint follows any unsigned record within 100 ms. */
@@ -50,7 +52,7 @@ export class RecordWriter {
   private readonly everyRecordSigned: boolean;
   private readonly sign: 'every' | 'checkpoint';
   private readonly signer: (data: string) => string;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   /** Null without `records.state_file`. */
   private readonly state: StateAnchor | null;
   /** Fragments that never change within a stream, serialised once. */
@@ -63,7 +65,8 @@ export class RecordWriter {
   /** A write has been pending for STALL_MS: new records are refused at once until it settles. */
   private stalled = false;
   private closing: Promise<void> | null = null;
-  private checkpointTimer: NodeJS.Timeout | null = null;
+  /** Cancels the pending checkpoint (a signed record covers the unsigned ones before it). */
+  private cancelCheckpoint: (() => void) | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
 
   private constructor(opts: RecordWriterOptions) {
@@ -71,7 +74,7 @@ export class RecordWriter {
     this.sign = opts.sign;
     this.everyRecordSigned = opts.sign === 'every';
     this.signer = signerFor(opts.key.privateKey);
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? SYSTEM_CLOCK;
     this.state = opts.stateFile === null ? null : new StateAnchor(opts.stateFile);
     this.fixed = {
       v: '1',
@@ -137,8 +140,10 @@ export class RecordWriter {
   }
 
   private async finish(): Promise<void> {
-    for (const t of [this.checkpointTimer, this.retryTimer]) if (t) clearTimeout(t);
-    this.checkpointTimer = this.retryTimer = null;
+    this.cancelCheckpoint?.();
+    this.cancelCheckpoint = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.state?.stop();
     const end = this.append('end', {});
     try {
@@ -169,7 +174,7 @@ export class RecordWriter {
       ...body,
       type: `"${type}"`,
       seq: String(seq),
-      ts: `"${new Date(this.now()).toISOString()}"`,
+      ts: `"${new Date(this.clock.now()).toISOString()}"`,
       prev: this.lastHash === null ? 'null' : `"${this.lastHash}"`,
     };
     if (layout.signed !== null) frags.sig = `"${this.signer(join(layout.signed, frags))}"`;
@@ -178,10 +183,10 @@ export class RecordWriter {
     const line = join(layout.line, frags);
 
     if (signed) {
-      if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
-      this.checkpointTimer = null;
+      this.cancelCheckpoint?.();
+      this.cancelCheckpoint = null;
     } else {
-      this.checkpointTimer ??= setTimeout(() => this.checkpoint(), CHECKPOINT_DELAY_MS).unref();
+      this.cancelCheckpoint ??= after(this.clock, CHECKPOINT_DELAY_MS, () => this.checkpoint());
     }
 
     return new Promise<void>((resolve, reject) => {
@@ -197,7 +202,7 @@ export class RecordWriter {
   }
 
   private checkpoint(): void {
-    this.checkpointTimer = null;
+    this.cancelCheckpoint = null;
     if (this.closing !== null) return;
     // Nobody awaits a checkpoint; a sink failure already shows in healthy().
     this.append('checkpoint', { head: JSON.stringify(this.lastHash) }).catch(() => undefined);

@@ -6,25 +6,35 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Clock } from '../lib/clock.js';
 
 /** How often a draining listener closes the keep-alive connections that went idle meanwhile. */
-const POLL_MS = 50;
+export const POLL_MS = 50;
 /** After a cut, how long to wait for the destroyed connections to be reported closed. */
-const CUT_WAIT_MS = 1_000;
+export const CUT_WAIT_MS = 1_000;
+
+/**
+ * The system clock, except that its waits hold the process (SYSTEM_CLOCK's do not): shutdown
+ * writes the end record after the drain, so a drain must not let the process exit under it.
+ */
+const HOLDING_CLOCK: Clock = { now: () => Date.now(), sleep: (ms) => delay(ms) };
 
 type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export class ListenerDrain {
   readonly #server: Server | HttpsServer;
+  readonly #clock: Clock;
   readonly #responses = new Set<ServerResponse>();
   /** Upgrade sockets (exec, attach, port-forward): Node detaches them from the server's own count. */
   readonly #upgrades = new Set<Duplex>();
   #deadline = Infinity;
   #draining: Promise<boolean> | null = null;
 
-  constructor(server: Server | HttpsServer) {
+  constructor(server: Server | HttpsServer, clock: Clock = HOLDING_CLOCK) {
     this.#server = server;
+    this.#clock = clock;
   }
 
   /** Wraps a request handler so its response is counted until it closes. */
@@ -63,22 +73,19 @@ export class ListenerDrain {
     let closed = false;
     this.#server.close(() => (closed = true));
     const quiet = (): boolean => closed && this.#responses.size === 0 && this.#upgrades.size === 0;
+    const clock = this.#clock;
     while (!quiet()) {
-      if (Date.now() >= this.#deadline) {
+      if (clock.now() >= this.#deadline) {
         this.#server.closeAllConnections();
         for (const socket of this.#upgrades) socket.destroy();
-        const until = Date.now() + CUT_WAIT_MS;
-        while (!quiet() && Date.now() < until) await sleep(POLL_MS / 5);
+        const until = clock.now() + CUT_WAIT_MS;
+        while (!quiet() && clock.now() < until) await clock.sleep(POLL_MS / 5);
         return false;
       }
       // A response that finished leaves its keep-alive connection idle; close those.
       this.#server.closeIdleConnections();
-      await sleep(Math.min(POLL_MS, Math.max(0, this.#deadline - Date.now())));
+      await clock.sleep(Math.min(POLL_MS, Math.max(0, this.#deadline - clock.now())));
     }
     return true;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -27,13 +27,14 @@ const counting = {
     return parseStrictJson(input);
   },
 };
-// Mocks reach only the modules that import them by name (an unmocked .js specifier of a .ts file
-// loads outside the mock), so the counted parser goes into compact-jws.ts, and that module into
-// the carrier and the verifier.
+// Mocks reach only the modules that import them by name, so the counted parser goes into
+// compact-jws.ts, and that module into the carrier and the verifier. They are keyed by the .ts
+// path: tsx (the tests' loader) turns each `.js` specifier into the `.ts` file before tap's mock
+// loader sees it.
 const compact = await t.mockImport<typeof import('../../src/certificate/compact-jws.js')>('../../src/certificate/compact-jws.js', {
-  '../../src/lib/strict-json.js': counting,
+  '../../src/lib/strict-json.ts': counting,
 });
-const COMPACT = { '../../src/certificate/compact-jws.js': compact };
+const COMPACT = { '../../src/certificate/compact-jws.ts': compact };
 const carrier = await t.mockImport<typeof import('../../src/certificate/carrier.js')>('../../src/certificate/carrier.js', COMPACT);
 const verify = await t.mockImport<typeof import('../../src/certificate/verify.js')>('../../src/certificate/verify.js', COMPACT);
 const verifier = new verify.CertificateVerifier({ trust, audience: AUD, principals: null, maxValidity: 900, skew: 30, now: () => NOW });

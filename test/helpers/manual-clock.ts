@@ -11,11 +11,16 @@ interface Sleeper {
 }
 
 export class ManualClock implements Clock {
-  #now = 0;
+  #now: number;
   #sleepers: Sleeper[] = [];
   #waiting: (() => void)[] = [];
   /** Every wait asked for, in order (ms). */
   readonly asked: number[] = [];
+
+  /** `start`: the epoch ms now() answers until time is advanced. */
+  constructor(start = 0) {
+    this.#now = start;
+  }
 
   now(): number {
     return this.#now;

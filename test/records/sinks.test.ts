@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { generateKeyPairSync } from 'node:crypto';
-import { fileSink, stdoutSink } from '../../src/records/sinks.js';
+import { FSYNC_INTERVAL_MS, fileSink, stdoutSink } from '../../src/records/sinks.js';
 import { RecordWriter } from '../../src/records/writer.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 t.test('stdoutSink writes one line per record and resolves on the write callback', async (t) => {
   const out = new PassThrough();
@@ -47,13 +48,19 @@ t.test('fileSink appends lines that are in the file when write resolves', async 
   await a.write('{"n":1}');
   t.equal(await readFile(path, 'utf8'), '{"n":1}\n', 'visible before close');
   await a.close();
-  const b = await fileSink(path);
+  const clock = new ManualClock();
+  const b = await fileSink(path, clock);
   await b.write('{"n":2}');
-  await new Promise((r) => setTimeout(r, 80)); // lets the batched fsync run
+  await b.write('{"n":3}');
+  t.same(clock.asked, [FSYNC_INTERVAL_MS], 'one fsync wait for the writes that come within it');
+  clock.advance(FSYNC_INTERVAL_MS); // the batched fsync runs
+  await b.write('{"n":4}');
+  t.same(clock.asked, [FSYNC_INTERVAL_MS, FSYNC_INTERVAL_MS], 'a write after the fsync starts the next wait');
   await b.close();
+  t.equal(clock.pending, 0, 'close cancels the pending fsync wait (it syncs itself)');
   await b.close(); // idempotent
-  t.equal(await readFile(path, 'utf8'), '{"n":1}\n{"n":2}\n', 'appends, never truncates');
+  t.equal(await readFile(path, 'utf8'), '{"n":1}\n{"n":2}\n{"n":3}\n{"n":4}\n', 'appends, never truncates');
   t.equal((await stat(path)).mode & 0o777, 0o600, 'records are private to the broker');
-  await t.rejects(b.write('{"n":3}'), 'a closed sink refuses writes');
+  await t.rejects(b.write('{"n":5}'), 'a closed sink refuses writes');
   await t.rejects(fileSink(join(dir, 'missing-dir', 'x.log')));
 });

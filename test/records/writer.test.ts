@@ -3,10 +3,12 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RecordWriter, type RecordWriterOptions } from '../../src/records/writer.js';
+import { CHECKPOINT_DELAY_MS, RecordWriter, type RecordWriterOptions } from '../../src/records/writer.js';
 import type { RecordSink } from '../../src/records/sinks.js';
 import type { DecisionBody } from '../../src/records/types.js';
 import { verifyRecords } from '../../src/records/verify.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const KID = 'broker-key-1';
@@ -27,7 +29,7 @@ class MemorySink implements RecordSink {
 }
 
 function opts(sink: RecordSink, extra: Partial<RecordWriterOptions> = {}): RecordWriterOptions {
-  return { brokerId: 'seb-test', key: { kid: KID, privateKey }, sink, sign: 'every', stateFile: null, now: () => Date.UTC(2026, 10, 26, 4), ...extra };
+  return { brokerId: 'seb-test', key: { kid: KID, privateKey }, sink, sign: 'every', stateFile: null, clock: new ManualClock(Date.UTC(2026, 10, 26, 4)), ...extra };
 }
 
 function decision(i: number, extra: Partial<DecisionBody> = {}): DecisionBody {
@@ -74,11 +76,18 @@ t.test('sign: every — a few hundred concurrent records verify, in seq order', 
   t.match(report, { ok: true, records: 302, streams: [{ stream: w.stream, records: 302, ended: true, sign: 'every', previous: null, link: 'none' }] });
 });
 
-t.test('sign: checkpoint — unsigned records covered by a signed checkpoint within 100 ms', async (t) => {
+t.test('sign: checkpoint — unsigned records covered by a signed checkpoint CHECKPOINT_DELAY_MS after the first', async (t) => {
+  const clock = new ManualClock();
   const sink = new MemorySink();
-  const w = await RecordWriter.open(opts(sink, { sign: 'checkpoint' }));
+  const w = await RecordWriter.open(opts(sink, { sign: 'checkpoint', clock }));
+  const isCheckpoint = (l: string | undefined): boolean => l !== undefined && parse(l).type === 'checkpoint';
   await Promise.all(Array.from({ length: 150 }, (_, i) => w.decision(decision(i))));
-  await new Promise((r) => setTimeout(r, 250));
+  t.same(clock.asked, [CHECKPOINT_DELAY_MS], 'the first unsigned record starts the one wait the burst shares');
+  clock.advance(CHECKPOINT_DELAY_MS - 1);
+  t.equal(clock.pending, 1, 'still waiting one ms before the delay');
+  t.notOk(sink.lines.some(isCheckpoint), 'no checkpoint before the delay');
+  clock.advance(1);
+  t.ok(await until(() => isCheckpoint(sink.lines.at(-1))), 'the checkpoint follows once the delay is over');
   const afterCheckpoint = sink.lines.length;
   const cp = parse(sink.lines[afterCheckpoint - 1] as string);
   t.equal(cp.type, 'checkpoint', 'a checkpoint followed the burst');
@@ -92,12 +101,14 @@ t.test('sign: checkpoint — unsigned records covered by a signed checkpoint wit
   const lastSigned = sink.lines.findLastIndex((l) => 'sig' in parse(l));
   const expected = sink.lines.length - 1 - lastSigned;
   t.ok(expected > 0, 'some records wait for the next checkpoint');
+  t.same(clock.asked, [CHECKPOINT_DELAY_MS, CHECKPOINT_DELAY_MS], 'the next burst waits for its own checkpoint');
   t.match(await verifyRecords(from(sink.lines), JWKS), { ok: false, problem: 'uncovered', seq: lastSigned + 1 }, 'not yet covered: not verified');
 
   await w.close();
   const recs = sink.lines.map(parse);
   t.equal(recs.at(-1)?.type, 'end');
   t.type(recs.at(-1)?.sig, 'string', 'the end record is signed');
+  t.equal(clock.pending, 0, 'close dropped the pending checkpoint wait');
   t.match(await verifyRecords(from(sink.lines), JWKS), { ok: true, records: sink.lines.length });
 });
 
