@@ -6,13 +6,14 @@
 //   SEB_PROFILE_CLI=before=/tmp/base/dist/cli/main.js,after=dist/cli/main.js SEB_PROFILE_ROUNDS=3 npm run bench:profile
 //
 // Then the last build runs each path once more, in a broker of its own under `--cpu-prof`, for the
-// top functions by self time of the measured window (startup and warm-up samples are dropped). Output: bench/results/profile-<date>.md
-// (and stdout). Loopback only; every run is bounded by SEB_PROFILE_REQUESTS and its rate.
+// top functions by self time of the measured window (startup and warm-up samples are dropped). Each
+// broker's idle RSS (just started) and peak RSS (VmHWM) are reported too. Output:
+// bench/results/profile-<date>.md or SEB_PROFILE_OUT (and stdout). Loopback only; every run is bounded by SEB_PROFILE_REQUESTS and its rate.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, freePort, startProcess } from './lib/procs.mjs';
+import { cpuSeconds, freePort, memory, startProcess } from './lib/procs.mjs';
 import { runLoad } from './lib/load.mjs';
 import { summarize } from './lib/report.mjs';
 import { topFunctions } from './lib/cpu-profile.mjs';
@@ -28,11 +29,18 @@ const PROFILE_INTERVAL_US = 200;
 const here = fileURLToPath(new URL('.', import.meta.url));
 /** `name=path/to/cli/main.js[ node-flag ...]`, comma-separated: the builds (and V8 flags) to compare. */
 const builds = (process.env.SEB_PROFILE_CLI ?? `current=${join(here, '../dist/cli/main.js')}`).split(',').map((entry) => {
-  const [name, spec] = entry.split('=');
+  const at = entry.indexOf('=');
+  const [name, spec] = [entry.slice(0, at), entry.slice(at + 1)];
   const [path, ...flags] = spec.split(' ');
   return { name, cli: resolve(path), flags };
 });
-const paths = (process.env.SEB_PROFILE_PATHS ?? 'put,get,patch').split(',');
+/** 0: an AWS-only broker (no kube listener, no Kubernetes client): its idle RSS is a goal of its own. */
+const KUBE = process.env.SEB_PROFILE_KUBE !== '0';
+const paths = (process.env.SEB_PROFILE_PATHS ?? (KUBE ? 'put,get,patch' : 'put,get')).split(',');
+/** Closed-loop certified PutObjects at 32 connections after the paths, for the peak RSS (VmHWM); 0: none. */
+const PEAK = Number(process.env.SEB_PROFILE_PEAK ?? 0);
+/** 0: no --cpu-prof pass (A/B rounds only). */
+const CPUPROF = process.env.SEB_PROFILE_CPUPROF !== '0';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-profile-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -65,13 +73,13 @@ const PATHS = {
 };
 
 /** One broker for `keys`: per path, warm it, then measure REQUESTS at RATE (CPU µs per answered request). */
-async function measure(build, keys, profileDir) {
+async function measure(build, keys, profileDir, peak = 0) {
   const listen = { aws: await freePort(), kube: await freePort(), admin: await freePort() };
-  const config = world.brokerConfig(`${build.name}-${keys.join('-')}`, { ports: listen, upstream: ports });
+  const config = world.brokerConfig(`${build.name}-${keys.join('-')}`, { ports: listen, upstream: ports, kube: KUBE });
   const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`] : [];
   // A busy machine can take a while to start a broker: this is not what is measured.
   const broker = await startProcess(process.execPath, [...flags, ...build.flags, build.cli, 'run', '--config', config], { ready: /admin on/, timeoutMs: 120_000 });
-  const out = {};
+  const out = { memory: { idleMiB: memory(broker.child.pid).rssMiB, peakMiB: 0, peakCpuMicros: 0 } };
   try {
     for (const key of keys) {
       const path = PATHS[key];
@@ -88,6 +96,13 @@ async function measure(build, keys, profileDir) {
       const stages = Object.fromEntries(Object.entries(run.stages).map(([name, values]) => [name, summarize(values).p50]));
       out[key] = { cpuMicros: (cpu / run.latencies.length) * 1e6, p50: summarize(run.latencies).p50, answered: run.latencies.length, errors: run.errors, stages, window: [Number(from), Number(to)] };
     }
+    if (peak > 0) {
+      const headers = PATHS.put.certificates(peak);
+      const cpuBefore = cpuSeconds(broker.child.pid);
+      const run = await runLoad({ url: `http://127.0.0.1:${listen.aws}`, request: PATHS.put.request, nextHeaders: (i) => headers[Math.min(i, peak - 1)], connections: 32, seconds: 120, amount: peak });
+      out.memory.peakCpuMicros = ((cpuSeconds(broker.child.pid) - cpuBefore) / run.latencies.length) * 1e6;
+    }
+    out.memory.peakMiB = memory(broker.child.pid).peakMiB;
   } finally {
     await broker.stop();
   }
@@ -102,10 +117,13 @@ const median = (xs) => {
 // max_age is capped at 300 s: republish as a SAB would while the rounds run.
 const republish = setInterval(world.publishAuthority, 60_000);
 const results = {};
+const memories = {};
 for (let round = 1; round <= ROUNDS; round++) {
   // Interleaved: every build runs every path once per round, under the same load of the machine.
   for (const build of round % 2 ? builds : [...builds].reverse()) {
-    const runs = await measure(build, paths, null);
+    const runs = await measure(build, paths, null, PEAK);
+    (memories[build.name] ??= []).push(runs.memory);
+    log(`round ${round} ${build.name}: idle ${runs.memory.idleMiB.toFixed(1)} MiB, peak ${runs.memory.peakMiB.toFixed(1)} MiB${PEAK ? `, ${Math.round(runs.memory.peakCpuMicros)} µs/req at 32 connections` : ''}`);
     for (const key of paths) {
       const r = runs[key];
       ((results[key] ??= {})[build.name] ??= []).push(r);
@@ -116,7 +134,7 @@ for (let round = 1; round <= ROUNDS; round++) {
 
 const profiled = builds.at(-1);
 const profiles = {};
-for (const key of paths) {
+for (const key of CPUPROF ? paths : []) {
   // Kept (git-ignored) for bench/profile-top.mjs or Chrome's DevTools; one broker per path so that
   // each profile holds that path alone.
   const profileDir = join(here, 'results', 'profile', `${profiled.name}-${key}`);
@@ -143,6 +161,14 @@ const lines = [
   `| --- |${' --- |'.repeat(builds.length)}`,
   ...paths.map((key) => `| ${PATHS[key].title} | ${builds.map((b) => { const runs = results[key][b.name].map((r) => Math.round(r.cpuMicros)); return `${median(runs)} [${runs.join(', ')}]`; }).join(' | ')} |`),
   '',
+  `## Memory (MiB, median of rounds; ${KUBE ? 'AWS and Kubernetes' : 'AWS-only'} broker; peak: VmHWM after the paths${PEAK ? ` and ${PEAK} certified PutObjects at 32 connections` : ''})`,
+  '',
+  `| | ${builds.map((b) => b.name).join(' | ')} |`,
+  `| --- |${' --- |'.repeat(builds.length)}`,
+  ...[['idle RSS', 'idleMiB', 1], ['peak RSS', 'peakMiB', 1], ...(PEAK ? [['CPU µs/req at 32 connections', 'peakCpuMicros', 0]] : [])].map(
+    ([title, field, digits]) => `| ${title} | ${builds.map((b) => { const xs = memories[b.name].map((m) => m[field]); return `${median(xs).toFixed(digits)} [${xs.map((x) => x.toFixed(digits)).join(', ')}]`; }).join(' | ')} |`,
+  ),
+  '',
   `## Stages (Server-Timing p50 ms, build ${profiled.name}, last round)`,
   '',
   ...paths.flatMap((key) => {
@@ -151,13 +177,13 @@ const lines = [
   }),
   '',
   `## Top functions by self time (build ${profiled.name}, under --cpu-prof, measured window only)`,
-  ...paths.flatMap((key) => {
+  ...Object.keys(profiles).flatMap((key) => {
     const { run, top } = profiles[key];
     return ['', `### ${PATHS[key].title}: ${Math.round(run.cpuMicros)} µs/req under the profiler, ${(top.totalUs / 1000).toFixed(0)} ms busy sampled`, '', top.table];
   }),
 ];
 const markdown = `${lines.join('\n')}\n`;
-writeFileSync(join(here, 'results', `profile-${date}.md`), markdown);
+writeFileSync(process.env.SEB_PROFILE_OUT ?? join(here, 'results', `profile-${date}.md`), markdown);
 process.stdout.write(markdown);
 upstream.child.kill('SIGTERM');
 process.exit(0);
