@@ -20,18 +20,21 @@ t.test('stdoutSink writes one line per record and resolves on the write callback
   t.notOk(out.writableEnded, 'stdout itself is not ended');
 });
 
-t.test('stdoutSink hands the records that queued during a write to the stream in one write, in order', async (t) => {
+t.test('stdoutSink gets the records asked for in one event-loop turn in one write, in order', async (t) => {
   const writes: string[] = [];
   const out = new Writable({ write: (c: Buffer, _e, cb) => (writes.push(c.toString()), cb()) });
   const { privateKey } = generateKeyPairSync('ed25519');
   const writer = await RecordWriter.open({ brokerId: 'seb-test', key: { kid: 'k', privateKey }, sink: stdoutSink(out), sign: 'every', stateFile: null });
   const body = { decision_seq: 0, status: 200, upstream_request_id: null, bytes_in: 0, bytes_out: 0, duration_ms: 1, error: null };
-  // Asked for in one turn: the first goes out alone, the others wait for it and then leave together.
+  // The writer drains at the end of the turn (issue 14): one pipe write for the three, not one each.
   await Promise.all([writer.outcome(body), writer.outcome(body), writer.outcome(body)]);
-  t.equal(writes.length, 3, 'start, the first record, then the two that queued behind it');
+  t.equal(writes.length, 2, 'the start, then the three records together');
   const seqs = writes.join('').trimEnd().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq);
   t.same(seqs, [0, 1, 2, 3], 'every line once, in seq order, one per line');
-  t.equal(writes[2]?.split('\n').length, 3, 'two lines and the final newline in the last write');
+  t.equal(writes[1]?.split('\n').length, 4, 'three lines and the final newline in the last write');
+  // Asked for in the next turn: a write of its own.
+  await writer.outcome(body);
+  t.equal(writes.length, 3, 'a later turn, a later write');
 });
 
 t.test('stdoutSink rejects when the stream fails', async (t) => {
