@@ -127,7 +127,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     for (const key of paths) {
       const r = runs[key];
       ((results[key] ??= {})[build.name] ??= []).push(r);
-      log(`round ${round} ${key} ${build.name}: ${Math.round(r.cpuMicros)} µs/req, p50 ${r.p50.toFixed(3)} ms, ${r.answered} answered`);
+      const stages = Object.entries(r.stages).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ');
+      log(`round ${round} ${key} ${build.name}: ${Math.round(r.cpuMicros)} µs/req, p50 ${r.p50.toFixed(3)} ms, ${r.answered} answered; stages p50 ms: ${stages}`);
     }
   }
 }
