@@ -8,6 +8,13 @@ import { FSYNC_INTERVAL_MS, fileSink, stdoutSink } from '../../src/records/sinks
 import { RecordWriter } from '../../src/records/writer.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
+const OUTCOME = { decision_seq: 0, status: 200, upstream_request_id: null, bytes_in: 0, bytes_out: 0, duration_ms: 1, error: null };
+
+function openWriter(out: Writable): Promise<RecordWriter> {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return RecordWriter.open({ brokerId: 'seb-test', key: { kid: 'k', privateKey }, sink: stdoutSink(out), sign: 'every', stateFile: null });
+}
+
 t.test('stdoutSink writes one line per record and resolves on the write callback', async (t) => {
   const out = new PassThrough();
   let text = '';
@@ -20,21 +27,33 @@ t.test('stdoutSink writes one line per record and resolves on the write callback
   t.notOk(out.writableEnded, 'stdout itself is not ended');
 });
 
-t.test('stdoutSink gets the records asked for in one event-loop turn in one write, in order', async (t) => {
+t.test('stdoutSink hands the records that queued during a write to the stream in one write, in order', async (t) => {
   const writes: string[] = [];
   const out = new Writable({ write: (c: Buffer, _e, cb) => (writes.push(c.toString()), cb()) });
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const writer = await RecordWriter.open({ brokerId: 'seb-test', key: { kid: 'k', privateKey }, sink: stdoutSink(out), sign: 'every', stateFile: null });
-  const body = { decision_seq: 0, status: 200, upstream_request_id: null, bytes_in: 0, bytes_out: 0, duration_ms: 1, error: null };
-  // The writer drains at the end of the turn (issue 14): one pipe write for the three, not one each.
-  await Promise.all([writer.outcome(body), writer.outcome(body), writer.outcome(body)]);
-  t.equal(writes.length, 2, 'the start, then the three records together');
+  const writer = await openWriter(out);
+  await new Promise((resolve) => setImmediate(resolve));
+  // Asked for in one turn: the first goes out alone, the others wait for it and then leave together.
+  await Promise.all([writer.outcome(OUTCOME), writer.outcome(OUTCOME), writer.outcome(OUTCOME)]);
+  t.equal(writes.length, 3, 'start, the first record, then the two that queued behind it');
   const seqs = writes.join('').trimEnd().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq);
   t.same(seqs, [0, 1, 2, 3], 'every line once, in seq order, one per line');
-  t.equal(writes[1]?.split('\n').length, 4, 'three lines and the final newline in the last write');
-  // Asked for in the next turn: a write of its own.
-  await writer.outcome(body);
-  t.equal(writes.length, 3, 'a later turn, a later write');
+  t.equal(writes[2]?.split('\n').length, 3, 'two lines and the final newline in the last write');
+});
+
+t.test('records asked for after the first write of an event-loop turn go out together at its end (issue 14)', async (t) => {
+  const writes: string[] = [];
+  const out = new Writable({ write: (c: Buffer, _e, cb) => (writes.push(c.toString()), cb()) });
+  const writer = await openWriter(out);
+  await new Promise((resolve) => setImmediate(resolve));
+  // A fresh turn: its first record is written at once, with no wait for the turn to end.
+  await writer.outcome(OUTCOME);
+  t.equal(writes.length, 2, 'the start, then the first record of the turn on its own');
+  // Still the same turn (the write settled on process.nextTick): the next two wait for its end.
+  const later = Promise.all([writer.outcome(OUTCOME), writer.outcome(OUTCOME)]);
+  t.equal(writes.length, 2, 'not written yet: held for the end of the turn');
+  await later;
+  t.equal(writes.length, 3, 'one write for both');
+  t.same(writes[2]?.trimEnd().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq), [2, 3], 'in seq order');
 });
 
 t.test('stdoutSink rejects when the stream fails', async (t) => {
