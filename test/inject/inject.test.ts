@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { reviewResponse } from '../../src/inject/review.js';
 import { injectPod } from '../../src/inject/inject.js';
 import { diff, pointerSegment } from '../../src/inject/json-patch.js';
+import { NODE_OPTIONS } from '../../src/inject/sidecar.js';
 import type { InjectOptions } from '../../src/inject/settings.js';
 import { applyPatch } from './apply-patch.js';
 import { invariantProblems } from './invariants.js';
@@ -57,7 +58,7 @@ t.test('plain pod without annotations: the annotations object is created, the ag
   t.equal(container(pod, 'agent')['securityContext'].runAsUser, 1000);
   const broker = container(pod, 'seb-broker');
   t.equal(broker['image'], OPTIONS.image);
-  t.same(envOf(broker), { NODE_OPTIONS: '--max-old-space-size=192' }, 'no credential to move');
+  t.same(envOf(broker), { NODE_OPTIONS }, 'no credential to move');
   t.same(broker['resources'], { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '384Mi' } });
   t.equal(container(pod, 'seb-init')['image'], OPTIONS.initImage);
   const volumes = Object.fromEntries(pod['spec'].volumes.map((v: Obj) => [v['name'], v]));
@@ -118,6 +119,12 @@ t.test('several agents and annotations', async (t) => {
   t.equal(volumes['seb-config'].configMap.name, 'seb-broker-team-a');
   t.equal(volumes['seb-signing-key'].secret.secretName, 'seb-team-a-key');
   t.equal(pod['metadata'].annotations['example.com/odd~key'], 'x', 'other annotations are untouched');
+});
+
+t.test("the injected broker gets the image's own V8 heap flags (its env replaces the image's NODE_OPTIONS)", async (t) => {
+  const dockerfile = readFileSync(new URL('../../sidecar/Dockerfile', import.meta.url), 'utf8');
+  t.equal(/^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile)?.[1], NODE_OPTIONS);
+  t.equal(NODE_OPTIONS, '--max-semi-space-size=4 --max-old-space-size=128', 'the flags bench/README.md measured');
 });
 
 t.test('reinvocation after the EKS webhook ran: credentials move again, no second broker', async (t) => {

@@ -307,7 +307,7 @@ t.test('overlays/static: the sidecar written out per the contract', async (t) =>
   t.same(broker.startupProbe?.httpGet, { path: '/healthz', port: contract.ADMIN_PORT });
   t.same(broker.readinessProbe?.httpGet, { path: '/readyz', port: contract.ADMIN_PORT });
   t.equal(config.listen.admin.split(':').at(-1), String(contract.ADMIN_PORT), 'the probes reach the admin listener');
-  t.equal(envOf(broker)['NODE_OPTIONS'], '--max-old-space-size=192');
+  t.equal(envOf(broker)['NODE_OPTIONS'], '--max-semi-space-size=4 --max-old-space-size=128');
   t.same(broker.resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '384Mi' } });
   const brokerMounts = Object.fromEntries((broker.volumeMounts ?? []).map((m) => [m.name, [m.mountPath, m.readOnly === true]]));
   t.same(brokerMounts, {
