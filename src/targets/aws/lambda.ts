@@ -164,8 +164,10 @@ export function understandLambda(req: AwsHttpRequest, region: string, payload: B
   const other = route.query && Object.keys(params).find((name) => !(route.query ?? []).includes(name));
   if (other) throw unparseable(`${route.operation} does not take query parameter ${other}`);
   for (const [name, value] of Object.entries(vars)) {
-    if (name === 'FunctionName' || name === 'Resource') continue;
+    // Checked for every label, FunctionName and Resource too: a query parameter of that name would
+    // be pinned beside a resource the path names differently, and Lambda reads only the path.
     if (name in params) throw unparseable(`${name} is both a path and a query parameter`);
+    if (name === 'FunctionName' || name === 'Resource') continue;
     params[name] = value;
   }
   let body: Record<string, unknown> | undefined;

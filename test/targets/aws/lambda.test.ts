@@ -100,6 +100,8 @@ t.test('refusals', async (t) => {
     ['a duplicate query parameter', req('GET', '/2015-03-31/functions', 'Marker=a&Marker=b'), null],
     ['a raw + in the query', req('GET', '/2015-03-31/functions', 'Marker=a+b'), null],
     ['a path parameter also in the query', req('GET', '/2015-03-31/functions/fn/aliases/live', 'Name=other'), null],
+    ['FunctionName also in the query (pinned as another function)', req('GET', '/2015-03-31/functions/fn', 'FunctionName=other'), null],
+    ['Resource also in the query', req('GET', '/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn', 'Resource=x'), null],
     ['a tag resource that is not a function ARN', req('GET', '/2017-03-31/tags/fn'), null],
     ['a qualified tag resource', req('GET', '/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn%3A1'), null],
     ['CreateFunction without FunctionName', req('POST', '/2015-03-31/functions'), body({ Role: 'arn:aws:iam::123456789012:role/exec' })],
