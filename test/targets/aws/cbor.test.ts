@@ -26,6 +26,14 @@ t.test('float forms: half, single and double all read as the same number', async
   t.ok(Object.is(decode('f9 8000'), -0));
 });
 
+t.test('what every decoder reads one way is read so: NaN payloads, tag 1 over floats and big integers, distinct keys', async (t) => {
+  t.ok(Number.isNaN(decode('f9 7e01')), 'a half NaN with a payload is NaN (a Double member has one NaN)');
+  t.ok(Number.isNaN(decode('fa 7fc00001')), 'a single NaN with a payload');
+  t.same(decode('c1 f9 3c00'), new CborTimestamp(1), 'tag 1 over a half float');
+  t.same(decode('c1 1b 0020000000000001'), new CborTimestamp(2n ** 53n + 1n), 'tag 1 over an integer beyond 2^53 stays exact');
+  t.same(Object.keys(decode('a2 62c3a9 01 6365cc81 02') as object), ['\u00e9', 'e\u0301'], 'NFC and NFD spellings are two keys, to every decoder');
+});
+
 t.test('integers a double cannot hold stay exact as bigint', async (t) => {
   t.equal(decode('1b 001fffffffffffff'), Number.MAX_SAFE_INTEGER);
   t.equal(decode('1b 0020000000000001'), 2n ** 53n + 1n);
@@ -77,6 +85,16 @@ t.test('anything two decoders could read two ways is refused', async (t) => {
     ['a UTF-8 encoded surrogate', '63 eda080'],
     ['over-deep nesting', deep],
     ['an empty body', ''],
+    // The same key in two spellings: a longer text head, or an 8-byte length head.
+    ['duplicate keys, one with a longer head', 'a2 6141 01 7801 41 02'],
+    ['duplicate keys, one with an 8-byte length head', 'a2 6141 01 7b 0000000000000001 41 02'],
+    ['a non-ASCII key twice', 'a2 62c3a9 01 62c3a9 02'],
+    ['tag 1 over tag 1', 'c1 c1 01'],
+    ['tag 1 over a byte string', 'c1 4101'],
+    ['tag 1 with an 8-byte tag head over a map', 'db 0000000000000001 a0'],
+    ['a text length beyond 2^53', '7b ffffffffffffffff 41'],
+    ['a map count beyond 2^53', 'bb ffffffffffffffff'],
+    ['a break inside a definite map', 'a1 6141 ff'],
   ];
   for (const [name, bytes] of cases) t.equal(code(() => decode(bytes)), 'unparseable_request', name);
 });
