@@ -94,6 +94,39 @@ t.test('a request two templates could both read is refused, never guessed', asyn
   t.equal(code(() => matchIn(trie, 'GET', '/b', 'export&max=1')), 'unparseable_request', 'literal plus an unbound name');
 });
 
+// Regression (adversarial review): a greedy label tries every end, and joined its value at each
+// try, so a path of n segments cost n² before any certificate: a 64 KiB path to workspaces-web
+// (`/portals/{portalArn+}/...`) held the event loop for 28 to 52 s on this machine. The value is
+// now joined only for a route that ends there; counted by its joins, not timed.
+t.test('a greedy label is joined once per route it ends, not once per segment it could end at', async (t) => {
+  const trie = compileRoutes([
+    ['Get', 'GET', '/p/{Arn+}', [], '', 'm'],
+    ['GetTail', 'GET', '/p/{Arn+}/tail', [], '', 'm'],
+  ]);
+  const segments = 2_000;
+  const joinsFor = (path: string): { joins: number; read: string } => {
+    const join = Array.prototype.join;
+    let joins = 0;
+    Array.prototype.join = function (this: unknown[], separator?: string): string {
+      joins++;
+      return join.call(this, separator);
+    };
+    try {
+      return { read: code(() => matchIn(trie, 'GET', path, '')), joins };
+    } finally {
+      Array.prototype.join = join;
+    }
+  };
+  const long = Array(segments).fill('a').join('/');
+  const plain = joinsFor(`/p/${long}`);
+  t.equal(plain.read, 'ok');
+  t.ok(plain.joins <= 2, `the value of a ${segments}-segment greedy label was joined ${plain.joins} times`);
+  const tail = joinsFor(`/p/${long}/tail`);
+  t.equal(tail.read, 'unparseable_request', 'Get and GetTail both read it: refused');
+  t.ok(tail.joins <= 4, `two readings, ${tail.joins} joins`);
+  t.equal(matchIn(trie, 'GET', `/p/${long}`, '').params['Arn'], long, 'the value is the whole span');
+});
+
 // Regression (conformance: lex-models StartImport read as lexv2-models ListImports). Both lex models
 // have StartImport, so the v1 row is dropped; its POST /imports/ must then be refused, not read as
 // v2's ListImports, which has the same method and path.
