@@ -1,6 +1,6 @@
 import t from 'tap';
 import { cbor } from '@smithy/core/cbor';
-import { CborTimestamp, decodeStrictCbor, MAX_CBOR_DEPTH } from '../../../src/targets/aws/cbor.js';
+import { CborTimestamp, decodeStrictCbor, MAX_CBOR_DEPTH, MAX_CBOR_OBJECTS } from '../../../src/targets/aws/cbor.js';
 import { code } from '../../helpers/reason.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -97,4 +97,31 @@ t.test('anything two decoders could read two ways is refused', async (t) => {
     ['a break inside a definite map', 'a1 6141 ff'],
   ];
   for (const [name, bytes] of cases) t.equal(code(() => decode(bytes)), 'unparseable_request', name);
+});
+
+// Regression (adversarial review): one body byte made one heap object (`a0`, `80`, `40`), so a
+// certificate-free CloudWatch body at the 10 MiB limit cost seconds of CPU and gigabytes of heap.
+t.test('a body of more objects than any served request holds is refused, counted as it is read', async (t) => {
+  /** An array (itself one object) of `n` copies of the one-byte item `item`. */
+  const arrayOf = (n: number, item: number): Buffer => {
+    const head = Buffer.alloc(5);
+    head[0] = 0x9a;
+    head.writeUInt32BE(n, 1);
+    return Buffer.concat([head, Buffer.alloc(n, item)]);
+  };
+  for (const [name, item] of [['empty maps', 0xa0], ['empty arrays', 0x80], ['empty byte strings', 0x40]] as const) {
+    t.equal(code(() => decodeStrictCbor(arrayOf(MAX_CBOR_OBJECTS, item))), 'unparseable_request', `${MAX_CBOR_OBJECTS + 1} ${name}`);
+    t.equal((decodeStrictCbor(arrayOf(MAX_CBOR_OBJECTS - 1, item)) as unknown[]).length, MAX_CBOR_OBJECTS - 1, `${MAX_CBOR_OBJECTS} ${name} are read`);
+  }
+  t.equal((decodeStrictCbor(arrayOf(1_000_000, 0x01)) as unknown[]).length, 1_000_000, 'numbers are values, not objects: a million read');
+  // PutMetricData at its documented limits: 1,000 data, 30 dimensions each, a timestamp and values.
+  const datum = (i: number) => ({
+    MetricName: `m${i}`,
+    Timestamp: new Date(1767293141000),
+    Dimensions: Array.from({ length: 30 }, (_, d) => ({ Name: `d${d}`, Value: 'v' })),
+    Values: [1, 2.5],
+    Counts: [1, 1],
+  });
+  const largest = cbor.serialize({ Namespace: 'app', MetricData: Array.from({ length: 1000 }, (_, i) => datum(i)) });
+  t.equal(((decodeStrictCbor(largest) as Record<string, unknown[]>)['MetricData'] ?? []).length, 1000, 'the largest PutMetricData reads');
 });
