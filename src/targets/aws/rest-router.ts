@@ -49,6 +49,7 @@ export interface RestMatch {
 }
 
 const NONE: ReadonlySet<string> = new Set();
+const RAW_PATH_SYNTAX = /[;\\]/;
 const newNode = (): Node => ({ literal: new Map(), label: null, greedy: null, ends: [] });
 
 /** Compiles one service's rows into a trie. Exported for tests of hand-made tables. */
@@ -117,6 +118,9 @@ export function routeRest(service: string, method: string, path: string, query: 
 /** `routeRest` over a compiled trie (`service` names the signing name in a refusal). */
 export function matchIn(root: Node, method: string, path: string, query: string, service = ''): RestMatch {
   if (!path.startsWith('/')) throw unparseable('the path does not start with /');
+  // The SDKs send `;` and `\` escaped. Raw, servers read them as path syntax (a Java container
+  // drops a `;` parameter, so `..;` is `..`; some read `\` as `/`): a label would be a path step.
+  if (RAW_PATH_SYNTAX.test(path)) throw unparseable('the path holds a raw ; or \\');
   const segments = path.slice(1).split('/').map(decodeComponent);
   // A proxy or the service could fold dot segments: such a path has no single reading.
   if (segments.some((s) => s === '.' || s === '..')) throw unparseable('a path segment is . or .. (never folded)');

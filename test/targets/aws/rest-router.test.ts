@@ -68,12 +68,18 @@ t.test('requests with no single reading are refused', async (t) => {
     ['an encoded dot segment', () => routeRest('eks', 'GET', '/clusters/%2E%2E', '')],
     ['a double-encoded label is read once, never twice', () => routeRest('eks', 'GET', '/clusters/a%2', '')],
     ['a raw +', () => routeRest('eks', 'GET', '/clusters/a+b', '')],
+    // Path syntax to some servers: `..;` is `..` to a Java container, `\\` is `/` to others.
+    ['a dot segment with a raw ; parameter', () => routeRest('eks', 'GET', '/clusters/..;', '')],
+    ['a raw ; parameter in a label', () => routeRest('eks', 'GET', '/clusters/prod;v=1', '')],
+    ['a raw backslash in a label', () => routeRest('eks', 'GET', '/clusters/a\\..\\..', '')],
+    ['a raw backslash in a greedy label', () => routeRest('workspaces-web', 'PUT', '/portals/a\\b/browserSettings', 'browserSettingsArn=b')],
     ['invalid UTF-8', () => routeRest('eks', 'GET', '/clusters/%FF', '')],
     ['an empty greedy segment', () => routeRest('workspaces-web', 'PUT', '/portals/a//b/browserSettings', 'browserSettingsArn=b')],
     ['a template\'s trailing slash is part of the path', () => routeRest('route53', 'POST', '/2013-04-01/hostedzone/Z1/rrset', '')],
     ['a host-prefixed operation', () => understandAws(req('lakeformation', 'POST', '/GetDataAccess'), null)],
   ];
   for (const [name, fn] of cases) t.equal(code(fn), 'unparseable_request', name);
+  t.same({ ...routeRest('eks', 'GET', '/clusters/a%3Bb%5Cc', '').params }, { name: 'a;b\\c' }, 'escaped, they are data, as the SDKs send them');
 });
 
 t.test('a request two templates could both read is refused, never guessed', async (t) => {
