@@ -164,8 +164,9 @@ t.test('a request that cannot tell its model, or whose host disagrees, is refuse
     ['a Host whose account prefix disagrees with the pinned header', { service: 's3', method: 'GET', path: '/v20180820/accesspoint', host: '111111111111.s3-control.us-east-1.amazonaws.com', headers: ACCOUNT }],
     ['an account Host for an operation without a host prefix', { service: 's3', method: 'PUT', path: '/v20180820/bucket/b1', host: S3_CONTROL, headers: ACCOUNT }],
     ['a Host whose literal prefix disagrees with the operation', { service: 'deadline', method: 'GET', path: '/2023-10-12/farms', host: 'scheduling.deadline.us-east-1.amazonaws.com' }],
-    // opensearch and es both have ListTags with the same pinned parts: only es (the signing name's own) is served.
-    ['a rest operation a certificate could not tell from another model', { service: 'es', method: 'GET', path: '/2021-01-01/tags/', query: 'arn=x' }],
+    // bedrock and bedrock-data-automation both have TagResource at POST /tagResource, at two hosts
+    // (opensearch's ListTags beside es's is read: both bind and forward the same, shared-routes.test.ts).
+    ['a rest operation a certificate could not tell from another model', { service: 'bedrock', method: 'POST', path: '/tagResource' }],
   ];
   for (const [name, wire] of cases) {
     const { r, body } = request(wire);
