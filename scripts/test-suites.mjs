@@ -35,7 +35,6 @@ export const WALL_CLOCK = {
   'test/faults/authority.test.ts': 'staleness and reconnects of a real authority source',
   'test/faults/clock.test.ts': 'records and certificates across real seconds',
   'test/authority/configmap-source.test.ts': 'watch reconnects and push latency against a 1 s poll',
-  'test/authority/url-source.test.ts': 'push latency against the real 1 s poll, backoff and Retry-After delays',
 };
 
 /**
