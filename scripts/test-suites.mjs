@@ -34,7 +34,6 @@ export const WALL_CLOCK = {
   'test/faults/upstream.test.ts': 'upstream timeouts against a stalling loopback server',
   'test/faults/authority.test.ts': 'staleness and reconnects of a real authority source',
   'test/faults/clock.test.ts': 'records and certificates across real seconds',
-  'test/authority/configmap-source.test.ts': 'watch reconnects and push latency against a 1 s poll',
 };
 
 /**
