@@ -97,7 +97,7 @@ let awsNext = 0;
 let kubeNext = 0;
 const put = { method: 'PUT', headers: { ...AWS_HEADERS, 'x-amz-content-sha256': PUT_SHA256 }, body: PUT_BODY };
 
-/** One request of `kind`; resolves with its status, never rejects. */
+/** One request of `kind`; resolves with its status and a label for the report (status and reason code), never rejects. */
 function send(kind) {
   switch (kind) {
     case 'aws mutation, admitted':
@@ -129,9 +129,12 @@ async function answer(pending) {
     const res = await pending;
     // Read to the end: a stream is only done when its body is.
     await res.body.dump({ limit: Infinity });
-    return res.statusCode;
+    // An unexpected denial is reported with its reason code, so a failed check says why.
+    const reason = res.headers['x-seb-reason'];
+    return { status: res.statusCode, label: typeof reason === 'string' ? `${res.statusCode} ${reason}` : res.statusCode };
   } catch (err) {
-    return `error ${err.code ?? err.message}`;
+    const label = `error ${err.code ?? err.message}`;
+    return { status: label, label };
   }
 }
 
@@ -271,10 +274,10 @@ while (sent < BUDGET) {
     const w = window;
     const t = totals[m.kind];
     t.sent += 1;
-    const p = send(m.kind).then((status) => {
+    const p = send(m.kind).then(({ status, label }) => {
       if (status === m.expect) t.expected += 1;
       else {
-        t.other[status] = (t.other[status] ?? 0) + 1;
+        t.other[label] = (t.other[label] ?? 0) + 1;
         w.unexpected += 1;
       }
       inFlight.delete(p);

@@ -25,8 +25,12 @@ rest-routes.json, per signing name with a generically routed rest model: one row
   wire, the model's locationName), the rows of every rest model of that signing name together.
   rest-router.ts compiles the rows into a trie by path segment. Where two models of one signing
   name have an operation of one name whose pinned parts (SPEC §2.1: operation, path labels, query
-  literals) are the same, a certificate could not tell which model it means: only the signing
-  name's own model keeps the row (none does if neither is its own); dropped rows are counted.
+  literals) are the same, a certificate could not tell which model it means. Every row is kept
+  when the readings agree on everything the broker binds and forwards (reading_of: the host, the
+  region, the query names, the idempotency tokens, the read class, and the IAM resource where the
+  path is it), since then the certificate means one thing whichever model the request is for
+  (sesv2 beside pinpoint-email, opensearch beside es). Otherwise only the signing name's own
+  model keeps the row (none does if neither is its own); dropped rows are counted.
   Rows of one operation name and one wire shape at one host are one request (greengrass and
   greengrassv2 name a label `ThingName` and `thingName`): one row is kept, the own model's.
   unread: per signing name, the rows dropped above (same columns), so that a request only they
@@ -154,6 +158,33 @@ def host_prefix(model, op):
     return re.sub(r'\{([^{}]+)\}', where, prefix)
 
 
+# Signing names whose IAM resource is the request path (catalog-rest.ts: API Gateway's actions are
+# the HTTP verb on the path as an ARN): two of their rows at two paths never scope alike.
+PATH_SCOPED = ('apigateway',)
+
+
+def idempotency_members(model, operation):
+    """Where the operation's idempotency-token members go on the wire (capture marks them, SPEC §2.2)."""
+    op = model['operations'][operation]
+    members = model['shapes'][op['input']['shape']].get('members', {}) if 'input' in op else {}
+    return tuple(sorted((ref.get('location', 'body'), ref.get('locationName', name))
+                        for name, ref in members.items() if ref.get('idempotencyToken')))
+
+
+def reading_of(entry, signing, own, reads):
+    """What the broker binds and forwards for a routed row of `entry`'s model beyond its pinned
+    parts: the upstream host (host prefix and endpoint prefix), whether the region is pinned, the
+    query names the operation takes, its idempotency-token members, its read class (only the own
+    model's operations are reads), and the path where the path is the IAM resource. The operation
+    name, hence the IAM action and credential-vending class, is the row's pinned key already."""
+    def reading(row):
+        read = row[5] == own and row[0] in reads.get(signing, ())
+        return (row[4] + entry['endpointPrefix'], entry['global'], tuple(row[3]),
+                idempotency_members(entry['_model'], row[0]), read,
+                row[2] if signing in PATH_SCOPED else None)
+    return reading
+
+
 def pinned_key(row):
     """What a certificate pins of a rest operation besides its body and headers (SPEC §2.1): the
     operation, the path label names (params) and the query literals (params)."""
@@ -163,10 +194,11 @@ def pinned_key(row):
     return (row[0], tuple(labels), tuple(sorted(literals.split('&'))) if literals else ())
 
 
-def merged_routes(entries, own):
+def merged_routes(entries, own, readings):
     """The rows of every rest model in `entries`, without the rows a certificate could not tell
-    from another model's (see the module comment); returns (rows, dropped, unread): unread are
-    the dropped and clashing rows, for the router to refuse their requests with the true reason."""
+    from another model's (see the module comment); `readings` maps a model to its reading_of.
+    Returns (rows, dropped, unread): unread are the dropped and clashing rows, for the router to
+    refuse their requests with the true reason."""
     by_key, host = {}, {e['model']: e['endpointPrefix'] for e in entries}
     for e in entries:
         for row in routes_of(e['_model'], e['model']):
@@ -174,9 +206,14 @@ def merged_routes(entries, own):
     rows, gone, dropped = [], [], 0
     for same in by_key.values():
         # One request to one host (sms-voice and pinpoint-sms-voice are one API twice): one row.
-        if len({(r[1], r[2], host[r[5]]) for r in same}) == 1:
+        if len({(r[1], r[2], r[4] + host[r[5]]) for r in same}) == 1:
             rows.append(next((r for r in same if r[5] == own), same[0]))
             dropped += len(same) - 1
+            continue
+        # Readings that agree on all the broker binds and forwards are one reading: the request's
+        # path picks the model, and a certificate for either admits only what it would for the other.
+        if len({readings[r[5]](r) for r in same}) == 1:
+            rows.extend(same)
             continue
         kept = [r for r in same if r[5] == own]
         rows.extend(kept)
@@ -301,6 +338,14 @@ def main():
             global_endpoints.setdefault(signing, {})[part['partition']] = [host, scope]
     for signing, e in services.items():
         e['global'] = signing in global_endpoints
+    for signing, extra in models.items():
+        for e in extra:
+            # A second model is addressed at its own regional host (endpoints.json has no global
+            # endpoint for any of them); a global one would need its own row in globalEndpoints.
+            if any(svc.get(e['endpointPrefix'], {}).get('isRegionalized') is False
+                   for svc in (p['services'] for p in endpoints['partitions'])):
+                sys.exit(f'{e["model"]} beside {signing} has a global endpoint')
+            e['global'] = False
 
     reads, secret_outputs, redact_headers = {}, {}, {}
     for svc in READ_SERVICES:
@@ -326,18 +371,11 @@ def main():
     for signing, e in services.items():
         rest = [m for m in [e, *models.get(signing, [])] if m['_routed']]
         if rest:
-            rest_routes[signing], n, unread = merged_routes(rest, e['model'])
+            readings = {m['model']: reading_of(m, signing, e['model'], reads) for m in rest}
+            rest_routes[signing], n, unread = merged_routes(rest, e['model'], readings)
             dropped += n
             if unread:
                 unread_routes[signing] = unread
-    for signing, extra in models.items():
-        for e in extra:
-            # A second model is addressed at its own regional host (endpoints.json has no global
-            # endpoint for any of them); a global one would need its own row in globalEndpoints.
-            if any(svc.get(e['endpointPrefix'], {}).get('isRegionalized') is False
-                   for svc in (p['services'] for p in endpoints['partitions'])):
-                sys.exit(f'{e["model"]} beside {signing} has a global endpoint')
-            e['global'] = False
     for e in [*services.values(), *(m for extra in models.values() for m in extra)]:
         del e['_model']
         del e['_routed']

@@ -6,3 +6,5 @@ export declare function testFiles(root?: string): string[];
 export declare function testImports(file: string, root?: string): string[];
 export declare function e2eReason(file: string, root?: string): string | null;
 export declare function suites(root?: string): { unit: string[]; e2e: string[] };
+export declare function unitGroups(root?: string): Map<string, string[]>;
+export declare function writeGroupEntries(root?: string): string[];

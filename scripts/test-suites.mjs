@@ -7,12 +7,14 @@
  *   (moto, the aws CLI, kubectl, redis, a `seb` process); or it is named in WALL_CLOCK below.
  * - unit: everything else. No peers, no child processes, only in-process loopback servers.
  *
- * A new test file is classified by that rule without being listed. Run as a script, it runs tap on
- * one suite: `node scripts/test-suites.mjs unit|e2e|all [tap options]` (all: unit, then e2e, both run
- * whatever the first's outcome); `list unit|e2e [--why]` prints the files.
+ * A new test file is classified by that rule without being listed. The unit suite runs in groups,
+ * one process per folder (unitGroups below); each e2e file runs in its own process. Run as a script,
+ * it runs tap on one suite: `node scripts/test-suites.mjs unit|e2e|all [tap options]` (all: unit,
+ * then e2e, both run whatever the first's outcome); `list unit|e2e [--why]` prints the files, `list
+ * groups` the unit groups.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,10 +34,6 @@ export const WALL_CLOCK = {
   'test/faults/upstream.test.ts': 'upstream timeouts against a stalling loopback server',
   'test/faults/authority.test.ts': 'staleness and reconnects of a real authority source',
   'test/faults/clock.test.ts': 'records and certificates across real seconds',
-  'test/identity/aws-minter.test.ts': 'STS answers delayed 100 ms to 8 s against the mint bound',
-  'test/authority/configmap-source.test.ts': 'watch reconnects and push latency against a 1 s poll',
-  'test/certificate/trust-rotation.test.ts': 'JWKS re-reads on their real interval',
-  'test/authority/url-source.test.ts': 'push latency against the real 1 s poll, backoff and Retry-After delays',
 };
 
 /**
@@ -98,12 +96,52 @@ export function suites(root = ROOT) {
   return { unit, e2e };
 }
 
+/**
+ * The unit suite's processes: one per folder of test/ (its subfolders included; `top` for the files
+ * of test/ itself), its files run one after another in it (test/helpers/file-group.ts), because
+ * starting a test process costs ~1.9 s of CPU (tap's runtime, its processinfo hook, tsx) whatever
+ * the file does. Name → files.
+ */
+export function unitGroups(root = ROOT) {
+  const groups = new Map();
+  for (const f of suites(root).unit) {
+    const parts = f.split('/');
+    const name = parts.length > 2 ? parts[1] : 'top';
+    groups.set(name, [...(groups.get(name) ?? []), f]);
+  }
+  return groups;
+}
+
+/** Where the groups' entry files are written for tap to run: under .tap/, tap's own (ignored) folder. */
+const GROUP_DIR = '.tap/unit';
+
+/** Writes one entry file per unit group (tap runs files, one process each); returns their paths. */
+export function writeGroupEntries(root = ROOT) {
+  const dir = join(root, GROUP_DIR);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const runner = relative(dir, join(root, 'test', 'helpers', 'file-group.ts')).split(sep).join('/');
+  return [...unitGroups(root)].map(([name, files]) => {
+    const entry = join(dir, `${name}.mjs`);
+    const text = [
+      `// Written by scripts/test-suites.mjs: the unit tests of test/${name === 'top' ? '' : `${name}/`}, in one process.`,
+      `import { runFiles } from '${runner}';`,
+      `await runFiles(${JSON.stringify(files, null, 2)});`,
+      '',
+    ].join('\n');
+    writeFileSync(entry, text);
+    return relative(root, entry).split(sep).join('/');
+  });
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [what, ...rest] = process.argv.slice(2);
   const all = suites();
-  if (what === 'list') {
+  if (what === 'list' && rest[0] === 'groups') {
+    for (const [name, files] of unitGroups()) console.log(`${name}\t${files.join(' ')}`);
+  } else if (what === 'list') {
     const files = all[rest[0]];
-    if (!files) throw new Error('usage: test-suites.mjs list unit|e2e');
+    if (!files) throw new Error('usage: test-suites.mjs list unit|e2e|groups');
     for (const f of files) console.log(rest[1] === '--why' ? `${f}\t${e2eReason(f) ?? 'unit'}` : f);
   } else {
     const names = what === 'all' ? ['unit', 'e2e'] : [what];
@@ -111,8 +149,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const tap = join(ROOT, 'node_modules', '.bin', 'tap');
     let failed = false;
     for (const n of names) {
-      console.log(`# suite ${n}: ${all[n].length} files`);
-      failed = spawnSync(tap, [`--timeout=${FILE_TIMEOUT_S[n]}`, ...rest, ...all[n]], { cwd: ROOT, stdio: 'inherit' }).status !== 0 || failed;
+      const run = n === 'unit' ? writeGroupEntries() : all[n];
+      console.log(`# suite ${n}: ${all[n].length} files${n === 'unit' ? ` in ${run.length} processes` : ''}`);
+      failed = spawnSync(tap, [`--timeout=${FILE_TIMEOUT_S[n]}`, ...rest, ...run], { cwd: ROOT, stdio: 'inherit' }).status !== 0 || failed;
     }
     process.exit(failed ? 1 : 0);
   }

@@ -5,8 +5,6 @@
  * long a broker can stay stale (denying every mutation) after its source is back; a thousand
  * brokers at the cap still ask only about 400 times a second between them.
  */
-import { SYSTEM_CLOCK } from '../lib/clock.js';
-
 const BASE_MS = 100;
 const MAX_MS = 5_000;
 
@@ -25,6 +23,3 @@ export class Backoff {
     this.#attempt = 0;
   }
 }
-
-/** Waits `ms` on the system clock (lib/clock.ts), or less when `signal` aborts. */
-export const sleep = SYSTEM_CLOCK.sleep;

@@ -11,7 +11,8 @@
  */
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { KubeConfig as KubeSection } from '../config/types.js';
-import { Backoff, sleep } from './backoff.js';
+import { after, SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
+import { Backoff } from './backoff.js';
 import type { AuthoritySource, Problem, StateSink } from './source-types.js';
 import { loadKubeConfig } from '../config/kubeconfig.js';
 
@@ -21,9 +22,9 @@ const WATCH_SECONDS = 300;
 const WATCH_GRACE_MS = 30_000;
 /** A watch that ends sooner than this is retried after a backoff, so a server that closes at once is not hammered. */
 const MIN_WATCH_MS = 1000;
-const LIST_TIMEOUT_MS = 30_000;
+export const LIST_TIMEOUT_MS = 30_000;
 /** Start-up waits this long for the first state, so the broker is ready at once when the apiserver is up. */
-const FIRST_STATE_MS = 5000;
+export const FIRST_STATE_MS = 5000;
 
 export interface ConfigMapRef {
   readonly namespace: string;
@@ -31,7 +32,19 @@ export interface ConfigMapRef {
   readonly key: string;
 }
 
-export async function watchAuthorityConfigMap(kube: KubeSection, ref: ConfigMapRef, sink: StateSink, problem: Problem): Promise<AuthoritySource> {
+export interface ConfigMapSourceOptions {
+  /** Times the list and watch bounds, the backoff and the start-up wait; tests pass a manual clock. */
+  readonly clock?: Clock;
+}
+
+export async function watchAuthorityConfigMap(
+  kube: KubeSection,
+  ref: ConfigMapRef,
+  sink: StateSink,
+  problem: Problem,
+  options: ConfigMapSourceOptions = {},
+): Promise<AuthoritySource> {
+  const clock = options.clock ?? SYSTEM_CLOCK;
   const kc = await loadKubeConfig(kube);
   const { CoreV1Api, Watch } = await import('@kubernetes/client-node');
   const core = kc.makeApiClient(CoreV1Api);
@@ -59,16 +72,16 @@ export async function watchAuthorityConfigMap(kube: KubeSection, ref: ConfigMapR
   }
 
   async function list(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+    let cancel = (): void => {};
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`list took over ${LIST_TIMEOUT_MS} ms`)), LIST_TIMEOUT_MS);
+      cancel = after(clock, LIST_TIMEOUT_MS, () => reject(new Error(`list took over ${LIST_TIMEOUT_MS} ms`)));
     });
     try {
       const answer = await Promise.race([core.listNamespacedConfigMap({ namespace: ref.namespace, fieldSelector }), timeout]);
       resourceVersion = answer.metadata?.resourceVersion ?? '';
       await offer(answer.items[0]);
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   }
 
@@ -79,10 +92,10 @@ export async function watchAuthorityConfigMap(kube: KubeSection, ref: ConfigMapR
       let stalled = false;
       // Offers run one at a time, in event order.
       let queue = Promise.resolve();
-      const watchdog = setTimeout(() => {
+      const cancelWatchdog = after(clock, WATCH_SECONDS * 1000 + WATCH_GRACE_MS, () => {
         stalled = true;
         watching?.abort();
-      }, WATCH_SECONDS * 1000 + WATCH_GRACE_MS);
+      });
       const onEvent = (type: string, object: { code?: number; message?: string; metadata?: { resourceVersion?: string } } | undefined) => {
         if (type === 'ERROR') {
           if (object?.code !== 410) problem(`${where}: watch error ${object?.code ?? ''} ${object?.message ?? ''}`);
@@ -97,7 +110,7 @@ export async function watchAuthorityConfigMap(kube: KubeSection, ref: ConfigMapR
         else if (type === 'DELETED') problem(`${where}: the ConfigMap was deleted; the current state stays until it is stale`);
       };
       const onDone = (err: unknown) => {
-        clearTimeout(watchdog);
+        cancelWatchdog();
         watching = null;
         void queue.then(() => {
           if (gone || statusOf(err) === 410) resolve('gone');
@@ -118,7 +131,7 @@ export async function watchAuthorityConfigMap(kube: KubeSection, ref: ConfigMapR
   void (async () => {
     let listed = false;
     while (!stop.signal.aborted) {
-      const started = Date.now();
+      const started = clock.now();
       try {
         if (!listed) {
           await list();
@@ -126,18 +139,18 @@ export async function watchAuthorityConfigMap(kube: KubeSection, ref: ConfigMapR
           settle();
         }
         if ((await watchOnce()) === 'gone') listed = false;
-        if (Date.now() - started >= MIN_WATCH_MS) backoff.reset();
-        else await sleep(backoff.next(), stop.signal);
+        if (clock.now() - started >= MIN_WATCH_MS) backoff.reset();
+        else await clock.sleep(backoff.next(), stop.signal);
       } catch (err) {
         if (stop.signal.aborted) break;
         problem(`${where}: ${describe(err)}`);
         settle();
-        await sleep(backoff.next(), stop.signal);
+        await clock.sleep(backoff.next(), stop.signal);
       }
     }
   })();
 
-  await Promise.race([firstSettled, sleep(FIRST_STATE_MS, stop.signal)]);
+  await Promise.race([firstSettled, clock.sleep(FIRST_STATE_MS, stop.signal)]);
   return {
     async close() {
       stop.abort();

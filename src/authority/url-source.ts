@@ -24,13 +24,13 @@ import type { AuthoritySource, Problem, StateSink } from './source-types.js';
 import { SseReader } from './sse.js';
 
 /** Plain polling: a revocation reaches the broker within this long. */
-const POLL_MS = 1000;
+export const POLL_MS = 1000;
 /** How long a long-poll server may hold a request (`Prefer: wait`). */
 const WAIT_SECONDS = 30;
 /** A stream with no bytes (events or heartbeats) for this long is presumed dead. */
 const IDLE_MS = 60_000;
 /** Start-up waits this long for the first state, so the broker is ready at once when the source is up. */
-const FIRST_STATE_MS = 5000;
+export const FIRST_STATE_MS = 5000;
 /** A server asking for a longer pause than this is asked again after this long anyway. */
 const MAX_RETRY_AFTER_MS = 30_000;
 const ACCEPT = 'text/event-stream, application/jose;q=0.9, */*;q=0.1';

@@ -10,22 +10,23 @@
  * - A refresh that fails, or brings an unusable document, keeps the current keys and is logged; a
  *   good document replaces them whole, so a removed key stops verifying at once.
  */
+import { every, SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
 import { EMPTY_KEY_SET, importJwks, type KeySet, type TrustedKey } from './jwks.js';
 import { jwksSource, type JwksFetch, type JwksSource } from './jwks-source.js';
-import { watchFile, type FileWatch } from './watch-file.js';
+import { watchFile } from './watch-file.js';
 
 export { jwkAlg, type TrustedAlg, type TrustedKey } from './jwks.js';
 
 /** jose's `createRemoteJWKSet` uses the same cool-down between refreshes on an unknown kid. */
 const REFRESH_COOLDOWN_MS = 30_000;
 /** A key removed from a JWKS URL stops verifying within this long even when no unknown kid comes. */
-const URL_REFRESH_MS = 5 * 60_000;
+export const URL_REFRESH_MS = 5 * 60_000;
 
 export interface TrustStoreOptions {
   /** For JWKS URLs; injected so tests can serve a JWKS without a network. */
   readonly fetch?: JwksFetch;
-  /** Milliseconds since the epoch (the cool-down clock). */
-  readonly now?: () => number;
+  /** The cool-down, the URL re-fetch interval and the file watch's waits (default: the system clock). */
+  readonly clock?: Clock;
   readonly log?: (msg: string) => void;
   /** A refresh failed (for metrics); the issuer's current keys stay. */
   readonly onRefreshError?: (iss: string) => void;
@@ -41,25 +42,25 @@ interface Issuer {
 
 export class TrustStore {
   readonly #issuers: ReadonlyMap<string, Issuer>;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #log: (msg: string) => void;
   readonly #onRefreshError: (iss: string) => void;
 
   private constructor(issuers: ReadonlyMap<string, Issuer>, options: TrustStoreOptions) {
     this.#issuers = issuers;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#log = options.log ?? (() => {});
     this.#onRefreshError = options.onRefreshError ?? (() => {});
   }
 
   static async load(issuers: readonly { iss: string; jwks: string }[], options: TrustStoreOptions = {}): Promise<TrustStore> {
-    const now = options.now ?? Date.now;
+    const clock = options.clock ?? SYSTEM_CLOCK;
     const table = new Map<string, Issuer>();
     for (const { iss, jwks } of issuers) {
       if (table.has(iss)) throw new Error(`trust issuer ${iss}: listed twice`);
       const source = jwksSource(iss, jwks, options.fetch ?? fetch);
       const keys = await importJwks(await source.read(), source.where, EMPTY_KEY_SET);
-      table.set(iss, { source, keys, lastRefresh: now(), refreshing: null });
+      table.set(iss, { source, keys, lastRefresh: clock.now(), refreshing: null });
     }
     return new TrustStore(table, options);
   }
@@ -82,30 +83,27 @@ export class TrustStore {
     if (issuer === undefined) return undefined;
     const known = issuer.keys.keys.get(kid);
     if (known !== undefined) return known;
-    if (issuer.refreshing === null && this.#now() - issuer.lastRefresh < REFRESH_COOLDOWN_MS) return undefined;
+    if (issuer.refreshing === null && this.#clock.now() - issuer.lastRefresh < REFRESH_COOLDOWN_MS) return undefined;
     await this.#refresh(iss, issuer);
     return issuer.keys.keys.get(kid);
   }
 
   /** Starts following every JWKS: files on change, URLs every URL_REFRESH_MS. */
   async follow(): Promise<{ close(): void }> {
-    const watches: FileWatch[] = [];
-    const timers: NodeJS.Timeout[] = [];
+    const stops: (() => void)[] = [];
     for (const [iss, issuer] of this.#issuers) {
       const file = issuer.source.file;
       if (file !== null) {
-        watches.push(await watchFile(file, () => this.#reread(iss, issuer), this.#log));
+        const watch = await watchFile(file, () => this.#reread(iss, issuer), this.#log, this.#clock);
+        stops.push(() => watch.close());
       } else {
-        const timer = setInterval(() => void this.#refresh(iss, issuer), URL_REFRESH_MS);
-        // The listeners keep the broker alive; this timer alone must not.
-        timer.unref();
-        timers.push(timer);
+        // The listeners keep the broker alive; this interval alone does not (a Clock's waits never do).
+        stops.push(every(this.#clock, URL_REFRESH_MS, () => void this.#refresh(iss, issuer)));
       }
     }
     return {
       close(): void {
-        for (const w of watches) w.close();
-        for (const t of timers) clearInterval(t);
+        for (const stop of stops) stop();
       },
     };
   }
@@ -119,7 +117,7 @@ export class TrustStore {
   /** Never throws: a failure is logged and counted, and the current keys stay. */
   #refresh(iss: string, issuer: Issuer): Promise<void> {
     issuer.refreshing ??= (async () => {
-      issuer.lastRefresh = this.#now();
+      issuer.lastRefresh = this.#clock.now();
       try {
         const document = await issuer.source.read();
         if (document === null) return;

@@ -13,7 +13,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { after, SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
+import { after, every, SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
 
 export const POLL_MS = 1000;
 /**
@@ -112,14 +112,7 @@ export async function watchFile(path: string, read: () => Promise<void>, log: (m
 
   // Every POLL_MS whatever the last poll took, as an interval would. The listeners keep the broker
   // alive; this poll alone must not (the Clock's waits never do).
-  let cancelPoll = (): void => {};
-  const pollLater = (): void => {
-    cancelPoll = after(clock, POLL_MS, () => {
-      pollLater();
-      void poll();
-    });
-  };
-  pollLater();
+  const cancelPoll = every(clock, POLL_MS, () => void poll());
 
   return {
     close(): void {

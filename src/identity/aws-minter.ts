@@ -10,6 +10,7 @@ import { LRUCache } from 'lru-cache';
 import type { AwsCredentialsConfig } from '../config/types.js';
 import type { AwsCredentials, Endpoint } from './types.js';
 import { Denial } from '../reasons.js';
+import { after, SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
 import { sha256Base64url } from '../lib/digest.js';
 import { policyDigest } from './session-policy.js';
 
@@ -18,7 +19,7 @@ const DURATION_SECONDS = 900;
 /** A cached identity is not handed out in its last minute: a request must finish before expiry. */
 const EXPIRY_MARGIN_MS = 60_000;
 /** Bound on one STS call: the request waits on it, and a broker that cannot mint fails closed. */
-const STS_TIMEOUT_MS = 5_000;
+export const STS_TIMEOUT_MS = 5_000;
 const DEFAULT_MAX_ENTRIES = 1024;
 /** STS's limit on RoleSessionName and SourceIdentity (reference/aws.md §5). */
 const MAX_NAME_CHARS = 64;
@@ -37,8 +38,8 @@ export interface AwsMinterOptions {
   readonly endpoint: Endpoint;
   readonly brokerId: string;
   readonly mode: 'per_scope' | 'per_certificate';
-  /** Milliseconds since the epoch; injected so tests can move the clock. */
-  readonly now?: () => number;
+  /** The cache's expiry and the bound on an STS call (default: the system clock); tests move it. */
+  readonly clock?: Clock;
   readonly maxEntries?: number;
 }
 
@@ -106,7 +107,7 @@ export class AwsMinter {
   readonly #sts: STSClient;
   readonly #brokerId: string;
   readonly #mode: 'per_scope' | 'per_certificate';
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #cache: LRUCache<string, AwsCredentials>;
   /** Concurrent misses for one key share one STS call instead of a stampede of AssumeRoles. */
   readonly #inFlight = new Map<string, Promise<AwsCredentials>>();
@@ -114,7 +115,7 @@ export class AwsMinter {
   constructor(options: AwsMinterOptions) {
     this.#brokerId = options.brokerId;
     this.#mode = options.mode;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#cache = new LRUCache({ max: options.maxEntries ?? DEFAULT_MAX_ENTRIES });
     const { credentials } = options;
     this.#sts = new STSClient({
@@ -126,6 +127,7 @@ export class AwsMinter {
       // No SDK retries: the agent's request is waiting, and a retry storm against a throttling STS
       // makes it worse. The broker fails closed (mint_failed, 503) and the client retries itself.
       maxAttempts: 1,
+      // The handler's own bounds back up the clock's (#assumeRole) at the socket.
       requestHandler: new NodeHttpHandler({
         connectionTimeout: STS_TIMEOUT_MS,
         requestTimeout: STS_TIMEOUT_MS,
@@ -145,7 +147,7 @@ export class AwsMinter {
     const key = JSON.stringify([perCertificate ? req.jti : null, req.roleArn, digest, req.sub, req.externalId ?? null]);
     const hit = this.#cache.get(key);
     if (hit) {
-      if (this.#now() < hit.expiration.getTime() - EXPIRY_MARGIN_MS) return { credentials: hit, cached: true };
+      if (this.#clock.now() < hit.expiration.getTime() - EXPIRY_MARGIN_MS) return { credentials: hit, cached: true };
       this.#cache.delete(key);
     }
     const pending = this.#inFlight.get(key);
@@ -178,10 +180,14 @@ export class AwsMinter {
       ...(perCertificate ? { Tags: [{ Key: CERTIFICATE_TAG, Value: req.jti }] } : {}),
     };
     let out;
+    const bound = new AbortController();
+    const cancel = after(this.#clock, STS_TIMEOUT_MS, () => bound.abort(new DOMException(`STS did not answer within ${STS_TIMEOUT_MS} ms`, 'TimeoutError')));
     try {
-      out = await this.#sts.send(new AssumeRoleCommand(input), { abortSignal: AbortSignal.timeout(STS_TIMEOUT_MS) });
+      out = await this.#sts.send(new AssumeRoleCommand(input), { abortSignal: bound.signal });
     } catch (err) {
       throw stsDenial(err);
+    } finally {
+      cancel();
     }
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !(c.Expiration instanceof Date)) {

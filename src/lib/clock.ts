@@ -26,3 +26,19 @@ export function after(clock: Clock, ms: number, fn: () => void): () => void {
   });
   return () => wait.abort();
 }
+
+/**
+ * Calls `fn` every `ms` on `clock`, the first time `ms` from now, whatever the last call took, until
+ * the returned cancel is called: the Clock form of an unref'd setInterval/clearInterval pair.
+ */
+export function every(clock: Clock, ms: number, fn: () => void): () => void {
+  let cancel = (): void => {};
+  const next = (): void => {
+    cancel = after(clock, ms, () => {
+      next();
+      fn();
+    });
+  };
+  next();
+  return () => cancel();
+}

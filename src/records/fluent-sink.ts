@@ -16,6 +16,7 @@
  * `deny audit_unavailable` record (README "Records").
  */
 import { connect, type Socket } from 'node:net';
+import { after, SYSTEM_CLOCK, type Clock } from '../lib/clock.js';
 import type { RecordSink } from './sinks.js';
 import { ackOf, encodeChunk, forwardEntry, newChunkId, readAnswers, type ForwardEntry } from './fluent-forward.js';
 
@@ -38,8 +39,9 @@ export interface FluentTarget {
   readonly tag: string;
 }
 
-/** The bounds above, shortened by tests. */
+/** The bounds above, shortened by tests; `clock` times the waits (default: the system clock). */
 export interface FluentSinkOptions {
+  readonly clock?: Clock;
   readonly connectTimeoutMs?: number;
   readonly ackTimeoutMs?: number;
   readonly reconnectMinMs?: number;
@@ -67,7 +69,8 @@ interface Item {
 interface InFlight {
   readonly id: string;
   readonly items: readonly Item[];
-  readonly timer: NodeJS.Timeout;
+  /** Cancels the ack timeout. */
+  readonly cancel: () => void;
 }
 
 type State = 'connecting' | 'open' | 'down' | 'closed';
@@ -79,7 +82,8 @@ export function fluentSink(target: FluentTarget, opts: FluentSinkOptions = {}): 
 
 class ForwardSink implements FluentSink {
   private readonly address: string;
-  private readonly limits: Required<FluentSinkOptions>;
+  private readonly limits: Required<Omit<FluentSinkOptions, 'clock'>>;
+  private readonly clock: Clock;
   private state: State = 'connecting';
   private socket: Socket | null = null;
   private lastError = 'not connected yet';
@@ -89,7 +93,7 @@ class ForwardSink implements FluentSink {
   private queuedBytes = 0;
   private flushScheduled = false;
   private backoff: number;
-  private reconnectTimer: NodeJS.Timeout | null = null;
+  private cancelReconnect: (() => void) | null = null;
   private closing: Promise<void> | null = null;
   private readonly idleWaiters: (() => void)[] = [];
 
@@ -107,6 +111,7 @@ class ForwardSink implements FluentSink {
       maxQueuedBytes: opts.maxQueuedBytes ?? MAX_QUEUED_BYTES,
       maxChunkBytes: opts.maxChunkBytes ?? MAX_CHUNK_BYTES,
     };
+    this.clock = opts.clock ?? SYSTEM_CLOCK;
     this.backoff = this.limits.reconnectMinMs;
     this.connect();
   }
@@ -156,8 +161,8 @@ class ForwardSink implements FluentSink {
   }
 
   private async shutdown(): Promise<void> {
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
+    this.cancelReconnect?.();
+    this.cancelReconnect = null;
     const unacked = this.queuedLines === 0 ? 0 : await this.settledWithin(this.limits.connectTimeoutMs + this.limits.ackTimeoutMs);
     if (unacked > 0) this.failAll(new Error('the fluent sink closed before the receiver acknowledged'));
     const socket = this.socket;
@@ -166,9 +171,9 @@ class ForwardSink implements FluentSink {
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
       socket.end();
       // A receiver that never finishes the close does not hold the broker's shutdown.
-      const cut = setTimeout(() => socket.destroy(), this.limits.connectTimeoutMs);
+      const cut = after(this.clock, this.limits.connectTimeoutMs, () => socket.destroy());
       await closed;
-      clearTimeout(cut);
+      cut();
     }
     if (unacked > 0) throw new Error(`the fluent sink closed with ${unacked} records unacknowledged by ${this.address}`);
   }
@@ -176,9 +181,9 @@ class ForwardSink implements FluentSink {
   /** Resolves with 0 once nothing is unacknowledged, or with how many still are after `ms`. */
   private settledWithin(ms: number): Promise<number> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(this.queuedLines), ms);
+      const cancel = after(this.clock, ms, () => resolve(this.queuedLines));
       this.idleWaiters.push(() => {
-        clearTimeout(timer);
+        cancel();
         resolve(0);
       });
     });
@@ -190,16 +195,16 @@ class ForwardSink implements FluentSink {
     this.socket = socket;
     socket.setNoDelay(true);
     let failure: Error | null = null;
-    const timer = setTimeout(() => socket.destroy(new Error(`no connection within ${this.limits.connectTimeoutMs} ms`)), this.limits.connectTimeoutMs);
+    const cancel = after(this.clock, this.limits.connectTimeoutMs, () => socket.destroy(new Error(`no connection within ${this.limits.connectTimeoutMs} ms`)));
     socket.once('connect', () => {
-      clearTimeout(timer);
+      cancel();
       if (this.socket !== socket) return;
       this.state = 'open';
       this.flush();
     });
     socket.on('error', (err) => (failure ??= err));
     socket.once('close', () => {
-      clearTimeout(timer);
+      cancel();
       this.lost(socket, failure ?? new Error('the receiver closed the connection'));
     });
     void readAnswers(socket, (answer) => this.onAnswer(answer));
@@ -210,7 +215,7 @@ class ForwardSink implements FluentSink {
     const ack = ackOf(answer);
     // An ack that names no chunk in flight means the two ends disagree about the stream: start over.
     if (flight === null || ack !== flight.id) throw new Error('the receiver answered with no ack for the chunk in flight');
-    clearTimeout(flight.timer);
+    flight.cancel();
     this.inFlight = null;
     this.backoff = this.limits.reconnectMinMs;
     for (const item of flight.items) this.settle(item, null);
@@ -229,8 +234,8 @@ class ForwardSink implements FluentSink {
     }
     const items = this.queue.splice(0, n);
     const id = newChunkId();
-    const timer = setTimeout(() => socket.destroy(new Error(`no ack within ${this.limits.ackTimeoutMs} ms`)), this.limits.ackTimeoutMs);
-    this.inFlight = { id, items, timer };
+    const cancel = after(this.clock, this.limits.ackTimeoutMs, () => socket.destroy(new Error(`no ack within ${this.limits.ackTimeoutMs} ms`)));
+    this.inFlight = { id, items, cancel };
     socket.write(encodeChunk(this.target.tag, items.map((i) => i.entry), id));
   }
 
@@ -247,16 +252,16 @@ class ForwardSink implements FluentSink {
     this.state = 'down';
     const delay = this.backoff;
     this.backoff = Math.min(this.backoff * 2, this.limits.reconnectMaxMs);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
+    this.cancelReconnect = after(this.clock, delay, () => {
+      this.cancelReconnect = null;
       if (this.closing === null) this.connect();
-    }, delay).unref();
+    });
   }
 
   private failAll(err: Error): void {
     const flight = this.inFlight;
     this.inFlight = null;
-    if (flight) clearTimeout(flight.timer);
+    flight?.cancel();
     const items = [...(flight?.items ?? []), ...this.queue.splice(0)];
     for (const item of items) this.settle(item, err);
   }

@@ -14,7 +14,7 @@ export interface RecordWriterOptions {
   readonly sink: RecordSink;
   readonly sign: 'every' | 'checkpoint';
   readonly stateFile: string | null;
-  /** Record timestamps and the checkpoint delay (default: the system clock). */
+  /** Record timestamps, the checkpoint delay and the retry of a failed sink (default: the system clock). */
   readonly clock?: Clock;
 }
 
@@ -70,7 +70,8 @@ export class RecordWriter {
   private closing: Promise<void> | null = null;
   /** Cancels the pending checkpoint (a signed record covers the unsigned ones before it). */
   private cancelCheckpoint: (() => void) | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
+  /** Cancels the pending retry of lines a failed sink refused. */
+  private cancelRetry: (() => void) | null = null;
 
   private constructor(opts: RecordWriterOptions) {
     this.sink = opts.sink;
@@ -144,8 +145,8 @@ export class RecordWriter {
   private async finish(): Promise<void> {
     this.cancelCheckpoint?.();
     this.cancelCheckpoint = null;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.cancelRetry?.();
+    this.cancelRetry = null;
     this.state?.stop();
     const end = this.append('end', {});
     try {
@@ -252,7 +253,7 @@ export class RecordWriter {
               e.reject(err);
             }
           }
-          if (this.closing === null) this.retryTimer ??= setTimeout(() => this.retry(), RETRY_MS).unref();
+          if (this.closing === null) this.cancelRetry ??= after(this.clock, RETRY_MS, () => this.retry());
           return;
         } finally {
           clearTimeout(watchdog);
@@ -287,7 +288,7 @@ export class RecordWriter {
   }
 
   private retry(): void {
-    this.retryTimer = null;
+    this.cancelRetry = null;
     void this.drain();
   }
 }

@@ -1,7 +1,7 @@
 // The URL authority source's timing with a manual clock (no wall-clock waits): the poll interval,
 // a server's Retry-After over the backoff (capped), failures backing off, the start-up wait for a
 // server that holds the first request, and close. Asserts the waits asked for and the order of
-// requests; the wall-clock behaviour against real feeds is in url-source.test.ts (e2e suite).
+// requests; the source against the real feed server is in url-source.test.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,17 +1,19 @@
 // The HTTP URL authority source against real loopback servers: push (SSE), long-poll and plain
-// polling with ETags, reconnects, replays, bounded bodies.
+// polling with ETags, reconnects, replays, bounded bodies. Its waits (poll interval, backoff,
+// Retry-After, the start-up wait) run on a ManualClock: a test moves time past each wait and asserts
+// the requests that follow, and "pushed, not polled" is shown by the waits the source asked for.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startAuthorityFeed } from '../../src/authority/feed-server.js';
-import { watchAuthorityUrl } from '../../src/authority/url-source.js';
+import { FIRST_STATE_MS, POLL_MS, watchAuthorityUrl } from '../../src/authority/url-source.js';
 import { TrustStore } from '../../src/certificate/trust.js';
 import { issueAuthority, makeKey, writeKey, TEST_ISS } from '../helpers/pki.js';
 import { observedAuthority } from '../helpers/authority.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-authority-url-'));
@@ -20,40 +22,53 @@ const issuer = makeKey();
 const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: writeKey(dir, issuer).jwksPath }]);
 const state = (seq: number, revokedJti: string[] = []) => issueAuthority(issuer, { seq, revokedJti });
 
-const world = () => observedAuthority(trust);
-
 /** A scripted server: `reply` answers each request; every request's headers are kept. */
-async function scripted(reply: (res: ServerResponse, headers: IncomingHttpHeaders, n: number) => void) {
+async function scripted(t: Test, reply: (res: ServerResponse, headers: IncomingHttpHeaders, n: number) => void) {
   const seen: IncomingHttpHeaders[] = [];
   const server = createServer((req, res) => {
     seen.push(req.headers);
     reply(res, req.headers, seen.length);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/state?token=secret`,
-    seen,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/state?token=secret`, seen };
 }
 
-t.test('push (SSE): the first state before start resolves, each publish within milliseconds, one connection', async (t) => {
+/** A source following `url` on a ManualClock, closed at the end of the test. */
+async function watching(t: Test, url: string) {
+  const w = observedAuthority(trust);
+  const clock = new ManualClock();
+  const source = await watchAuthorityUrl(url, w.authority, w.problem, { clock });
+  t.teardown(() => source.close());
+  // The first wait is the start-up one (FIRST_STATE_MS); then one per request, in order.
+  let seen = 1;
+  /** The next wait the source asks for, once it has. */
+  const asked = async (): Promise<number> => {
+    if (!(await until(() => clock.asked.length > seen))) throw new Error(`the source asked for no wait after ${clock.asked.join(', ')}`);
+    return clock.asked[seen++]!;
+  };
+  /** The next wait, woken: the request after it goes. */
+  const wake = async (): Promise<number> => {
+    const ms = await asked();
+    clock.advance(ms);
+    return ms;
+  };
+  return { ...w, clock, source, asked, wake };
+}
+
+t.test('push (SSE): the first state before start resolves, each publish pushed, one connection', async (t) => {
   const feed = await startAuthorityFeed({ mode: 'sse' });
   t.teardown(() => feed.close());
   feed.publish(await state(1));
-  const w = world();
-  const source = await watchAuthorityUrl(feed.url, w.authority, w.problem);
-  t.teardown(() => source.close());
+  const w = await watching(t, feed.url);
   t.equal(w.authority.snapshot()?.seq, 1, 'the current state was in force when start resolved');
-  const published = Date.now();
   feed.publish(await state(2, ['c-1']));
-  t.ok(await until(() => w.authority.snapshot()?.seq === 2, 3_000), 'pushed');
-  t.ok(Date.now() - published < 900, `in ${Date.now() - published} ms, before any 1 s poll`);
-  await sleep(1200);
-  t.equal(feed.requests, 1, 'one stream, no polling');
+  t.ok(await until(() => w.authority.snapshot()?.seq === 2), 'pushed');
+  t.same(w.clock.asked, [FIRST_STATE_MS], 'no wait asked for but the start-up one: pushed, not polled');
+  t.equal(feed.requests, 1, 'one stream');
   t.same(w.problems, []);
 });
 
@@ -62,9 +77,7 @@ t.test('push (SSE): a replayed old state is refused and logged; the current one 
   t.teardown(() => feed.close());
   const old = await state(4);
   feed.publish(await state(5, ['c-2']));
-  const w = world();
-  const source = await watchAuthorityUrl(feed.url, w.authority, w.problem);
-  t.teardown(() => source.close());
+  const w = await watching(t, feed.url);
   feed.publish(old);
   t.ok(await until(() => w.logs.some((l) => /refused: seq 4 is below the current 5/.test(l))), 'logged');
   t.equal(w.authority.snapshot()?.seq, 5);
@@ -75,16 +88,17 @@ t.test('push (SSE): a stream that ends is opened again after a short backoff', a
   const feed = await startAuthorityFeed({ mode: 'sse' });
   feed.publish(await state(1));
   const port = Number(new URL(feed.url).port);
-  const w = world();
-  const source = await watchAuthorityUrl(feed.url, w.authority, w.problem);
-  t.teardown(() => source.close());
+  const w = await watching(t, feed.url);
   await feed.close();
-  await sleep(300);
+  const first = await w.wake();
+  t.ok(first < 100, `the ended stream is opened again after a short backoff (${first} ms)`);
+  t.ok(await until(() => w.problems.length === 1), 'nothing listens: the failed reconnect is reported');
   const again = await startAuthorityFeed({ mode: 'sse', port });
   t.teardown(() => again.close());
   again.publish(await state(2));
-  t.ok(await until(() => w.authority.snapshot()?.seq === 2, 10_000), 'reconnected and read the current state');
-  t.ok(w.problems.some((p) => /ECONNREFUSED|closed|socket/i.test(p)), 'the failed reconnects were reported');
+  await w.wake();
+  t.ok(await until(() => w.authority.snapshot()?.seq === 2), 'reconnected and read the current state');
+  t.match(w.problems[0], /ECONNREFUSED|closed|socket/i);
   t.notOk(w.problems.some((p) => p.includes('secret')), 'the query is never logged');
 });
 
@@ -92,108 +106,101 @@ t.test('long-poll: a held request answers at the next publish; no polling in bet
   const feed = await startAuthorityFeed({ mode: 'long-poll' });
   t.teardown(() => feed.close());
   feed.publish(await state(1));
-  const w = world();
-  const source = await watchAuthorityUrl(feed.url, w.authority, w.problem);
-  t.teardown(() => source.close());
-  await sleep(2500);
-  t.ok(feed.requests <= 2, `held, not polled (${feed.requests} requests)`);
-  // A burst: the server says it holds requests (Preference-Applied), so each new state is followed
-  // by the next request at once, not after a poll interval.
+  const w = await watching(t, feed.url);
+  // The server says it holds requests (Preference-Applied): after a new state the next request
+  // goes at once (a wait of 0), and is held there until the next publish.
   for (const seq of [2, 3, 4]) {
-    const published = Date.now();
+    t.equal(await w.wake(), 0, `after seq ${seq - 1}, asked again at once`);
+    t.ok(await until(() => feed.requests === seq), 'and the request is held');
     feed.publish(await state(seq));
-    t.ok(await until(() => w.authority.snapshot()?.seq === seq, 3_000));
-    t.ok(Date.now() - published < 700, `seq ${seq} in ${Date.now() - published} ms, not at the next 1 s poll`);
+    t.ok(await until(() => w.authority.snapshot()?.seq === seq), `seq ${seq} taken at its publish`);
   }
+  t.notOk(w.clock.asked.includes(POLL_MS), 'never a poll interval');
 });
 
 t.test('poll: If-None-Match with the last ETag, 304 keeps the state, a new ETag is offered', async (t) => {
   let body = await state(1);
   let etag = '"v1"';
-  const server = await scripted((res, headers) => {
+  const server = await scripted(t, (res, headers) => {
     if (headers['if-none-match'] === etag) return void res.writeHead(304, { etag }).end();
     res.writeHead(200, { 'content-type': 'application/jose', etag }).end(body);
   });
-  t.teardown(() => server.close());
-  const w = world();
-  const source = await watchAuthorityUrl(server.url, w.authority, w.problem);
-  t.teardown(() => source.close());
+  const w = await watching(t, server.url);
   t.equal(w.authority.snapshot()?.seq, 1);
   t.match(server.seen[0], { accept: /text\/event-stream.*application\/jose/ });
   t.equal(server.seen[0]!['if-none-match'], undefined);
-  await until(() => server.seen.length >= 3, 4000);
+  t.equal(await w.wake(), POLL_MS, 'the next request after the poll interval');
+  t.ok(await until(() => server.seen.length === 2));
   t.match(server.seen[1], { 'if-none-match': '"v1"', prefer: 'wait=30' }, 'conditional, and offers to be held');
   body = await state(2);
   etag = '"v2"';
-  t.ok(await until(() => w.authority.snapshot()?.seq === 2, 3000), 'the next poll brings the new state');
-  const before = server.seen.length;
-  await sleep(2100);
-  const polls = server.seen.length - before;
-  t.ok(polls >= 1 && polls <= 3, `about one poll a second (${polls} in 2.1 s)`);
+  t.equal(await w.wake(), POLL_MS, '304: the next interval');
+  t.ok(await until(() => w.authority.snapshot()?.seq === 2), 'the next poll brings the new state');
+  t.equal(await w.asked(), POLL_MS);
+  w.clock.advance(POLL_MS - 1);
+  await new Promise((r) => setImmediate(r));
+  t.equal(server.seen.length, 3, 'no request before the interval is over');
+  w.clock.advance(1);
+  t.ok(await until(() => server.seen.length === 4), 'one when it is');
   t.same(w.problems, []);
 });
 
 t.test('failures are reported and retried with backoff; the state stays', async (t) => {
   let failing = true;
   const good = await state(3);
-  const server = await scripted((res, _h, n) => {
+  const server = await scripted(t, (res, _h, n) => {
     if (n === 1) return void res.writeHead(200, { 'content-type': 'application/jose' }).end(good);
     if (failing) return void res.writeHead(500).end('boom');
     res.writeHead(200, { 'content-type': 'application/jose' }).end(good);
   });
-  t.teardown(() => server.close());
-  const w = world();
-  const source = await watchAuthorityUrl(server.url, w.authority, w.problem);
-  t.teardown(() => source.close());
-  t.ok(await until(() => w.problems.length >= 2, 5000));
+  const w = await watching(t, server.url);
+  t.equal(await w.wake(), POLL_MS);
+  t.ok(await until(() => w.problems.length === 1));
+  const first = await w.wake();
+  t.ok(first < POLL_MS, `retried after a backoff (${first} ms)`);
+  t.ok(await until(() => w.problems.length === 2), 'and reported again');
   t.match(w.problems[0], /^authority url http:\/\/127\.0\.0\.1:\d+\/state: HTTP 500$/);
   t.equal(w.authority.snapshot()?.seq, 3, 'the good state stays');
   failing = false;
-  const count = w.problems.length;
-  await sleep(2500);
-  t.ok(w.problems.length <= count + 1, 'recovered');
+  await w.wake();
+  t.ok(await until(() => server.seen.length === 4));
+  t.equal(Math.round(await w.asked()), POLL_MS, 'recovered: back to the poll interval (measured on a clock moved by fractional backoffs)');
+  t.equal(w.problems.length, 2, 'nothing more reported');
 });
 
 t.test('a 503 with Retry-After is retried after that delay, not after a grown backoff', async (t) => {
   // A broker started before its SAB has published: the feed answers 503 "retry-after: 1" until
-  // then. However many refusals came before, the first state is taken within about a second.
+  // then. However many refusals came before, the first state is taken at the server's delay.
   let published: string | null = null;
-  const server = await scripted((res) => {
+  const server = await scripted(t, (res) => {
     if (published === null) return void res.writeHead(503, { 'retry-after': '1' }).end('no state yet');
     res.writeHead(200, { 'content-type': 'application/jose' }).end(published);
   });
-  t.teardown(() => server.close());
-  const w = world();
-  const source = await watchAuthorityUrl(server.url, w.authority, w.problem);
-  t.teardown(() => source.close());
-  t.ok(await until(() => w.problems.length >= 6, 10_000), 'refused, asked again each second');
+  const w = await watching(t, server.url);
+  for (let n = 1; n <= 6; n++) {
+    t.ok(await until(() => w.problems.length === n), `refusal ${n} reported`);
+    if (n < 6) t.equal(await w.wake(), 1_000, 'asked again after the server\'s second');
+  }
   t.match(w.problems[0], /HTTP 503$/);
   published = await state(1);
-  const at = Date.now();
-  t.ok(await until(() => w.authority.snapshot()?.seq === 1, 3_000), 'the first state is taken');
-  t.ok(Date.now() - at < 2_000, `within the server's delay (${Date.now() - at} ms)`);
+  t.equal(await w.wake(), 1_000, 'the server\'s delay again, not a grown backoff');
+  t.ok(await until(() => w.authority.snapshot()?.seq === 1), 'the first state is taken');
 });
 
 t.test('bodies are bounded: an oversized state is a failure, not a read to the end', async (t) => {
-  const server = await scripted((res) => {
+  const server = await scripted(t, (res) => {
     res.writeHead(200, { 'content-type': 'application/jose' });
     res.end(Buffer.alloc(2 * 1024 * 1024, 'a'));
   });
-  t.teardown(() => server.close());
-  const w = world();
-  const source = await watchAuthorityUrl(server.url, w.authority, w.problem);
-  t.teardown(() => source.close());
+  const w = await watching(t, server.url);
   t.match(w.problems[0], /over 1048576 bytes/);
   t.equal(w.authority.snapshot(), null);
 
-  const stream = await scripted((res) => {
+  const stream = await scripted(t, (res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end(`data: ${'a'.repeat(1024 * 1024 + 10)}\n\n`);
   });
-  t.teardown(() => stream.close());
-  const w2 = world();
-  const source2 = await watchAuthorityUrl(stream.url, w2.authority, w2.problem);
-  t.teardown(() => source2.close());
+  const w2 = await watching(t, stream.url);
   t.match(w2.problems[0], /over 1048576 bytes/);
 });
 
@@ -201,10 +208,12 @@ t.test('close stops all requests', async (t) => {
   const feed = await startAuthorityFeed({ mode: 'poll' });
   t.teardown(() => feed.close());
   feed.publish(await state(1));
-  const w = world();
-  const source = await watchAuthorityUrl(feed.url, w.authority, w.problem);
-  await source.close();
+  const w = await watching(t, feed.url);
+  await w.asked();
+  await w.source.close();
   const count = feed.requests;
-  await sleep(1500);
-  t.equal(feed.requests, count);
+  t.equal(w.clock.pending, 0, 'close ends every wait');
+  w.clock.advance(10 * POLL_MS);
+  await new Promise((r) => setImmediate(r));
+  t.equal(feed.requests, count, 'and no request follows');
 });

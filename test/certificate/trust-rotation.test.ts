@@ -1,16 +1,19 @@
-// Issuer key rotation without a restart: JWKS URLs refreshed on an unknown kid (with a cool-down),
-// JWKS files re-read on change, removed keys refused at once, keys imported once per version.
+// Issuer key rotation without a restart: JWKS URLs refreshed on an unknown kid (with a cool-down)
+// and on an interval, JWKS files re-read on change, removed keys refused at once, keys imported once
+// per version. Time is a ManualClock: the tests move it past each bound and assert what follows.
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { TrustStore } from '../../src/certificate/trust.js';
+import { TrustStore, URL_REFRESH_MS } from '../../src/certificate/trust.js';
+import { DEBOUNCE_MS } from '../../src/certificate/watch-file.js';
 import { CertificateVerifier } from '../../src/certificate/verify.js';
 import { Denial } from '../../src/reasons.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { awsOp, issueCert, makeKey, TEST_AUD, TEST_ISS, type TestKey } from '../helpers/pki.js';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'seb-trust-rotation-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,6 +62,14 @@ async function reason(p: Promise<unknown>): Promise<string> {
   }
 }
 
+/** A trust store following a JWKS URL that serves `keys`, on a ManualClock. */
+async function servedTrust(...keys: TestKey[]) {
+  const server = await jwksServer(jwks(...keys));
+  const clock = new ManualClock(1_000_000);
+  const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: server.url }], { clock });
+  return { server, clock, trust };
+}
+
 function verifier(trust: TrustStore) {
   return new CertificateVerifier({ trust, audience: TEST_AUD, principals: null, maxValidity: 900, skew: 30 });
 }
@@ -66,12 +77,10 @@ function verifier(trust: TrustStore) {
 t.test('an unknown kid refreshes the JWKS URL: a rotated-in key verifies on first use', async (t) => {
   const k1 = makeKey();
   const k2 = makeKey();
-  const server = await jwksServer(jwks(k1));
-  const clock = { now: 1_000_000 };
-  const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: server.url }], { now: () => clock.now });
+  const { server, clock, trust } = await servedTrust(k1);
   t.equal(server.counts.fetches, 1);
   server.set(jwks(k1, k2));
-  clock.now += 31_000;
+  clock.advance(31_000);
   const v = verifier(trust);
   t.equal(await reason(v.verify((await issueCert(k2, [OP])).jws)), 'ok', 'refreshed, then verified');
   t.equal(server.counts.fetches, 2);
@@ -81,14 +90,12 @@ t.test('an unknown kid refreshes the JWKS URL: a rotated-in key verifies on firs
 
 t.test('a flood of made-up kids costs the issuer one fetch per cool-down', async (t) => {
   const k1 = makeKey();
-  const server = await jwksServer(jwks(k1));
-  const clock = { now: 1_000_000 };
-  const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: server.url }], { now: () => clock.now });
+  const { server, clock, trust } = await servedTrust(k1);
   const v = verifier(trust);
   const bogus = async (i: number) => (await issueCert(makeKey(`bogus-${i}`), [OP])).jws;
   const certs = await Promise.all(Array.from({ length: 200 }, (_, i) => bogus(i)));
 
-  clock.now += 31_000;
+  clock.advance(31_000);
   // 200 at once: they share the one refresh the first started.
   const reasons = await Promise.all(certs.slice(0, 100).map((c) => reason(v.verify(c))));
   t.ok(reasons.every((r) => r === 'untrusted_issuer'));
@@ -97,10 +104,10 @@ t.test('a flood of made-up kids costs the issuer one fetch per cool-down', async
   for (const c of certs.slice(100)) t.equal(await reason(v.verify(c)), 'untrusted_issuer');
   t.equal(server.counts.fetches, 2, 'none for 100 more inside the cool-down');
 
-  clock.now += 29_000;
+  clock.advance(29_000);
   await reason(v.verify(await bogus(1000)));
   t.equal(server.counts.fetches, 2, 'still inside the cool-down');
-  clock.now += 2_000;
+  clock.advance(2_000);
   await reason(v.verify(await bogus(1001)));
   t.equal(server.counts.fetches, 3, 'one more once it has passed');
   t.equal(server.counts.notModified, 2, 'and the refreshes were conditional (304)');
@@ -109,9 +116,7 @@ t.test('a flood of made-up kids costs the issuer one fetch per cool-down', async
 t.test('a removed key is refused at once after the refresh, even for a certificate verified before', async (t) => {
   const k1 = makeKey();
   const k2 = makeKey();
-  const server = await jwksServer(jwks(k1));
-  const clock = { now: 1_000_000 };
-  const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: server.url }], { now: () => clock.now });
+  const { server, clock, trust } = await servedTrust(k1);
   const v = verifier(trust);
   const old = (await issueCert(k1, [OP])).jws;
   t.equal(await reason(v.verify(old)), 'ok', 'verified (and cached)');
@@ -119,7 +124,7 @@ t.test('a removed key is refused at once after the refresh, even for a certifica
 
   // Rotation: k2 replaces k1. The first certificate under k2 brings the new JWKS in.
   server.set(jwks(k2));
-  clock.now += 31_000;
+  clock.advance(31_000);
   t.equal(await reason(v.verify((await issueCert(k2, [OP])).jws)), 'ok');
   t.equal(trust.key(TEST_ISS, k1.kid), undefined);
   t.equal(await reason(v.verify(old)), 'untrusted_issuer', 'the cached certificate under the removed key is refused');
@@ -129,12 +134,10 @@ t.test('a removed key is refused at once after the refresh, even for a certifica
 t.test('an unchanged key keeps its imported object across versions (no re-import, cache stays valid)', async (t) => {
   const k1 = makeKey();
   const k2 = makeKey();
-  const server = await jwksServer(jwks(k1));
-  const clock = { now: 1_000_000 };
-  const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: server.url }], { now: () => clock.now });
+  const { server, clock, trust } = await servedTrust(k1);
   const first = trust.key(TEST_ISS, k1.kid);
   server.set(jwks(k2, k1));
-  clock.now += 31_000;
+  clock.advance(31_000);
   await trust.resolve(TEST_ISS, k2.kid);
   t.equal(trust.key(TEST_ISS, k1.kid), first, 'same object');
   t.ok(trust.key(TEST_ISS, k2.kid));
@@ -143,17 +146,17 @@ t.test('an unchanged key keeps its imported object across versions (no re-import
 t.test('a failed or unusable refresh keeps the current keys and is reported', async (t) => {
   const k1 = makeKey();
   const server = await jwksServer(jwks(k1));
-  const clock = { now: 1_000_000 };
+  const clock = new ManualClock(1_000_000);
   const errors: string[] = [];
   const logs: string[] = [];
   const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: server.url }], {
-    now: () => clock.now,
+    clock,
     log: (m) => logs.push(m),
     onRefreshError: (iss) => errors.push(iss),
   });
   for (const bad of ['{', JSON.stringify({ keys: [] }), JSON.stringify({ keys: [{ ...k1.publicJwk, x: 'AAAA' }] })]) {
     server.set(bad);
-    clock.now += 31_000;
+    clock.advance(31_000);
     t.equal(await trust.resolve(TEST_ISS, 'unknown'), undefined);
     t.ok(trust.key(TEST_ISS, k1.kid), 'k1 stays');
   }
@@ -171,7 +174,8 @@ t.test('a JWKS file is re-read on change: a new key verifies, a removed one is r
   const k2 = makeKey();
   const path = join(dir, 'issuer.jwks.json');
   writeFileSync(path, jwks(k1));
-  const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: path }]);
+  const clock = new ManualClock(1_000_000);
+  const trust = await TrustStore.load([{ iss: TEST_ISS, jwks: path }], { clock });
   const follow = await trust.follow();
   t.teardown(() => follow.close());
   const v = verifier(trust);
@@ -181,9 +185,34 @@ t.test('a JWKS file is re-read on change: a new key verifies, a removed one is r
   // Replaced atomically, as a Secret or ConfigMap volume update does.
   writeFileSync(`${path}.tmp`, jwks(k2));
   renameSync(`${path}.tmp`, path);
-  const end = Date.now() + 3000;
-  while (Date.now() < end && trust.key(TEST_ISS, k2.kid) === undefined) await sleep(20);
-  t.ok(trust.key(TEST_ISS, k2.kid), 'picked up');
+  // The watch's event is real file I/O; its debounced read waits on the clock.
+  t.ok(
+    await until(() => {
+      if (trust.key(TEST_ISS, k2.kid) !== undefined) return true;
+      clock.advance(DEBOUNCE_MS);
+      return false;
+    }),
+    'picked up',
+  );
   t.equal(await reason(v.verify((await issueCert(k2, [OP])).jws)), 'ok');
   t.equal(await reason(v.verify(old)), 'untrusted_issuer', 'the removed key is refused at once');
+});
+
+t.test('a JWKS URL is re-fetched on its interval: a key removed there stops verifying without an unknown kid', async (t) => {
+  const k1 = makeKey();
+  const k2 = makeKey();
+  const { server, clock, trust } = await servedTrust(k1);
+  const follow = await trust.follow();
+  t.same(clock.asked, [URL_REFRESH_MS], 'one wait: the interval');
+  server.set(jwks(k2));
+  clock.advance(URL_REFRESH_MS - 1);
+  await new Promise((r) => setImmediate(r));
+  t.equal(server.counts.fetches, 1, 'not re-fetched before the interval');
+  clock.advance(1);
+  t.ok(await until(() => trust.key(TEST_ISS, k1.kid) === undefined), 'at the interval, the new JWKS replaced the old');
+  t.equal(server.counts.fetches, 2);
+  t.ok(trust.key(TEST_ISS, k2.kid));
+  t.equal(clock.pending, 1, 'and the next interval waits');
+  follow.close();
+  t.equal(clock.pending, 0, 'close stops it');
 });

@@ -50,6 +50,26 @@ function raw(header: unknown, payload: unknown, key: KeyObject = ed.privateKey):
 
 const H = { alg: 'EdDSA', typ: 'seb-cert+jwt', kid: 'ed-1' };
 
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * A signed certificate with segment `i` (0 header, 1 payload) spelled with other spare bits in its
+ * last character: Buffer decodes it to the same bytes. Headers and evidence of other lengths are
+ * tried until the segment has spare bits (a length that is not a multiple of 4).
+ */
+function respelled(i: 0 | 1): string {
+  for (let n = 0; n < 12; n++) {
+    const header = { ...H, typ: n % 2 ? 'application/seb-cert+jwt' : 'seb-cert+jwt' };
+    const parts = raw(header, claims({ contract: { id: 'c-1', evidence: 'e'.repeat(n), ops: [op] } })).split('.');
+    const segment = parts[i]!;
+    if (segment.length % 4 === 0) continue;
+    const last = BASE64URL.indexOf(segment.at(-1)!);
+    parts[i] = segment.slice(0, -1) + BASE64URL[last ^ 1];
+    if (Buffer.from(parts[i], 'base64url').equals(Buffer.from(segment, 'base64url'))) return parts.join('.');
+  }
+  throw new Error('no header or evidence length gave the segment spare bits');
+}
+
 function verifier(over: Partial<ConstructorParameters<typeof CertificateVerifier>[0]> = {}, now = NOW) {
   return new CertificateVerifier({ trust, audience: AUD, principals: null, maxValidity: 900, skew: 30, now: () => now, ...over });
 }
@@ -120,6 +140,14 @@ t.test('hostile certificates are refused with the SPEC §4 reason', async (t) =>
     ['tampered payload', `${gh}.${b64(claims({ sub: 'agent:root' }))}.${gs}`, 'bad_signature'],
     ['truncated signature', `${gh}.${gp}.${gs.slice(0, 20)}`, 'bad_signature'],
     ['ES256 header under an EdDSA kid', raw({ ...H, alg: 'ES256' }, claims()), 'bad_signature'],
+    // The signature covers the segments' text, so no other spelling of the same bytes verifies.
+    ['header re-spelled in its spare bits (same JSON)', respelled(0), 'bad_signature'],
+    ['payload re-spelled in its spare bits (same claims)', respelled(1), 'bad_signature'],
+    ['a fourth segment', `${good}.${gs}`, 'malformed_certificate'],
+    ['an empty segment', `${gh}..${gs}`, 'malformed_certificate'],
+    ['whitespace inside', `${gh} .${gp}.${gs}`, 'malformed_certificate'],
+    ['padding on the payload', `${gh}.${gp}=.${gs}`, 'malformed_certificate'],
+    ['base64 (not url) alphabet', `${gh}.${gp}.${gs.replace(/-/g, '+').replace(/_/g, '/')}x+`, 'malformed_certificate'],
     ['wrong aud', raw(H, claims({ aud: 'seb:other' })), 'wrong_audience'],
     ['aud array without us', raw(H, claims({ aud: ['a', 'b'] })), 'wrong_audience'],
   ];

@@ -48,14 +48,20 @@ const getObject = (key: string): string =>
 
 const outcomes = (kind: string) => w.records().filter((x) => x.type === 'outcome' && (x as { outcome?: string }).outcome === kind);
 
+/** Downloads the broker cut for reading slower than limits.min_read_rate, so far. */
+const rateCuts = (): number => outcomes('closed').filter((x) => /min_read_rate/.test(String((x as { error?: unknown }).error))).length;
+
 const statusOf = (h: Held): number | null => {
   const m = /^HTTP\/1\.1 (\d{3})/.exec(h.text());
   return m ? Number(m[1]) : null;
 };
 
 t.test('aws: 130 slow certificate-free downloads do not starve a certified PutObject', async (t) => {
-  // Reads stream on; the certified PutObject gets the fake's normal answer.
-  w.s3.answerFor = (method) => (method === 'GET' ? { kind: 'trickle', everyMs: 20 } : undefined);
+  // Reads stream on, 128 KiB a second in 64 KiB steps: eight times limits.min_read_rate, so a download
+  // stays above it even when a loaded machine runs this process's timers late. The certified
+  // PutObject gets the fake's normal answer.
+  w.s3.answerFor = (method) => (method === 'GET' ? { kind: 'trickle', everyMs: 500, bytes: 64 * 1024 } : undefined);
+  const cutBefore = rateCuts();
   const readers: Held[] = [];
   t.teardown(() => {
     w.s3.answerFor = undefined;
@@ -71,21 +77,28 @@ t.test('aws: 130 slow certificate-free downloads do not starve a certified PutOb
   t.ok(await until(() => reading() >= 64, 10_000), `the reads lane filled (${reading()} downloads open upstream)`);
 
   const { jws, jti } = await w.putCert('certified-under-load');
-  const started = performance.now();
+  const queued = AWS_READERS - reading();
   const r = await w.put('certified-under-load', jws, { timeoutMs: 8_000 });
-  const ms = performance.now() - started;
   await expectAdmitted(t, w, r, 200, jti);
-  // The queued reads wait request_timeout: an answer before it did not queue behind them.
-  t.ok(ms < REQUEST_TIMEOUT_S * 1000, `the certified PutObject was answered at once (${Math.round(ms)} ms), not after the reads`);
-  t.equal(readers.filter((h) => statusOf(h) === 503).length, 0, 'before any queued read was given up');
+  // The queued reads wait request_timeout: an answer before any was given up did not queue behind them.
+  t.ok(queued > 0, `reads were queued for the lane when the certified PutObject came (${queued})`);
+  t.equal(readers.filter((h) => statusOf(h) === 503).length, 0, 'it was answered before any queued read was given up');
 
-  // 50 KiB a second keeps each download well above limits.min_read_rate: the 64 hold their places, and
-  // every other reader waits request_timeout and is answered 503, recorded, never sent.
+  // 50 KiB a second keeps each download above limits.min_read_rate on a quiet machine: the 64 hold
+  // their places, and every other reader waits request_timeout and is answered 503, recorded, never
+  // sent. On a loaded machine (broker, fake S3 and readers share this process) a download can fall
+  // below the rate and be cut, as it should be, and its place goes to a queued read. So the test
+  // asserts what holds whatever the timing: a read reaches S3 only through one of the 64 places.
   const refusedBy = (): Held[] => readers.filter((h) => statusOf(h) === 503);
-  t.ok(await until(() => refusedBy().length === AWS_READERS - 64, (REQUEST_TIMEOUT_S + 5) * 1000), 'the reads beyond the lane were answered 503');
+  const sent = (): string[] => w.s3.arrivals.filter((a) => a.method === 'GET').map((a) => a.url);
+  const cutForRate = (): number => rateCuts() - cutBefore;
+  t.ok(await until(() => refusedBy().length + sent().length === AWS_READERS, (REQUEST_TIMEOUT_S + 5) * 1000), 'every read beyond the lane was answered 503, or took a place a cut download freed');
+  t.ok(refusedBy().length > 0, `reads beyond the lane were answered 503 (${refusedBy().length})`);
   t.equal(maxOpen, 64, 'certificate-free downloads never held more than their lane of 64');
+  t.ok(sent().length - 64 <= cutForRate(), `past the first 64, a read reached S3 only in a place a download cut for its rate freed (${sent().length - 64} reads, ${cutForRate()} cut)`);
   const refused = refusedBy();
-  t.equal(w.s3.arrivals.filter((a) => a.method === 'GET').length, 64, 'the refused reads never reached S3');
+  const refusedKeys = readers.flatMap((h, i) => (statusOf(h) === 503 ? [`/big-${i}`] : []));
+  t.same(refusedKeys.filter((k) => sent().some((url) => url.endsWith(k))), [], 'the refused reads never reached S3');
   t.match(refused[0]?.text(), /x-seb-decision: read/i, 'answered as reads, not denials');
   t.match(refused[0]?.text(), /<Code>ServiceUnavailable<\/Code>/, 'in S3 error format');
   t.notMatch(refused[0]?.text(), /127\.0\.0\.1|ECONN|UND_ERR/, 'naming no internal address or error');

@@ -28,8 +28,8 @@ export type Answer =
   | { readonly kind: 'short-length' }
   /** 200 chunked, one chunk, then a clean close without the last chunk. */
   | { readonly kind: 'short-chunked' }
-  /** 200, then a chunk every `everyMs` for as long as the connection lasts. */
-  | { readonly kind: 'trickle'; readonly everyMs: number };
+  /** 200, then a chunk (of `bytes`, default 1 KiB) every `everyMs` for as long as the connection lasts. */
+  | { readonly kind: 'trickle'; readonly everyMs: number; readonly bytes?: number };
 
 /** What reached a fake: counted when the head arrives, the body filled in as it ends. */
 export interface Arrival {
@@ -132,7 +132,7 @@ async function startFake(server: Server, scheme: 'http' | 'https', normal: Norma
           res.writeHead(200, { 'content-type': 'application/octet-stream' });
           const tick = (): void => {
             if (res.destroyed) return;
-            res.write('t'.repeat(1024));
+            res.write('t'.repeat(answer.bytes ?? 1024));
             later(answer.everyMs, tick);
           };
           tick();

@@ -18,6 +18,7 @@ import { TrustStore } from '../../src/certificate/trust.js';
 import { CertificateVerifier } from '../../src/certificate/verify.js';
 import { check, Coverage, outcome, outcomeAsync } from './harness.js';
 import { applyEdit, b64, edit, jcsValue, jwsChar, jwsLike, type Edit } from './arbitraries.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const TARGET = 'certificate';
 const NOW = 1_800_000_000;
@@ -35,7 +36,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const jwksPath = join(dir, 'jwks.json');
 writeFileSync(jwksPath, JSON.stringify({ keys: KEYS.map((k) => k.publicJwk) }));
 // The clock stands still, so an unknown kid never triggers a JWKS refresh mid-property.
-const trust = await TrustStore.load([{ iss: ISS, jwks: jwksPath }], { now: () => NOW * 1000 });
+const trust = await TrustStore.load([{ iss: ISS, jwks: jwksPath }], { clock: new ManualClock(NOW * 1000) });
 const verifier = new CertificateVerifier({ trust, audience: AUD, principals: null, maxValidity: 900, skew: 30, now: () => NOW });
 
 /** A compact JWS over exactly these header and payload texts. */

@@ -2,7 +2,8 @@
  * A Fluent forward protocol v1 receiver for tests (what Fluent Bit's `[INPUT] Name forward` does
  * with the parts the broker uses): a loopback TCP server that decodes Message, Forward and
  * PackedForward messages, keeps their records and answers `{ack: chunk}`. Its answer to each chunk
- * can be delayed, dropped, or replaced by closing the connection.
+ * can be held until the test releases it, dropped, or replaced by closing the connection: the test
+ * decides when an ack goes out, no timer does.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -17,12 +18,13 @@ export interface ReceivedRecord {
 
 /**
  * What the receiver does with a chunk:
- * - ack: keeps its records and acknowledges it (after `ackDelayMs`);
+ * - ack: keeps its records and acknowledges it;
+ * - hold: keeps its records and acknowledges it when the test calls `releaseAcks()`;
  * - drop-ack: keeps its records but never answers (a lost ack);
  * - refuse: neither keeps nor answers (a receiver whose buffer is full);
  * - close: closes the connection without keeping or answering.
  */
-export type ChunkAnswer = 'ack' | 'drop-ack' | 'refuse' | 'close';
+export type ChunkAnswer = 'ack' | 'hold' | 'drop-ack' | 'refuse' | 'close';
 
 export interface FluentReceiver {
   readonly port: number;
@@ -33,7 +35,8 @@ export interface FluentReceiver {
   /** Connections accepted so far. */
   readonly connections: number;
   answer: ChunkAnswer;
-  ackDelayMs: number;
+  /** Sends the acks held so far (answer 'hold'), in the order their chunks came. */
+  releaseAcks(): void;
   /** The kept records as JSON lines, as a log pipeline would hand them to `seb records verify`. */
   lines(): string[];
   /** Closes every open connection (the receiver keeps listening). */
@@ -44,9 +47,9 @@ export interface FluentReceiver {
 /** Bounds what one test connection may buffer before the receiver gives up on it. */
 const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 
-export async function startFluentReceiver(o: { answer?: ChunkAnswer; ackDelayMs?: number; port?: number } = {}): Promise<FluentReceiver> {
+export async function startFluentReceiver(o: { answer?: ChunkAnswer; port?: number } = {}): Promise<FluentReceiver> {
   const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
+  const held: { socket: Socket; ack: Uint8Array }[] = [];
   const records: ReceivedRecord[] = [];
   let messages = 0;
   let connections = 0;
@@ -61,13 +64,15 @@ export async function startFluentReceiver(o: { answer?: ChunkAnswer; ackDelayMs?
       return connections;
     },
     answer: o.answer ?? 'ack',
-    ackDelayMs: o.ackDelayMs ?? 0,
+    releaseAcks() {
+      for (const { socket, ack } of held.splice(0)) if (!socket.destroyed) socket.write(ack);
+    },
     lines: () => records.map((r) => JSON.stringify(r.record)),
     dropConnections() {
       for (const s of sockets) s.destroy();
     },
     close: async () => {
-      for (const t of timers) clearTimeout(t);
+      held.length = 0;
       receiver.dropConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -91,14 +96,8 @@ export async function startFluentReceiver(o: { answer?: ChunkAnswer; ackDelayMs?
         for (const [time, record] of entries) records.push({ tag, time, record });
         if (answer === 'drop-ack' || chunk === undefined) continue;
         const ack = encode({ ack: chunk });
-        if (receiver.ackDelayMs <= 0) socket.write(ack);
-        else {
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            if (!socket.destroyed) socket.write(ack);
-          }, receiver.ackDelayMs);
-          timers.add(timer);
-        }
+        if (answer === 'hold') held.push({ socket, ack });
+        else socket.write(ack);
       }
     } catch {
       // A cut or malformed stream ends this connection only.

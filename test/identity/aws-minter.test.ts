@@ -1,9 +1,14 @@
+// The minter against an STS stand-in on loopback. Its time (the cache's expiry, the bound on an STS
+// call) is a ManualClock, and the stand-in answers a held call when the test releases it: the tests
+// assert what happens before and after, never how long it took.
 import t, { type Test } from 'tap';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { AwsMinter, CERTIFICATE_TAG, roleSessionName, sourceIdentity, type AwsMinterOptions } from '../../src/identity/aws-minter.js';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { AwsMinter, CERTIFICATE_TAG, roleSessionName, sourceIdentity, STS_TIMEOUT_MS, type AwsMinterOptions } from '../../src/identity/aws-minter.js';
 import { policyDigest, sessionPolicy } from '../../src/identity/session-policy.js';
 import { Denial } from '../../src/reasons.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
 
 const BROKER_KEY = { access_key_id: 'AKIDBROKEREXAMPLE', secret_access_key: 'broker-secret-never-in-details' };
 const ROLE = 'arn:aws:iam::123456789012:role/seb-exec-s3';
@@ -18,7 +23,8 @@ interface Call {
 interface Reply {
   status: number;
   body: string;
-  delayMs?: number;
+  /** Answered only once the test calls release() (never, for a hanging STS). */
+  held?: boolean;
 }
 
 function ok(n: number, expiration: number): Reply {
@@ -51,13 +57,15 @@ function readBody(req: IncomingMessage): Promise<string> {
 /** A recording STS stand-in on 127.0.0.1: answers each AssumeRole with `reply(callNumber)`. */
 async function standIn(t: Test, reply: (n: number, params: URLSearchParams) => Reply) {
   const calls: Call[] = [];
+  const held: (() => void)[] = [];
   const server: Server = createServer(async (req, res) => {
     // The SDK form-encodes spaces as %20 and `+` as %2B, so URLSearchParams decodes it exactly.
     const params = new URLSearchParams(await readBody(req));
+    const r = reply(calls.length + 1, params);
+    const answer = () => void res.writeHead(r.status, { 'content-type': 'text/xml' }).end(r.body);
+    if (r.held) held.push(answer);
     calls.push({ params, authorization: req.headers.authorization ?? '' });
-    const r = reply(calls.length, params);
-    if (r.delayMs) await new Promise((resolve) => setTimeout(resolve, r.delayMs));
-    res.writeHead(r.status, { 'content-type': 'text/xml' }).end(r.body);
+    if (!r.held) answer();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -65,7 +73,11 @@ async function standIn(t: Test, reply: (n: number, params: URLSearchParams) => R
     server.closeAllConnections();
     server.close();
   });
-  return { calls, origin: `http://127.0.0.1:${port}` };
+  /** Answers the held calls, in the order they came. */
+  const release = () => {
+    for (const answer of held.splice(0)) answer();
+  };
+  return { calls, origin: `http://127.0.0.1:${port}`, release };
 }
 
 function minter(t: Test, origin: string, options: Partial<AwsMinterOptions> = {}): AwsMinter {
@@ -74,7 +86,7 @@ function minter(t: Test, origin: string, options: Partial<AwsMinterOptions> = {}
     endpoint: { origin, signingRegion: 'us-east-1', signingService: 'sts' },
     brokerId: 'seb-dev',
     mode: 'per_scope',
-    now: () => T0,
+    clock: new ManualClock(T0),
     ...options,
   });
   t.teardown(() => m.close());
@@ -206,27 +218,36 @@ t.test('per_scope: cache hits by (role, policy, sub, external id)', async (t) =>
 });
 
 t.test('concurrent misses for one key share one STS call', async (t) => {
-  const sts = await standIn(t, (n) => ({ ...ok(n, T0 + 900_000), delayMs: 100 }));
+  const sts = await standIn(t, (n) => ({ ...ok(n, T0 + 900_000), held: true }));
   const m = minter(t, sts.origin);
-  const results = await Promise.all(Array.from({ length: 10 }, () => m.mint(req)));
-  t.equal(sts.calls.length, 1);
+  const minting = Promise.all(Array.from({ length: 10 }, () => m.mint(req)));
+  t.ok(await until(() => sts.calls.length === 1), 'the first miss called STS');
+  sts.release();
+  const results = await minting;
+  t.equal(sts.calls.length, 1, 'the nine others, asked while it was out, joined it');
   t.equal(results.filter((r) => !r.cached).length, 1, 'exactly one caller made the call');
   t.ok(results.every((r) => r.credentials === results[0]!.credentials));
 });
 
 t.test('per_certificate: concurrent requests of one certificate share, other certificates do not', async (t) => {
-  const sts = await standIn(t, (n) => ({ ...ok(n, T0 + 900_000), delayMs: 100 }));
+  const sts = await standIn(t, (n) => ({ ...ok(n, T0 + 900_000), held: true }));
   const m = minter(t, sts.origin, { mode: 'per_certificate' });
-  await Promise.all([m.mint(req), m.mint(req), m.mint({ ...req, jti: 'cert-2' }), m.mint({ ...req, jti: 'cert-2' })]);
+  const minting = Promise.all([m.mint(req), m.mint(req), m.mint({ ...req, jti: 'cert-2' }), m.mint({ ...req, jti: 'cert-2' })]);
+  t.ok(await until(() => sts.calls.length === 2), 'one call per certificate is out');
+  sts.release();
+  await minting;
   t.equal(sts.calls.length, 2);
 });
 
 t.test('a failed mint is not cached, and its joiners fail too', async (t) => {
   const sts = await standIn(t, (n) =>
-    n === 1 ? { ...stsError(400, 'Throttling', 'Rate exceeded'), delayMs: 50 } : ok(n, T0 + 900_000),
+    n === 1 ? { ...stsError(400, 'Throttling', 'Rate exceeded'), held: true } : ok(n, T0 + 900_000),
   );
   const m = minter(t, sts.origin);
-  const failures = await Promise.all([mintFailure(m.mint(req)), mintFailure(m.mint(req))]);
+  const failing = Promise.all([mintFailure(m.mint(req)), mintFailure(m.mint(req))]);
+  t.ok(await until(() => sts.calls.length === 1), 'the first call is out; the second caller joins it');
+  sts.release();
+  const failures = await failing;
   t.same(
     failures.map((f) => [f.code, f.internal]),
     [
@@ -242,12 +263,12 @@ t.test('a failed mint is not cached, and its joiners fail too', async (t) => {
 
 t.test('cached credentials are used until 60 s before expiry', async (t) => {
   const sts = await standIn(t, (n) => ok(n, T0 + 900_000));
-  let now = T0;
-  const m = minter(t, sts.origin, { now: () => now });
+  const clock = new ManualClock(T0);
+  const m = minter(t, sts.origin, { clock });
   await m.mint(req);
-  now = T0 + 839_999;
+  clock.advance(839_999);
   t.equal((await m.mint(req)).cached, true, 'more than 60 s left');
-  now = T0 + 840_000;
+  clock.advance(1);
   const fresh = await m.mint(req);
   t.equal(fresh.cached, false, '60 s left: mint again');
   t.equal(fresh.credentials.accessKeyId, 'ASIAMINTED2');
@@ -295,25 +316,45 @@ t.test('an incomplete STS answer is mint_failed', async (t) => {
   t.equal(err.code, 'mint_failed');
 });
 
-t.test('an unreachable STS is mint_failed, fast (no SDK retries)', async (t) => {
+t.test('an unreachable STS is mint_failed at once (no SDK retries)', async (t) => {
   const sts = await standIn(t, (n) => ok(n, T0 + 900_000));
   // A port that was just free: nothing listens there.
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   const { port } = closed.address() as AddressInfo;
   await new Promise((resolve) => closed.close(resolve));
-  const started = Date.now();
-  const err = await mintFailure(minter(t, `http://127.0.0.1:${port}`).mint(req));
+  const clock = new ManualClock(T0);
+  const err = await mintFailure(minter(t, `http://127.0.0.1:${port}`, { clock }).mint(req));
   t.equal(err.code, 'mint_failed');
-  t.ok(Date.now() - started < 2_000, 'no retry back-off');
+  t.equal(clock.now(), T0, 'failed with time standing still, inside the bound');
   t.equal(sts.calls.length, 0);
+
+  // An STS that cuts every connection: one attempt, no retry.
+  let connections = 0;
+  const cutter = createTcpServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => cutter.close());
+  const cut = await mintFailure(minter(t, `http://127.0.0.1:${(cutter.address() as AddressInfo).port}`).mint(req));
+  t.equal(cut.code, 'mint_failed');
+  t.equal(connections, 1, 'one connection: the SDK does not retry');
 });
 
-t.test('a hanging STS is cut off after the 5 s bound', async (t) => {
-  const sts = await standIn(t, (n) => ({ ...ok(n, T0 + 900_000), delayMs: 8_000 }));
-  const started = Date.now();
-  const err = await mintFailure(minter(t, sts.origin).mint(req));
-  const took = Date.now() - started;
-  t.equal(err.code, 'mint_failed');
-  t.ok(took >= 4_500 && took < 7_000, `gave up after ${took} ms`);
+t.test('a hanging STS is cut off at the 5 s bound', async (t) => {
+  const sts = await standIn(t, (n) => ({ ...ok(n, T0 + 900_000), held: true }));
+  const clock = new ManualClock(T0);
+  const minting = mintFailure(minter(t, sts.origin, { clock }).mint(req));
+  let failed: Denial | undefined;
+  void minting.then((d) => (failed = d));
+  t.ok(await until(() => sts.calls.length === 1), 'the call is out');
+  t.same(clock.asked, [STS_TIMEOUT_MS], 'bounded by the STS timeout');
+  clock.advance(STS_TIMEOUT_MS - 1);
+  await new Promise((r) => setImmediate(r));
+  t.equal(failed, undefined, 'still waiting just before the bound');
+  clock.advance(1);
+  const err = await minting;
+  t.equal(err.code, 'mint_failed', 'at the bound the mint fails closed');
+  t.equal(sts.calls.length, 1);
 });

@@ -6,8 +6,8 @@
  * ignores session policies, so only this table keeps such a call working on AWS.
  */
 import { arnPartition, iamLiteral } from './arn.js';
-import { iamAction } from './catalog.js';
 import type { Scope } from './catalog-describer.js';
+import { anyResourceScope } from './iam-actions.js';
 import { decodeComponent } from './query-string.js';
 
 /** The verbs API Gateway's IAM actions are named after. */
@@ -24,5 +24,5 @@ export function routedScope(service: string, region: string | null, method: stri
     const arn = `arn:${arnPartition(region)}:apigateway:${region ?? ''}::${iamLiteral(resourcePath)}`;
     return { resource: arn, permissions: [{ action: `apigateway:${method}`, resource: arn }] };
   }
-  return { resource: '*', permissions: [{ action: iamAction(service, operation), resource: '*' }] };
+  return anyResourceScope(service, operation);
 }

@@ -13,6 +13,7 @@ import { describeDynamodb } from './catalog-dynamodb.js';
 import { describeEc2 } from './catalog-ec2.js';
 import { describeIam, describeSts } from './catalog-iam.js';
 import type { Describer, Scope } from './catalog-describer.js';
+import { anyResourceScope } from './iam-actions.js';
 
 
 const DESCRIBERS: Readonly<Record<string, Describer>> = {
@@ -22,15 +23,6 @@ const DESCRIBERS: Readonly<Record<string, Describer>> = {
   dynamodb: describeDynamodb,
 };
 
-// Signing names whose IAM action prefix differs (reference/aws.md §1: `monitoring` signs CloudWatch).
-// IoT Secure Tunneling's actions are `iot:` ones (service authorization reference).
-const IAM_PREFIX: Readonly<Record<string, string>> = { monitoring: 'cloudwatch', email: 'ses', IoTSecuredTunneling: 'iot' };
-
-/** The IAM action named like the operation: `<iam prefix>:<Operation>`. */
-export function iamAction(service: string, operation: string): string {
-  return `${IAM_PREFIX[service] ?? service}:${operation}`;
-}
-
 /** The scope of a query or json request: the service's model, else the action on `*`. */
 export function scopeOf(
   service: string,
@@ -39,7 +31,7 @@ export function scopeOf(
   input: Readonly<Record<string, unknown>>,
 ): Scope {
   const described = DESCRIBERS[service]?.(operation, region, input);
-  return described ?? { resource: '*', permissions: [{ action: iamAction(service, operation), resource: '*' }] };
+  return described ?? anyResourceScope(service, operation);
 }
 
 const READS: ReadonlyMap<string, ReadonlySet<string>> = new Map(

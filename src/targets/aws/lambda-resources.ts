@@ -5,6 +5,7 @@
  */
 import { unparseable } from '../../reasons.js';
 import { ACCOUNT, arnPartition } from './arn.js';
+import { decodeComponent } from './query-string.js';
 
 /** The resource a route's path labels name, in `region`; throws `unparseable`. */
 export type ResourceOf = (vars: Readonly<Record<string, string>>, region: string) => string;
@@ -75,3 +76,17 @@ export const codeSigningConfigOf: ResourceOf = (vars, region) => {
   if (m[1] !== arnPartition(region) || m[2] !== region) throw unparseable("a code signing config ARN must be in the request's region");
   return arn;
 };
+
+/**
+ * One path label, decoded strictly once. No Lambda name or ARN holds `/`, `;` or `\`, and servers
+ * read them as path syntax: a Java container drops a `;` path parameter (`..;` is then `..`), some
+ * read `\` as `/`. An alias or statement id label, which no pattern checks, would then be GetAlias
+ * here and GetFunction (whose answer holds secrets) upstream.
+ */
+export function decodeSegment(raw: string): string {
+  if (raw === '' || raw === '.' || raw === '..') throw unparseable('the path holds an empty or dot segment');
+  const value = decodeComponent(raw);
+  if (/[/;\\]/.test(value)) throw unparseable('a path segment holds an encoded /, a ; or a \\');
+  if (value === '.' || value === '..') throw unparseable('the path holds an encoded dot segment');
+  return value;
+}

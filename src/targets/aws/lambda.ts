@@ -7,8 +7,8 @@ import { parseStrictJson } from '../../lib/strict-json.js';
 import { unparseable } from '../../reasons.js';
 import { ACCOUNT, arnPartition } from './arn.js';
 import { isCredentialVending, isRead } from './catalog.js';
-import { anyResource, capacityProviderOf, codeSigningConfigOf, eventSourceMappingOf, layerOf, layerVersionArnOf, layerVersionOf, type ResourceOf } from './lambda-resources.js';
-import { decodeComponent, parseQuery } from './query-string.js';
+import { anyResource, capacityProviderOf, codeSigningConfigOf, decodeSegment, eventSourceMappingOf, layerOf, layerVersionArnOf, layerVersionOf, type ResourceOf } from './lambda-resources.js';
+import { parseQuery } from './query-string.js';
 import { semanticHeaders } from './semantic-headers.js';
 import type { AwsHttpRequest, AwsOperation, Permission } from './types.js';
 
@@ -164,8 +164,9 @@ export function understandLambda(req: AwsHttpRequest, region: string, payload: B
   const other = route.query && Object.keys(params).find((name) => !(route.query ?? []).includes(name));
   if (other) throw unparseable(`${route.operation} does not take query parameter ${other}`);
   for (const [name, value] of Object.entries(vars)) {
-    if (name === 'FunctionName' || name === 'Resource') continue;
+    // FunctionName and Resource too: Lambda reads only the path, the pin would name another resource.
     if (name in params) throw unparseable(`${name} is both a path and a query parameter`);
+    if (name === 'FunctionName' || name === 'Resource') continue;
     params[name] = value;
   }
   let body: Record<string, unknown> | undefined;
@@ -232,14 +233,6 @@ function matchRoute(req: AwsHttpRequest, params: Readonly<Record<string, string>
     return { route, vars };
   }
   throw unparseable(`${req.method} ${req.path.split('?')[0]} is not a Lambda operation the broker models`);
-}
-
-function decodeSegment(raw: string): string {
-  if (raw === '' || raw === '.' || raw === '..') throw unparseable('the path holds an empty or dot segment');
-  const value = decodeComponent(raw);
-  if (value.includes('/')) throw unparseable('a path segment holds an encoded /');
-  if (value === '.' || value === '..') throw unparseable('the path holds an encoded dot segment');
-  return value;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { AwsHttpRequest } from './types.js';
 const FORM_TYPE = /^application\/x-www-form-urlencoded(\s*;\s*charset=utf-8)?$/i;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+const CONTROL_FIELDS: ReadonlySet<string> = new Set(['action', 'version']);
 
 /** What a query request asks for, before the catalog looks at its parameters. */
 export interface QueryCall {
@@ -40,6 +41,11 @@ export function readQueryBody(group: SigningGroup, payload: Buffer): QueryCall {
   const action = form['Action'];
   const version = form['Version'];
   if (action === undefined || version === undefined) throw unparseable('the form needs Action and Version');
+  // No input member of a query or ec2 model is serialised as `action` or `version` in any case
+  // (checked over botocore's models): a case variant beside the real one could only name a second
+  // operation to an upstream that folds parameter names, as a certificate-free read.
+  const variant = Object.keys(form).find((name) => CONTROL_FIELDS.has(name.toLowerCase()) && name !== 'Action' && name !== 'Version');
+  if (variant !== undefined) throw unparseable(`the form names ${variant} beside Action and Version`);
   const model = group.byVersion.get(version);
   if (model === undefined) {
     const served = [...group.byVersion.keys()].join(', ');

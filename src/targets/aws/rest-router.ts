@@ -49,6 +49,7 @@ export interface RestMatch {
 }
 
 const NONE: ReadonlySet<string> = new Set();
+const RAW_PATH_SYNTAX = /[;\\]/;
 const newNode = (): Node => ({ literal: new Map(), label: null, greedy: null, ends: [] });
 
 /** Compiles one service's rows into a trie. Exported for tests of hand-made tables. */
@@ -117,12 +118,17 @@ export function routeRest(service: string, method: string, path: string, query: 
 /** `routeRest` over a compiled trie (`service` names the signing name in a refusal). */
 export function matchIn(root: Node, method: string, path: string, query: string, service = ''): RestMatch {
   if (!path.startsWith('/')) throw unparseable('the path does not start with /');
+  // The SDKs send `;` and `\` escaped. Raw, servers read them as path syntax (a Java container
+  // drops a `;` parameter, so `..;` is `..`; some read `\` as `/`): a label would be a path step.
+  if (RAW_PATH_SYNTAX.test(path)) throw unparseable('the path holds a raw ; or \\');
   const segments = path.slice(1).split('/').map(decodeComponent);
   // A proxy or the service could fold dot segments: such a path has no single reading.
   if (segments.some((s) => s === '.' || s === '..')) throw unparseable('a path segment is . or .. (never folded)');
   const found: { route: RestRoute; values: string[]; names: readonly string[] }[] = [];
-  walk(root, segments, 0, [], (node, values) => {
-    for (const end of node.ends) if (end.route.method === method) found.push({ ...end, values });
+  walk(root, segments, 0, [], (node, spans) => {
+    for (const end of node.ends) {
+      if (end.route.method === method) found.push({ ...end, values: spans.map(([from, to]) => segments.slice(from, to).join('/')) });
+    }
   });
   const queryParams = parseQuery(query);
   const fitting = found.filter((f) => queryFits(f.route, queryParams));
@@ -153,26 +159,31 @@ export function matchIn(root: Node, method: string, path: string, query: string,
 }
 
 /**
- * Visits every node the decoded `segments` reach from `node`, with the label values on the way.
- * A label takes one non-empty segment; a greedy label one or more non-empty ones, joined with `/`
- * (an empty segment could be folded away on the way).
+ * Visits every node the decoded `segments` reach from `node`, with the spans of the label values on
+ * the way. A label takes one non-empty segment; a greedy label one or more non-empty ones, joined
+ * with `/` (an empty segment could be folded away on the way). A greedy label tries every end, so
+ * its value is joined only for a route that ends there: joining at each try made a path of n
+ * segments cost n² (a 64 KiB path held the event loop for seconds, before any certificate).
  */
-function walk(node: Node, segments: readonly string[], i: number, values: string[], visit: (n: Node, v: string[]) => void): void {
+function walk(node: Node, segments: readonly string[], i: number, spans: Span[], visit: (n: Node, spans: Span[]) => void): void {
   if (i === segments.length) {
-    visit(node, values);
+    visit(node, spans);
     return;
   }
   const seg = segments[i]!;
   const lit = node.literal.get(seg);
-  if (lit !== undefined) walk(lit, segments, i + 1, values, visit);
-  if (node.label !== null && seg !== '') walk(node.label, segments, i + 1, [...values, seg], visit);
+  if (lit !== undefined) walk(lit, segments, i + 1, spans, visit);
+  if (node.label !== null && seg !== '') walk(node.label, segments, i + 1, [...spans, [i, i + 1]], visit);
   if (node.greedy !== null) {
     for (let end = i + 1; end <= segments.length; end++) {
       if (segments[end - 1] === '') break;
-      walk(node.greedy, segments, end, [...values, segments.slice(i, end).join('/')], visit);
+      walk(node.greedy, segments, end, [...spans, [i, end]], visit);
     }
   }
 }
+
+/** Where a label's value lies in the path: segments [from, to). */
+type Span = readonly [from: number, to: number];
 
 /** The query literals are all present with their values and every other name is bound. */
 function queryFits(route: RestRoute, params: Readonly<Record<string, string>>): boolean {

@@ -5,8 +5,9 @@
  * operation. The IAM scope, read flag and credential-vending flag come from the catalog.
  */
 import { unparseable } from '../../reasons.js';
-import { iamAction, isCredentialVending, isRead, scopeOf } from './catalog.js';
+import { isCredentialVending, isRead, scopeOf } from './catalog.js';
 import { routedScope } from './catalog-rest.js';
+import { anyResourceScope } from './iam-actions.js';
 import { readJsonBody, readJsonHead } from './json.js';
 import { understandLambda } from './lambda.js';
 import { checkQueryHead, readQueryBody } from './query.js';
@@ -63,7 +64,7 @@ export function understandAws(req: AwsHttpRequest, payload: Buffer | null): AwsO
   // operations are scoped to `*` under the same IAM prefix (dynamodb:ListStreams, timestream:WriteRecords).
   const { resource, permissions } = own
     ? scopeOf(model.signingName, region, operation, input)
-    : { resource: '*', permissions: [{ action: iamAction(model.signingName, operation), resource: '*' }] };
+    : anyResourceScope(model.signingName, operation);
   return {
     service: model.signingName,
     region,

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { cbor } from '@smithy/core/cbor';
-import { CborTimestamp, decodeStrictCbor, MAX_CBOR_DEPTH } from '../../../src/targets/aws/cbor.js';
+import { CborTimestamp, decodeStrictCbor, MAX_CBOR_DEPTH, MAX_CBOR_OBJECTS } from '../../../src/targets/aws/cbor.js';
 import { code } from '../../helpers/reason.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -24,6 +24,14 @@ t.test('float forms: half, single and double all read as the same number', async
   t.equal(decode('f9 fc00'), -Infinity);
   t.ok(Number.isNaN(decode('f9 7e00')));
   t.ok(Object.is(decode('f9 8000'), -0));
+});
+
+t.test('what every decoder reads one way is read so: NaN payloads, tag 1 over floats and big integers, distinct keys', async (t) => {
+  t.ok(Number.isNaN(decode('f9 7e01')), 'a half NaN with a payload is NaN (a Double member has one NaN)');
+  t.ok(Number.isNaN(decode('fa 7fc00001')), 'a single NaN with a payload');
+  t.same(decode('c1 f9 3c00'), new CborTimestamp(1), 'tag 1 over a half float');
+  t.same(decode('c1 1b 0020000000000001'), new CborTimestamp(2n ** 53n + 1n), 'tag 1 over an integer beyond 2^53 stays exact');
+  t.same(Object.keys(decode('a2 62c3a9 01 6365cc81 02') as object), ['\u00e9', 'e\u0301'], 'NFC and NFD spellings are two keys, to every decoder');
 });
 
 t.test('integers a double cannot hold stay exact as bigint', async (t) => {
@@ -77,6 +85,43 @@ t.test('anything two decoders could read two ways is refused', async (t) => {
     ['a UTF-8 encoded surrogate', '63 eda080'],
     ['over-deep nesting', deep],
     ['an empty body', ''],
+    // The same key in two spellings: a longer text head, or an 8-byte length head.
+    ['duplicate keys, one with a longer head', 'a2 6141 01 7801 41 02'],
+    ['duplicate keys, one with an 8-byte length head', 'a2 6141 01 7b 0000000000000001 41 02'],
+    ['a non-ASCII key twice', 'a2 62c3a9 01 62c3a9 02'],
+    ['tag 1 over tag 1', 'c1 c1 01'],
+    ['tag 1 over a byte string', 'c1 4101'],
+    ['tag 1 with an 8-byte tag head over a map', 'db 0000000000000001 a0'],
+    ['a text length beyond 2^53', '7b ffffffffffffffff 41'],
+    ['a map count beyond 2^53', 'bb ffffffffffffffff'],
+    ['a break inside a definite map', 'a1 6141 ff'],
   ];
   for (const [name, bytes] of cases) t.equal(code(() => decode(bytes)), 'unparseable_request', name);
+});
+
+// Regression (adversarial review): one body byte made one heap object (`a0`, `80`, `40`), so a
+// certificate-free CloudWatch body at the 10 MiB limit cost seconds of CPU and gigabytes of heap.
+t.test('a body of more objects than any served request holds is refused, counted as it is read', async (t) => {
+  /** An array (itself one object) of `n` copies of the one-byte item `item`. */
+  const arrayOf = (n: number, item: number): Buffer => {
+    const head = Buffer.alloc(5);
+    head[0] = 0x9a;
+    head.writeUInt32BE(n, 1);
+    return Buffer.concat([head, Buffer.alloc(n, item)]);
+  };
+  for (const [name, item] of [['empty maps', 0xa0], ['empty arrays', 0x80], ['empty byte strings', 0x40]] as const) {
+    t.equal(code(() => decodeStrictCbor(arrayOf(MAX_CBOR_OBJECTS, item))), 'unparseable_request', `${MAX_CBOR_OBJECTS + 1} ${name}`);
+    t.equal((decodeStrictCbor(arrayOf(MAX_CBOR_OBJECTS - 1, item)) as unknown[]).length, MAX_CBOR_OBJECTS - 1, `${MAX_CBOR_OBJECTS} ${name} are read`);
+  }
+  t.equal((decodeStrictCbor(arrayOf(1_000_000, 0x01)) as unknown[]).length, 1_000_000, 'numbers are values, not objects: a million read');
+  // PutMetricData at its documented limits: 1,000 data, 30 dimensions each, a timestamp and values.
+  const datum = (i: number) => ({
+    MetricName: `m${i}`,
+    Timestamp: new Date(1767293141000),
+    Dimensions: Array.from({ length: 30 }, (_, d) => ({ Name: `d${d}`, Value: 'v' })),
+    Values: [1, 2.5],
+    Counts: [1, 1],
+  });
+  const largest = cbor.serialize({ Namespace: 'app', MetricData: Array.from({ length: 1000 }, (_, i) => datum(i)) });
+  t.equal(((decodeStrictCbor(largest) as Record<string, unknown[]>)['MetricData'] ?? []).length, 1000, 'the largest PutMetricData reads');
 });

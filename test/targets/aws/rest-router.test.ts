@@ -68,12 +68,18 @@ t.test('requests with no single reading are refused', async (t) => {
     ['an encoded dot segment', () => routeRest('eks', 'GET', '/clusters/%2E%2E', '')],
     ['a double-encoded label is read once, never twice', () => routeRest('eks', 'GET', '/clusters/a%2', '')],
     ['a raw +', () => routeRest('eks', 'GET', '/clusters/a+b', '')],
+    // Path syntax to some servers: `..;` is `..` to a Java container, `\\` is `/` to others.
+    ['a dot segment with a raw ; parameter', () => routeRest('eks', 'GET', '/clusters/..;', '')],
+    ['a raw ; parameter in a label', () => routeRest('eks', 'GET', '/clusters/prod;v=1', '')],
+    ['a raw backslash in a label', () => routeRest('eks', 'GET', '/clusters/a\\..\\..', '')],
+    ['a raw backslash in a greedy label', () => routeRest('workspaces-web', 'PUT', '/portals/a\\b/browserSettings', 'browserSettingsArn=b')],
     ['invalid UTF-8', () => routeRest('eks', 'GET', '/clusters/%FF', '')],
     ['an empty greedy segment', () => routeRest('workspaces-web', 'PUT', '/portals/a//b/browserSettings', 'browserSettingsArn=b')],
     ['a template\'s trailing slash is part of the path', () => routeRest('route53', 'POST', '/2013-04-01/hostedzone/Z1/rrset', '')],
     ['a host-prefixed operation', () => understandAws(req('lakeformation', 'POST', '/GetDataAccess'), null)],
   ];
   for (const [name, fn] of cases) t.equal(code(fn), 'unparseable_request', name);
+  t.same({ ...routeRest('eks', 'GET', '/clusters/a%3Bb%5Cc', '').params }, { name: 'a;b\\c' }, 'escaped, they are data, as the SDKs send them');
 });
 
 t.test('a request two templates could both read is refused, never guessed', async (t) => {
@@ -92,6 +98,39 @@ t.test('a request two templates could both read is refused, never guessed', asyn
   t.equal(matchIn(trie, 'GET', '/b', 'max=1').route.operation, 'List');
   t.equal(matchIn(trie, 'GET', '/b', 'export').route.operation, 'Export', 'a query literal picks its operation');
   t.equal(code(() => matchIn(trie, 'GET', '/b', 'export&max=1')), 'unparseable_request', 'literal plus an unbound name');
+});
+
+// Regression (adversarial review): a greedy label tries every end, and joined its value at each
+// try, so a path of n segments cost n² before any certificate: a 64 KiB path to workspaces-web
+// (`/portals/{portalArn+}/...`) held the event loop for 28 to 52 s on this machine. The value is
+// now joined only for a route that ends there; counted by its joins, not timed.
+t.test('a greedy label is joined once per route it ends, not once per segment it could end at', async (t) => {
+  const trie = compileRoutes([
+    ['Get', 'GET', '/p/{Arn+}', [], '', 'm'],
+    ['GetTail', 'GET', '/p/{Arn+}/tail', [], '', 'm'],
+  ]);
+  const segments = 2_000;
+  const joinsFor = (path: string): { joins: number; read: string } => {
+    const join = Array.prototype.join;
+    let joins = 0;
+    Array.prototype.join = function (this: unknown[], separator?: string): string {
+      joins++;
+      return join.call(this, separator);
+    };
+    try {
+      return { read: code(() => matchIn(trie, 'GET', path, '')), joins };
+    } finally {
+      Array.prototype.join = join;
+    }
+  };
+  const long = Array(segments).fill('a').join('/');
+  const plain = joinsFor(`/p/${long}`);
+  t.equal(plain.read, 'ok');
+  t.ok(plain.joins <= 2, `the value of a ${segments}-segment greedy label was joined ${plain.joins} times`);
+  const tail = joinsFor(`/p/${long}/tail`);
+  t.equal(tail.read, 'unparseable_request', 'Get and GetTail both read it: refused');
+  t.ok(tail.joins <= 4, `two readings, ${tail.joins} joins`);
+  t.equal(matchIn(trie, 'GET', `/p/${long}`, '').params['Arn'], long, 'the value is the whole span');
 });
 
 // Regression (conformance: lex-models StartImport read as lexv2-models ListImports). Both lex models

@@ -96,6 +96,18 @@ t.test('refused: anything that could name another operation or be read two ways'
     ['an indefinite-length map', good({ body: Buffer.from('bf 6141 01 ff'.replace(/ /g, ''), 'hex') })],
     ['a body that is JSON', good({ body: Buffer.from(JSON.stringify(alarm)) })],
     ['trailing bytes', good({ body: Buffer.concat([Buffer.from(cbor.serialize(alarm)), Buffer.from([0])]) })],
+    // One step from the SDKs' request: the path, the protocol header, the content type, the Action key.
+    ['a dot segment in the path', good({ path: `/service/${CW}/operation/../operation/PutMetricAlarm` })],
+    ['a doubled slash', good({ path: `//service/${CW}/operation/PutMetricAlarm` })],
+    ['an encoded slash', good({ path: `/service/${CW}%2Foperation%2FPutMetricAlarm` })],
+    ['a percent-escaped service name', good({ path: `/service/Granite%53erviceVersion20100801/operation/PutMetricAlarm` })],
+    ['a ; path parameter', good({ path: `/service/${CW}/operation/PutMetricAlarm;x=1` })],
+    ['an operation name in another case', good({ path: `/service/${CW}/operation/putMetricAlarm` })],
+    ['smithy-protocol in upper case', good({ headers: { 'smithy-protocol': 'RPC-V2-CBOR' } })],
+    ['smithy-protocol listing two protocols', good({ headers: { 'smithy-protocol': 'rpc-v2-cbor, rpc-v2-cbor' } })],
+    ['a content type with a parameter', good({ headers: { 'content-type': 'application/cbor; charset=utf-8' } })],
+    ['a bare query name', good({ query: 'x' })],
+    ['a top-level Action whose key has a longer head', good({ body: Buffer.from('a1 78 06 416374696f6e 61 41'.replace(/ /g, ''), 'hex') })],
   ];
   for (const [name, fn] of cases) t.equal(code(fn), 'unparseable_request', name);
 });

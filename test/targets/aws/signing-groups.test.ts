@@ -141,6 +141,9 @@ t.test('a json operation with a host prefix is sent to the prefixed host (Step F
   t.same(read(json('states', 'AWSStepFunctions.StartExecution')), { service: 'states', operation: 'StartExecution', model: null, origin: 'https://states.us-east-1.amazonaws.com' }, 'the model\'s other operations stay at its own host');
   const other = { ...json('states', 'AWSStepFunctions.StartSyncExecution'), host: 'evil-states.us-east-1.amazonaws.com' };
   t.equal(code(() => read(other)), 'unparseable_request', 'a Host whose prefix disagrees with the operation');
+  const upper = { ...json('states', 'AWSStepFunctions.StartSyncExecution'), host: 'SYNC-States.us-east-1.amazonaws.com' };
+  t.equal(read(upper).origin, 'https://sync-states.us-east-1.amazonaws.com', 'host names are compared case-blind, as DNS does');
+  t.equal(read(json('cloudtrail', 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.DescribeTrails', '1.1')).operation, 'DescribeTrails', 'a dotted target prefix: the last dot splits');
 });
 
 t.test('an endpoint override for a model wins over the signing name, and is used as it is', async (t) => {
@@ -164,8 +167,18 @@ t.test('a request that cannot tell its model, or whose host disagrees, is refuse
     ['a Host whose account prefix disagrees with the pinned header', { service: 's3', method: 'GET', path: '/v20180820/accesspoint', host: '111111111111.s3-control.us-east-1.amazonaws.com', headers: ACCOUNT }],
     ['an account Host for an operation without a host prefix', { service: 's3', method: 'PUT', path: '/v20180820/bucket/b1', host: S3_CONTROL, headers: ACCOUNT }],
     ['a Host whose literal prefix disagrees with the operation', { service: 'deadline', method: 'GET', path: '/2023-10-12/farms', host: 'scheduling.deadline.us-east-1.amazonaws.com' }],
-    // opensearch and es both have ListTags with the same pinned parts: only es (the signing name's own) is served.
-    ['a rest operation a certificate could not tell from another model', { service: 'es', method: 'GET', path: '/2021-01-01/tags/', query: 'arn=x' }],
+    // Host prefixes and dotted target prefixes, one step away from what the model says.
+    ['a sync- Host for an operation the plain host serves', { ...json('states', 'AWSStepFunctions.StartExecution'), host: 'sync-states.us-east-1.amazonaws.com' }],
+    ['another label before the prefixed endpoint', { ...json('states', 'AWSStepFunctions.StartSyncExecution'), host: 'x.sync-states.us-east-1.amazonaws.com' }],
+    ['a Logs Host with a longer prefix than stream-', { ...json('logs', 'Logs_20140328.GetLogObject', '1.1'), host: 'streaming-logs.us-east-1.amazonaws.com' }],
+    ['a data- Host for a Cloud Map operation without a prefix', { ...json('servicediscovery', 'Route53AutoNaming_v20170314.ListServices', '1.1'), host: 'data-servicediscovery.us-east-1.amazonaws.com' }],
+    ['an operation name in another case', json('states', 'AWSStepFunctions.startSyncExecution')],
+    ['a dotted target prefix cut short', json('cloudtrail', 'CloudTrail_20131101.DescribeTrails', '1.1')],
+    ['a dotted target prefix with an extra label', json('cloudtrail', 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.x.DescribeTrails', '1.1')],
+    ['a dotted target prefix and no operation', json('cloudtrail', 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.', '1.1')],
+    // bedrock and bedrock-data-automation both have TagResource at POST /tagResource, at two hosts
+    // (opensearch's ListTags beside es's is read: both bind and forward the same, shared-routes.test.ts).
+    ['a rest operation a certificate could not tell from another model', { service: 'bedrock', method: 'POST', path: '/tagResource' }],
   ];
   for (const [name, wire] of cases) {
     const { r, body } = request(wire);

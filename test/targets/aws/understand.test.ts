@@ -188,6 +188,10 @@ t.test('refusals are unparseable_request', async (t) => {
     return understandAws(r, b);
   };
   const cases: [string, () => unknown][] = [
+    // A read by its exact field, a mutation to an upstream that folds names (adversarial review).
+    ['a lower-case action beside Action', form('Action=GetRole&Version=2010-05-08&RoleName=app&action=DeleteRole')],
+    ['an upper-case VERSION beside Version', form('Action=GetRole&Version=2010-05-08&RoleName=app&VERSION=2010-05-08')],
+    ['only a lower-case action', form('action=DeleteRole&Version=2010-05-08&RoleName=app')],
     ['Action in the query of a json request', js('DynamoDB_20120810.PutItem', { TableName: 'orders' }, undefined, { query: 'Action=DeleteTable' })],
     ['a target for another service', js('TrentService.Decrypt', { TableName: 'orders' })],
     ['a target with no operation part', js('DynamoDB_20120810', {})],
