@@ -5,13 +5,13 @@
 import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
 import { createHash } from 'node:crypto';
-import { parseConfig } from '../../../src/config/load.js';
 import { AwsMinter } from '../../../src/identity/aws-minter.js';
 import { AwsTarget } from '../../../src/targets/aws/adapter.js';
 import { resolveEndpoint } from '../../../src/targets/aws/endpoints.js';
 import type { AwsOp, Certificate, Op } from '../../../src/certificate/types.js';
 import type { RequestHead } from '../../../src/targets/target.js';
 import { mintedKey, startFakeS3, startFakeSts, stsError } from '../../faults/fakes.js';
+import { adapterConfig } from '../../helpers/adapter-config.js';
 import { issueCert, makeKey } from '../../helpers/pki.js';
 import { code, codeOf } from '../../helpers/reason.js';
 
@@ -30,21 +30,15 @@ t.teardown(async () => {
   await Promise.all([sts.close(), s3.close(), dispatcher.close()]);
 });
 
-const config = parseConfig(
-  `
-broker: { audience: aud }
-trust: { issuers: [{ iss: sab, jwks: sab.jwks }] }
-authority: { iss: sab, file: a.jws }
-read_executor: reader
-executors:
-  ops: { aws: { role_arn: "${EXEC_ROLE}" } }
-  reader: { aws: { role_arn: "${READER_ROLE}" } }
-  kubeonly: { k8s: { user: u, groups: [] } }
-aws:
-  credentials: { access_key_id: AKIDBROKER, secret_access_key: broker-secret }
-  endpoints: { default: "${s3.origin}", sts: "${sts.origin}" }
-  allow_insecure_endpoints: true
-`,
+const config = adapterConfig(
+  {
+    executors: { ops: { aws: { role_arn: EXEC_ROLE } }, reader: { aws: { role_arn: READER_ROLE } }, kubeonly: { k8s: { user: 'u', groups: [] } } },
+    aws: {
+      credentials: { access_key_id: 'AKIDBROKER', secret_access_key: 'broker-secret' },
+      endpoints: { default: s3.origin, sts: sts.origin },
+      allow_insecure_endpoints: true,
+    },
+  },
   '/nonexistent',
 );
 
