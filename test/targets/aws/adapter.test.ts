@@ -53,15 +53,20 @@ function awsTarget(t: Test): { target: AwsTarget; mintCached: boolean[] } {
 
 /** `PUT /reports/q3.csv` as the aws CLI sends it, signed with the agent's placeholder key. */
 function putHead(body: Buffer, extra: Record<string, string> = {}): RequestHead {
+  return awsHead('PUT', '/reports/q3.csv', 's3', body, extra);
+}
+
+/** A request as the aws CLI sends it to `service`, signed with the agent's placeholder key. */
+function awsHead(method: string, path: string, service: string, body: Buffer, extra: Record<string, string>): RequestHead {
   const headers: Record<string, string> = Object.assign(Object.create(null), {
     host: '127.0.0.1:15001',
-    authorization: `AWS4-HMAC-SHA256 Credential=${AGENT_KEY}/20261206/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${'ab'.repeat(32)}`,
+    authorization: `AWS4-HMAC-SHA256 Credential=${AGENT_KEY}/20261206/us-east-1/${service}/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${'ab'.repeat(32)}`,
     'x-amz-date': '20261206T071500Z',
     'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
     'content-length': String(body.length),
     ...extra,
   });
-  return { method: 'PUT', target: '/reports/q3.csv', path: '/reports/q3.csv', query: '', headers, expectContinue: false, contentLength: body.length };
+  return { method, target: path, path, query: '', headers, expectContinue: false, contentLength: body.length };
 }
 
 const BODY = Buffer.from('quarter,revenue\nq3,42\n');
@@ -103,6 +108,22 @@ t.test('open: S3 is read from the head alone; the carrier is the session token; 
   t.equal(target.open(putHead(BODY, { 'x-amz-security-token': 'plain-session-token' }), null).carrier(), null);
   t.equal(code(() => target.open(putHead(BODY, { 'x-seb-certificate': 'not-a-jws' }), null).carrier()), 'malformed_certificate');
   t.equal(code(() => target.open(putHead(BODY), { upgrade: 'websocket' })), 'unparseable_request');
+});
+
+t.test('open, then finish: a json-protocol request is known only from its body; a read goes out under the read executor', async (t) => {
+  const { target } = awsTarget(t);
+  const body = Buffer.from('{"TableName":"orders"}');
+  const head = awsHead('POST', '/', 'dynamodb', body, { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.DescribeTable' });
+  const opened = target.open(head, null);
+  t.equal(opened.early, null, 'the operation is in the body');
+  const ready = opened.passRead(body, target.reader!);
+  t.match(ready.project(target.reader), { service: 'dynamodb', operation: 'DescribeTable', resource: `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/orders` });
+  t.same(ready.kind, { read: true, vends: null, longRunning: false });
+  await ready.identity(null);
+  const call = new URLSearchParams(sts.arrivals.at(-1)!.body!.toString());
+  t.same([call.get('RoleArn'), JSON.parse(call.get('Policy')!).Statement[0].Action], [READER_ROLE, 'dynamodb:DescribeTable']);
+  const unknown = awsHead('POST', '/', 'dynamodb', body, { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.NoSuchOperation' });
+  t.equal(code(() => target.open(unknown, null).finish(body)), 'unparseable_request');
 });
 
 t.test('finish: the body is read once into the operation the record names; a body its hash denies is refused', async (t) => {
