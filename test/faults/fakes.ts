@@ -171,7 +171,7 @@ export function stsError(code: string, message: string): string {
 }
 
 /** The access key id STS hands out for its n-th AssumeRole. */
-const mintedKey = (n: number): string => `ASIAFAKESTS${String(n).padStart(6, '0')}`;
+export const mintedKey = (n: number): string => `ASIAFAKESTS${String(n).padStart(6, '0')}`;
 
 /** An STS on loopback: AssumeRole answers credentials valid for 15 minutes (unless told otherwise). */
 export function startFakeSts(): Promise<Fake> {
